@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.stamp-run
+STAMP_DEV := $(VENV)/.stamp-dev
+
+.PHONY: run test lint typecheck unit catalogue geo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/tryvoga serve
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests scripts
+
+typecheck: $(STAMP_DEV)
+	$(BIN)/mypy
+
+unit: $(STAMP_DEV)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+# Regenerate the packaged data (needs the build extras; not part of run or test).
+catalogue: | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[build]'
+	$(BIN)/python scripts/build_catalogue.py
+
+geo: | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[build]' shapely
+	$(BIN)/python scripts/build_geo.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,133 @@
+"""``create_app(settings)``: the aiohttp application and what every request shares."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tryvoga.api.http import RenderCache, error_response
+from tryvoga.domain.names import NameIndex
+from tryvoga.domain.regions import Catalogue, load_catalogue
+from tryvoga.errors import NotFound, TryvogaError, Unauthorized
+from tryvoga.live.follower import Follower
+from tryvoga.service import Actor, Result, Service
+from tryvoga.settings import Settings
+from tryvoga.storage.sqlite import SQLiteStorage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Context:
+    """The per-process pieces: writer service on one thread, follower on the event loop."""
+
+    def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
+        self.names = NameIndex(catalogue)
+        self.storage = SQLiteStorage(settings.db)
+        self.service = Service(self.storage, catalogue)
+        self.follower = Follower(self.storage, catalogue)
+        self.cache = RenderCache()
+        # All commands run on this one thread: one writer per process, and the event loop
+        # never waits for a disk flush.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoga-writer")
+
+    async def command(self, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self.writer, partial(call, *args, **kwargs))
+        # The answer is sent only once the read side has the change: the next read sees it.
+        self.follower.advance(result.events)
+        if result.replayed or not result.events:
+            self.follower.advance(self.storage.read_events(self.follower.state.seq))
+        return result
+
+    async def read(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(None, partial(call, *args))
+
+    def actor(self, request: web.Request, *, required: bool) -> Actor | None:
+        header = request.headers.get("Authorization", "")
+        secret = None
+        if header.lower().startswith("bearer "):
+            secret = header[7:].strip()
+        elif header:
+            raise Unauthorized("Authorization must be 'Bearer <token>'", code="token_invalid")
+        if secret is None and not required and self.settings.public_reads:
+            return None
+        return self.service.authenticate(secret)
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+        self.storage.close()
+
+
+CONTEXT = web.AppKey("context", Context)
+
+
+@web.middleware
+async def errors(request: web.Request,
+                 handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                 ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except TryvogaError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed",
+                413: "body_too_large"}.get(exc.status, "http_error")
+        message = {404: f"no such endpoint: {request.method} {request.path}",
+                   405: f"{request.method} is not allowed on {request.path}",
+                   413: "the request body is too large"}.get(exc.status, exc.reason)
+        response = error_response(TryvogaError(message, code=code, status=exc.status))
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(TryvogaError("internal error; it has been logged"))
+
+
+def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Application:
+    from tryvoga.api import native, openapi
+
+    app = web.Application(middlewares=[errors], client_max_size=settings.max_body)
+    context = Context(settings, catalogue or load_catalogue())
+    app[CONTEXT] = context
+
+    async def follow(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(context.follower.run(settings.poll_interval))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        context.close()
+
+    app.cleanup_ctx.append(follow)
+    native.add_routes(app)
+    openapi.add_routes(app)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "version": context.follower.state.seq})
+
+    async def root(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/api/v1/docs")
+
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/", root)
+    return app
+
+
+def context_of(request: web.Request) -> Context:
+    return request.app[CONTEXT]
+
+
+__all__ = ["CONTEXT", "Context", "NotFound", "context_of", "create_app"]

@@ -1,0 +1,145 @@
+"""HTTP plumbing shared by every endpoint: JSON bodies, errors, cached renderings, 304s."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+
+from tryvoga.domain.events import format_time, parse_time
+from tryvoga.errors import BadRequest, TryvogaError
+
+JSON = "application/json"
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(body: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type=JSON, charset="utf-8",
+                        headers=headers)
+
+
+def error_response(error: TryvogaError) -> web.Response:
+    return json_response(error.to_json(), status=error.status)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("the request needs a JSON object body", code="body_missing",
+                         status=400)
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json",
+                         status=400) from None
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object", code="malformed_json", status=400)
+    return value
+
+
+def check_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    for key in body:
+        if key not in allowed:
+            raise BadRequest(f"unknown field {key!r}; expected some of "
+                             f"{', '.join(sorted(allowed))}", field=key)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number", field=name, status=400) from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}", field=name, status=400)
+    return value
+
+
+def query_time(request: web.Request, name: str) -> str | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        moment = parse_time(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: {raw!r} is not an ISO-8601 time with an offset, e.g. "
+                         "2023-05-20T00:41:31+03:00", field=name, status=400) from None
+    return format_time(moment)
+
+
+def http_date(log_time: str | None) -> str:
+    moment = parse_time(log_time) if log_time else datetime(2022, 1, 1).astimezone()
+    return format_datetime(moment.replace(microsecond=0), usegmt=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Bytes rendered once for one state version, with their validators."""
+
+    body: bytes
+    etag: str
+    last_modified: str
+    content_type: str
+
+    @classmethod
+    def of(cls, body: bytes, last_time: str | None, content_type: str = JSON) -> Rendered:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return cls(body, etag, http_date(last_time), content_type)
+
+
+class RenderCache:
+    """Per state version, one rendering per key; a new version empties it."""
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._items: dict[str, Rendered] = {}
+
+    def get(self, version: int, key: str, render: Callable[[], Rendered]) -> Rendered:
+        if version != self._version:
+            self._items = {}
+            self._version = version
+        item = self._items.get(key)
+        if item is None:
+            if len(self._items) > 1000:  # many distinct filters: keep memory bounded
+                self._items.clear()
+            item = self._items[key] = render()
+        return item
+
+
+def not_modified(request: web.Request, item: Rendered) -> bool:
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        tags = {t.strip() for t in inm.split(",")}
+        return item.etag in tags or "*" in tags
+    ims = request.headers.get("If-Modified-Since", "").strip()
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+            return parsedate_to_datetime(item.last_modified) <= since
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def cached_response(request: web.Request, item: Rendered) -> web.Response:
+    headers = {"ETag": item.etag, "Last-Modified": item.last_modified,
+               "Cache-Control": "no-cache"}
+    if not_modified(request, item):
+        return web.Response(status=304, headers=headers)
+    response = web.Response(body=item.body, headers=headers)
+    response.content_type = item.content_type
+    response.charset = "utf-8"
+    return response

@@ -1,0 +1,400 @@
+"""The native API under /api/v1."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aiohttp import web
+
+from tryvoga.api.app import Context, context_of
+from tryvoga.api.http import (
+    Rendered,
+    cached_response,
+    check_fields,
+    dumps,
+    json_response,
+    query_int,
+    query_time,
+    read_json,
+)
+from tryvoga.domain.events import now_utc
+from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, IncidentStatus
+from tryvoga.domain.regions import COUNTRY, Level
+from tryvoga.domain.render import alert_json, incident_json, region_brief
+from tryvoga.domain.state import State
+from tryvoga.errors import BadRequest, NotFound
+from tryvoga.service import Result
+
+PREFIX = "/api/v1"
+MAX_LIMIT = 5000
+
+
+def _region_param(ctx: Context, request: web.Request, name: str = "region") -> str | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    code = raw.strip().upper()
+    if code not in ctx.catalogue:
+        raise NotFound(f"{name}: unknown region {raw!r}", code="region_not_found", field=name)
+    return code
+
+
+def _enum_param(request: web.Request, name: str, cls: Any) -> Any:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return cls(raw)
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise BadRequest(f"{name}: {raw!r} is not one of {choices}", field=name,
+                         status=400) from None
+
+
+def _levels_param(request: web.Request) -> tuple[Level, ...] | None:
+    raw = request.query.get("level")
+    if not raw:
+        return None
+    levels = []
+    for part in raw.split(","):
+        try:
+            levels.append(Level(part.strip()))
+        except ValueError:
+            choices = ", ".join(m.value for m in Level if m is not Level.COUNTRY)
+            raise BadRequest(f"level: {part!r} is not one of {choices}", field="level",
+                             status=400) from None
+    return tuple(levels)
+
+
+def _touches(state: State, alert: Alert, root: str) -> bool:
+    """The alert lies inside ``root`` or covers it from above."""
+    return state.catalogue.is_within(alert.region, root) or state.catalogue.is_within(
+        root, alert.region)
+
+
+def _result(result: Result) -> web.Response:
+    return json_response(result.body, status=result.status)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    return request.headers.get("Idempotency-Key")
+
+
+# ---- regions ---------------------------------------------------------------------------------
+
+async def list_regions(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    levels = _levels_param(request)
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
+    query = request.query.get("q", "").strip()
+    within = _region_param(ctx, request, "within")
+    ambiguous = False
+    if query:
+        found = ctx.names.find(query, within=within, levels=levels)
+        if found.matches:
+            regions = list(found.matches)
+            ambiguous = found.ambiguous
+        else:
+            regions = [r for r in ctx.names.search(query, limit=limit, levels=levels)
+                       if within is None or ctx.catalogue.is_within(r.code, within)]
+    else:
+        pool = (ctx.catalogue.descendants(within) if within else
+                (r.code for r in ctx.catalogue if r.code != COUNTRY))
+        regions = [ctx.catalogue[c] for c in pool
+                   if levels is None or ctx.catalogue[c].level in levels]
+        regions.sort(key=lambda r: r.code)
+    regions = regions[:limit]
+    return json_response({"regions": [dict(region_brief(r), iso=r.iso, api_id=r.api_id)
+                                       for r in regions], "ambiguous": ambiguous})
+
+
+async def get_region(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    code = request.match_info["code"].strip().upper()
+    region = ctx.catalogue.get(code)
+    if region is None:
+        raise NotFound(f"unknown region {code!r}", code="region_not_found")
+    state = ctx.follower.state
+    covering = state.covering_alerts(code)
+    inside = [a for a in state.active_alerts()
+              if a.region != code and ctx.catalogue.is_within(a.region, code)]
+    body = {
+        **region_brief(region),
+        "iso": region.iso,
+        "api_id": region.api_id,
+        "ancestors": [region_brief(ctx.catalogue[c]) for c in ctx.catalogue.ancestors(code)],
+        "children": [region_brief(ctx.catalogue[c]) for c in ctx.catalogue.children[code]],
+        "shelter_seconds": state.shelter_seconds(code),
+        "neighbours": [region_brief(ctx.catalogue[c]) for c in state.neighbours(code)],
+        "status": {t.value: state.effective_of(code, t) for t in AlertType},
+        "alerts": [dict(alert_json(a, state), inherited=a.region != code) for a in covering],
+        "alerts_inside": [alert_json(a, state) for a in inside],
+        "version": state.seq,
+    }
+    return json_response(body)
+
+
+async def configure_region(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, {"shelter_seconds", "neighbours"})
+    return _result(await ctx.command(
+        ctx.service.configure_region, actor, request.match_info["code"],
+        shelter_seconds=body.get("shelter_seconds", ...),
+        neighbours=body.get("neighbours", ...), idempotency_key=_idempotency_key(request)))
+
+
+# ---- alerts ----------------------------------------------------------------------------------
+
+async def active_alerts(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    region = _region_param(ctx, request)
+    type_ = _enum_param(request, "type", AlertType)
+    state = ctx.follower.state
+
+    def render() -> Rendered:
+        alerts = [alert_json(a, state) for a in state.active_alerts()
+                  if (region is None or _touches(state, a, region))
+                  and (type_ is None or a.type is type_)]
+        return Rendered.of(dumps({"version": state.seq, "alerts": alerts}), state.last_time)
+
+    key = f"active|{region}|{type_}"
+    return cached_response(request, ctx.cache.get(state.seq, key, render))
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    raw = request.match_info["id"]
+    state = ctx.follower.state
+    alert = state.alerts.get(int(raw)) if raw.isdigit() else None
+    if alert is None:
+        raise NotFound(f"no alert with id {raw}", code="alert_not_found")
+    return json_response({"alert": alert_json(alert, state)})
+
+
+async def status(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    levels = _levels_param(request) or (Level.OBLAST, Level.SPECIAL_CITY)
+    state = ctx.follower.state
+
+    def render() -> Rendered:
+        effective = {t: state.effective(t) for t in AlertType}
+        regions = {
+            r.code: {t.value: effective[t].get(r.code, "N") for t in AlertType}
+            for r in sorted(ctx.catalogue.at_level(*levels), key=lambda r: r.code)
+        }
+        return Rendered.of(dumps({"version": state.seq, "updated_at": state.last_time,
+                                  "regions": regions}), state.last_time)
+
+    key = "status|" + ",".join(sorted(lv.value for lv in levels))
+    return cached_response(request, ctx.cache.get(state.seq, key, render))
+
+
+def _encode_cursor(alert: Alert) -> str:
+    return base64.urlsafe_b64encode(f"{alert.started_at}|{alert.id}".encode()).decode()
+
+
+def _decode_cursor(raw: str) -> tuple[str, int]:
+    try:
+        started, alert_id = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
+        return started, int(alert_id)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("cursor is not one this server gave out", field="cursor",
+                         status=400) from None
+
+
+async def history(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    region = _region_param(ctx, request)
+    type_ = _enum_param(request, "type", AlertType)
+    status_ = _enum_param(request, "status", AlertStatus)
+    start = query_time(request, "from")
+    end = query_time(request, "to")
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
+    cursor = request.query.get("cursor")
+    after = _decode_cursor(cursor) if cursor else None
+    state = ctx.follower.state
+    chosen: list[Alert] = []
+    for alert in state.alerts.values():
+        if region is not None and not ctx.catalogue.is_within(alert.region, region):
+            continue
+        if type_ is not None and alert.type is not type_:
+            continue
+        if status_ is not None and alert.status is not status_:
+            continue
+        if start is not None and alert.ended_at is not None and alert.ended_at < start:
+            continue
+        if end is not None and alert.started_at > end:
+            continue
+        chosen.append(alert)
+    chosen.sort(key=lambda a: (a.started_at, a.id), reverse=True)
+    if after is not None:
+        chosen = [a for a in chosen if (a.started_at, a.id) < after]
+    page = chosen[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(chosen) > limit else None
+    return json_response({"alerts": [alert_json(a, state) for a in page],
+                          "next": next_cursor, "version": state.seq})
+
+
+async def declare(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, {"regions", "region", "type", "threats", "status", "source", "note",
+                        "started_at"})
+    regions = body.get("regions", body.get("region"))
+    if "type" not in body:
+        raise BadRequest("type is required", field="type")
+    return _result(await ctx.command(
+        ctx.service.declare, actor, regions, body["type"], body.get("threats"),
+        body.get("status", "actual"), body.get("source", ""), body.get("note", ""),
+        body.get("started_at"), idempotency_key=_idempotency_key(request)))
+
+
+async def end_alert(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request) if (await request.read()).strip() else {}
+    check_fields(body, {"reason", "withdraw", "ended_at"})
+    withdraw = body.get("withdraw", False)
+    if not isinstance(withdraw, bool):
+        raise BadRequest("withdraw must be true or false", field="withdraw")
+    return _result(await ctx.command(
+        ctx.service.end, actor, alert_id=request.match_info["id"],
+        reason=body.get("reason", ""), withdraw=withdraw, ended_at=body.get("ended_at"),
+        idempotency_key=_idempotency_key(request)))
+
+
+async def end_by_region(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, {"region", "type", "status", "reason", "withdraw", "ended_at"})
+    for name in ("region", "type"):
+        if name not in body:
+            raise BadRequest(f"{name} is required", field=name)
+    withdraw = body.get("withdraw", False)
+    if not isinstance(withdraw, bool):
+        raise BadRequest("withdraw must be true or false", field="withdraw")
+    return _result(await ctx.command(
+        ctx.service.end, actor, region=body["region"], type_=body["type"],
+        status=body.get("status", "actual"), reason=body.get("reason", ""),
+        withdraw=withdraw, ended_at=body.get("ended_at"),
+        idempotency_key=_idempotency_key(request)))
+
+
+async def update_alert(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, {"threats", "note"})
+    return _result(await ctx.command(
+        ctx.service.update, actor, request.match_info["id"], body.get("threats"),
+        body.get("note"), idempotency_key=_idempotency_key(request)))
+
+
+# ---- incidents -------------------------------------------------------------------------------
+
+INCIDENT_FIELDS = {"kind", "region", "status", "source", "description", "address", "latitude",
+                   "longitude", "killed", "injured", "embargo_until", "alert_id"}
+
+
+async def report_incident(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, INCIDENT_FIELDS)
+    for name in ("kind", "region", "source"):
+        if name not in body:
+            raise BadRequest(f"{name} is required", field=name)
+    return _result(await ctx.command(ctx.service.report_incident, actor,
+                                     idempotency_key=_idempotency_key(request), **body))
+
+
+async def update_incident(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, INCIDENT_FIELDS)
+    return _result(await ctx.command(ctx.service.update_incident, actor,
+                                     request.match_info["id"], body,
+                                     idempotency_key=_idempotency_key(request)))
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=False)
+    region = _region_param(ctx, request)
+    kind = _enum_param(request, "kind", IncidentKind)
+    status_ = _enum_param(request, "status", IncidentStatus)
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
+    state = ctx.follower.state
+    now = now_utc()
+    items = []
+    for incident in sorted(state.incidents.values(), key=lambda i: i.id, reverse=True):
+        # An embargoed report is shown only to a writer whose scope holds it.
+        if not incident.public_at(now) and not (
+                actor is not None and actor.may_write(ctx.catalogue, incident.region)):
+            continue
+        if region is not None and not ctx.catalogue.is_within(incident.region, region):
+            continue
+        if kind is not None and incident.kind is not kind:
+            continue
+        if status_ is not None and incident.status is not status_:
+            continue
+        items.append(incident_json(incident, state))
+        if len(items) >= limit:
+            break
+    return json_response({"incidents": items, "version": state.seq})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=False)
+    raw = request.match_info["id"]
+    state = ctx.follower.state
+    incident = state.incidents.get(int(raw)) if raw.isdigit() else None
+    if incident is None or not (incident.public_at(now_utc()) or (
+            actor is not None and actor.may_write(ctx.catalogue, incident.region))):
+        raise NotFound(f"no incident with id {raw}", code="incident_not_found")
+    return json_response({"incident": incident_json(incident, state)})
+
+
+# ---- the raw log -----------------------------------------------------------------------------
+
+async def events(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    since = query_int(request, "since", 0, 0, 2**62)
+    limit = query_int(request, "limit", 1000, 1, MAX_LIMIT)
+    found = await ctx.read(ctx.storage.read_events, since, limit)
+    last = found[-1].seq if found else since
+    return json_response({"events": [e.to_json() for e in found],
+                          "next": last if len(found) == limit else None,
+                          "version": ctx.follower.state.seq})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/regions", list_regions)
+    r.add_get(f"{PREFIX}/regions/{{code}}", get_region)
+    r.add_put(f"{PREFIX}/regions/{{code}}/settings", configure_region)
+    r.add_get(f"{PREFIX}/alerts/active", active_alerts)
+    r.add_post(f"{PREFIX}/alerts", declare)
+    r.add_post(f"{PREFIX}/alerts/end", end_by_region)
+    r.add_get(f"{PREFIX}/alerts/{{id}}", get_alert)
+    r.add_patch(f"{PREFIX}/alerts/{{id}}", update_alert)
+    r.add_post(f"{PREFIX}/alerts/{{id}}/end", end_alert)
+    r.add_get(f"{PREFIX}/status", status)
+    r.add_get(f"{PREFIX}/history", history)
+    r.add_get(f"{PREFIX}/incidents", list_incidents)
+    r.add_post(f"{PREFIX}/incidents", report_incident)
+    r.add_get(f"{PREFIX}/incidents/{{id}}", get_incident)
+    r.add_patch(f"{PREFIX}/incidents/{{id}}", update_incident)
+    r.add_get(f"{PREFIX}/events", events)

@@ -1,0 +1,502 @@
+"""The ``tryvoga`` command: the server by default, and every operator and admin task."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from tryvoga import __version__
+from tryvoga.domain.events import first_broken_link
+from tryvoga.domain.names import NameIndex
+from tryvoga.domain.regions import COUNTRY, load_catalogue
+from tryvoga.domain.render import alert_json, incident_json
+from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.service import OPERATOR, Service
+from tryvoga.settings import SETTINGS, Settings
+from tryvoga.storage.sqlite import SQLiteStorage
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+db_option = click.option("--db", envvar="TRYVOGA_DB", default=None,
+                         help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Bad input prints one clear line and exits non-zero, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TryvogaError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1 if exc.status < 500 else 2)
+
+    return wrapper
+
+
+@contextmanager
+def open_service(db: str | None) -> Iterator[Service]:
+    settings = Settings.load(db=db)
+    storage = SQLiteStorage(settings.db)
+    try:
+        yield Service(storage, load_catalogue())
+    finally:
+        storage.close()
+
+
+def resolve_region(text: str, within: str | None = None) -> str:
+    """A KATOTTG code, UA, or a name in any common spelling that fits exactly one region."""
+    catalogue = load_catalogue()
+    code = text.strip().upper()
+    if code in catalogue:
+        return code
+    found = NameIndex(catalogue).find(text, within=within)
+    if found.region is not None:
+        return found.region.code
+    if found.ambiguous:
+        names = "; ".join(f"{r.name_en} ({r.code})" for r in found.matches[:8])
+        raise BadRequest(f"{text!r} fits several regions: {names}; give the code or "
+                         "--within a parent")
+    raise BadRequest(f"no region matches {text!r}")
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def parse_threat(text: str) -> dict[str, str]:
+    kind, _, level = text.partition(":")
+    return {"type": kind.strip(), "level": (level or "red").strip()}
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="tryvoga")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Tryvoga: public warning service. With no command, runs the server."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+# ---- serve -----------------------------------------------------------------------------------
+
+def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
+    from aiohttp import web
+
+    from tryvoga.api.app import create_app
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    if sock is not None:
+        web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
+    else:
+        web.run_app(app, host=settings.host, port=settings.port, print=None,
+                    access_log=None)
+
+
+def settings_options(func: Callable[..., R]) -> Callable[..., R]:
+    """One flag per setting, named and described as in the settings table."""
+    for setting in reversed(SETTINGS):
+        func = click.option(setting.flag, setting.name, default=None, metavar="VALUE",
+                            help=f"{setting.help} [{setting.env}; {setting.default}]")(func)
+    return func
+
+
+@main.command()
+@settings_options
+@friendly
+def serve(**flags: str | None) -> None:
+    """Run the HTTP server (the default command)."""
+    settings = Settings.load(**flags)
+    if settings.workers < 1:
+        raise BadRequest("--workers must be at least 1")
+    # Open once here so that a bad or too-new database stops us with a clear line.
+    SQLiteStorage(settings.db).close()
+    load_catalogue()
+    try:
+        sock = socket.create_server((settings.host, settings.port), reuse_port=False,
+                                    backlog=1024)
+    except OSError as exc:
+        raise BadRequest(f"cannot listen on {settings.host}:{settings.port}: "
+                         f"{exc.strerror}") from None
+    sock.set_inheritable(True)
+    click.echo(f"Tryvoga {__version__} serving http://{settings.host}:{settings.port} "
+               f"(database {os.path.abspath(settings.db)}, {settings.workers} worker"
+               f"{'s' if settings.workers > 1 else ''})", err=True)
+    if settings.workers == 1:
+        _run_worker(settings, sock)
+        return
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_run_worker, args=(settings, sock), daemon=True)
+                 for _ in range(settings.workers)]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+
+
+# ---- alerts ----------------------------------------------------------------------------------
+
+@main.group()
+def alert() -> None:
+    """Declare, end and list alerts."""
+
+
+@alert.command("declare")
+@click.argument("regions", nargs=-1, required=True)
+@click.option("--type", "type_", default="air_raid", show_default=True)
+@click.option("--threat", "threats", multiple=True, help="TYPE[:red|yellow], e.g. drones:yellow")
+@click.option("--status", default="actual", show_default=True)
+@click.option("--source", default="")
+@click.option("--note", default="")
+@click.option("--idempotency-key", default=None)
+@db_option
+@friendly
+def alert_declare(regions: tuple[str, ...], type_: str, threats: tuple[str, ...], status: str,
+                  source: str, note: str, idempotency_key: str | None, db: str | None) -> None:
+    """Declare an alert on REGIONS (codes, UA, or names)."""
+    codes = [resolve_region(r) for r in regions]
+    with open_service(db) as service:
+        result = service.declare(OPERATOR, codes, type_, [parse_threat(t) for t in threats],
+                                 status, source, note, idempotency_key=idempotency_key)
+    for item in result.body["alerts"]:
+        verb = "declared" if item["created"] else "already active"
+        click.echo(f"{verb}: alert {item['id']} {item['type']} in {item['region_name_en']} "
+                   f"({item['region']}) since {item['started_at']}")
+
+
+@alert.command("end")
+@click.argument("alert_id", required=False, type=int)
+@click.option("--region", default=None, help="end by region and type instead of id")
+@click.option("--type", "type_", default="air_raid", show_default=True)
+@click.option("--reason", default="")
+@click.option("--withdraw", is_flag=True, help="declared in error: withdraw, not all-clear")
+@db_option
+@friendly
+def alert_end(alert_id: int | None, region: str | None, type_: str, reason: str,
+              withdraw: bool, db: str | None) -> None:
+    """End an alert by ALERT_ID, or by --region and --type."""
+    if alert_id is None and region is None:
+        raise BadRequest("give an alert id, or --region")
+    code = resolve_region(region) if region else None
+    with open_service(db) as service:
+        result = service.end(OPERATOR, alert_id=alert_id, region=code,
+                             type_=type_ if code else None, reason=reason, withdraw=withdraw)
+    item = result.body["alert"]
+    click.echo(f"{'withdrawn' if withdraw else 'ended'}: alert {item['id']} {item['type']} in "
+               f"{item['region_name_en']} after {item['duration_seconds']} s")
+
+
+@alert.command("update")
+@click.argument("alert_id", type=int)
+@click.option("--threat", "threats", multiple=True, help="TYPE[:red|yellow]; replaces all")
+@click.option("--clear-threats", is_flag=True)
+@click.option("--note", default=None)
+@db_option
+@friendly
+def alert_update(alert_id: int, threats: tuple[str, ...], clear_threats: bool,
+                 note: str | None, db: str | None) -> None:
+    """Change an active alert's threats or note."""
+    new = [parse_threat(t) for t in threats] if threats or clear_threats else None
+    with open_service(db) as service:
+        result = service.update(OPERATOR, alert_id, new, note)
+    item = result.body["alert"]
+    click.echo(f"alert {item['id']}: threats "
+               f"{', '.join(t['type'] + ':' + t['level'] for t in item['threats']) or 'none'}")
+
+
+@alert.command("list")
+@click.option("--region", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@friendly
+def alert_list(region: str | None, as_json: bool, db: str | None) -> None:
+    """List active alerts."""
+    code = resolve_region(region) if region else None
+    with open_service(db) as service:
+        state = service.state
+        alerts = [a for a in state.active_alerts()
+                  if code is None or state.catalogue.is_within(a.region, code)
+                  or state.catalogue.is_within(code, a.region)]
+        items = [alert_json(a, state) for a in alerts]
+    if as_json:
+        echo_json({"alerts": items})
+        return
+    if not items:
+        click.echo("no active alerts")
+    for item in items:
+        flag = "" if item["actual"] else f" [{item['status'].upper()}]"
+        threats = ", ".join(f"{t['type']}:{t['level']}" for t in item["threats"])
+        click.echo(f"{item['id']:>6}  {item['type']:<18} {item['region_name_en']} "
+                   f"({item['region']}) since {item['started_at']}{flag}"
+                   f"{'  ' + threats if threats else ''}")
+
+
+# ---- incidents -------------------------------------------------------------------------------
+
+@main.group()
+def incident() -> None:
+    """Report, update and list incidents."""
+
+
+@incident.command("report")
+@click.option("--kind", required=True)
+@click.option("--region", required=True, help="code or name")
+@click.option("--within", default=None, help="parent region to resolve a name in")
+@click.option("--source", required=True)
+@click.option("--description", default="")
+@click.option("--status", default="preliminary", show_default=True)
+@click.option("--address", default=None)
+@click.option("--lat", type=float, default=None)
+@click.option("--lon", type=float, default=None)
+@click.option("--killed", type=int, default=None)
+@click.option("--injured", type=int, default=None)
+@click.option("--alert-id", type=int, default=None)
+@click.option("--embargo-until", default=None)
+@db_option
+@friendly
+def incident_report(kind: str, region: str, within: str | None, source: str, description: str,
+                    status: str, address: str | None, lat: float | None, lon: float | None,
+                    killed: int | None, injured: int | None, alert_id: int | None,
+                    embargo_until: str | None, db: str | None) -> None:
+    """Report an incident on the ground."""
+    parent = resolve_region(within) if within else None
+    code = resolve_region(region, parent)
+    with open_service(db) as service:
+        result = service.report_incident(
+            OPERATOR, kind=kind, region=code, status=status, source=source,
+            description=description, address=address, latitude=lat, longitude=lon,
+            killed=killed, injured=injured, alert_id=alert_id, embargo_until=embargo_until)
+    item = result.body["incident"]
+    click.echo(f"reported: incident {item['id']} {item['kind']} in {item['region_name_en']} "
+               f"({item['status']})")
+
+
+@incident.command("update")
+@click.argument("incident_id", type=int)
+@click.option("--status", default=None)
+@click.option("--description", default=None)
+@click.option("--killed", type=int, default=None)
+@click.option("--injured", type=int, default=None)
+@db_option
+@friendly
+def incident_update(incident_id: int, status: str | None, description: str | None,
+                    killed: int | None, injured: int | None, db: str | None) -> None:
+    """Change an incident's status, description or counts."""
+    changes = {k: v for k, v in {"status": status, "description": description,
+                                 "killed": killed, "injured": injured}.items()
+               if v is not None}
+    with open_service(db) as service:
+        result = service.update_incident(OPERATOR, incident_id, changes)
+    item = result.body["incident"]
+    click.echo(f"incident {item['id']}: {item['kind']} {item['status']}")
+
+
+@incident.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@friendly
+def incident_list(as_json: bool, db: str | None) -> None:
+    """List incidents, newest first."""
+    with open_service(db) as service:
+        state = service.state
+        items = [incident_json(i, state) for i in
+                 sorted(state.incidents.values(), key=lambda i: -i.id)]
+    if as_json:
+        echo_json({"incidents": items})
+        return
+    if not items:
+        click.echo("no incidents")
+    for item in items:
+        click.echo(f"{item['id']:>6}  {item['kind']:<10} {item['status']:<11} "
+                   f"{item['region_name_en']}  {item['source']}: {item['description']}")
+
+
+# ---- regions ---------------------------------------------------------------------------------
+
+@main.group()
+def region() -> None:
+    """Find regions and set per-region settings."""
+
+
+@region.command("find")
+@click.argument("name")
+@click.option("--within", default=None, help="parent region (code or name) as context")
+@friendly
+def region_find(name: str, within: str | None) -> None:
+    """Find a region by NAME in any common spelling."""
+    catalogue = load_catalogue()
+    names = NameIndex(catalogue)
+    parent = resolve_region(within) if within else None
+    found = names.find(name, within=parent)
+    matches = list(found.matches) or names.search(name, limit=10)
+    if not matches:
+        raise BadRequest(f"no region matches {name!r}")
+    if found.ambiguous:
+        click.echo(f"{name!r} is ambiguous; candidates:")
+    for r in matches:
+        parent_name = catalogue[r.parent].name_en if r.parent else "Ukraine"
+        click.echo(f"{r.code}  {r.level.value:<13} {r.name_uk} / {r.name_en}  (in "
+                   f"{parent_name}{', id ' + str(r.api_id) if r.api_id else ''})")
+
+
+@region.command("configure")
+@click.argument("region_name")
+@click.option("--shelter-seconds", type=int, default=None)
+@click.option("--neighbour", "neighbours", multiple=True, help="replace the neighbour list")
+@db_option
+@friendly
+def region_configure(region_name: str, shelter_seconds: int | None, neighbours: tuple[str, ...],
+                     db: str | None) -> None:
+    """Set seconds to reach shelter and/or neighbours for a region."""
+    code = resolve_region(region_name)
+    kwargs: dict[str, Any] = {}
+    if shelter_seconds is not None:
+        kwargs["shelter_seconds"] = shelter_seconds
+    if neighbours:
+        kwargs["neighbours"] = [resolve_region(n) for n in neighbours]
+    with open_service(db) as service:
+        result = service.configure_region(OPERATOR, code, **kwargs)
+    echo_json(result.body)
+
+
+# ---- history, verify, tokens -----------------------------------------------------------------
+
+@main.command()
+@click.option("--region", default=None)
+@click.option("--type", "type_", default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@friendly
+def history(region: str | None, type_: str | None, limit: int, as_json: bool,
+            db: str | None) -> None:
+    """Past and present alerts, newest first."""
+    code = resolve_region(region) if region else None
+    with open_service(db) as service:
+        state = service.state
+        alerts = [a for a in state.alerts.values()
+                  if (code is None or state.catalogue.is_within(a.region, code))
+                  and (type_ is None or a.type.value == type_)]
+        alerts.sort(key=lambda a: (a.started_at, a.id), reverse=True)
+        items = [alert_json(a, state) for a in alerts[:limit]]
+    if as_json:
+        echo_json({"alerts": items})
+        return
+    for item in items:
+        end = item["ended_at"] or "active"
+        click.echo(f"{item['id']:>6}  {item['type']:<18} {item['region_name_en']:<40} "
+                   f"{item['started_at']} → {end}"
+                   f"{'' if item['actual'] else ' [' + item['status'].upper() + ']'}")
+
+
+@main.command()
+@db_option
+@friendly
+def verify(db: str | None) -> None:
+    """Check the whole hash chain of the event log."""
+    settings = Settings.load(db=db)
+    storage = SQLiteStorage(settings.db)
+    try:
+        count = 0
+
+        def counted() -> Iterator[Any]:
+            nonlocal count
+            for event in storage.iter_events():
+                count += 1
+                yield event
+
+        broken = first_broken_link(counted())
+        audit_broken = first_broken_link(
+            [_AuditView(a) for a in storage.audit_records()])
+    finally:
+        storage.close()
+    if broken is not None:
+        click.echo(f"BROKEN: event log at sequence {broken[0]}: {broken[1]}", err=True)
+        sys.exit(1)
+    if audit_broken is not None:
+        click.echo(f"BROKEN: audit log at record {audit_broken[0]}: {audit_broken[1]}",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"ok: {count} events, hash chain intact")
+
+
+class _AuditView:
+    """An audit record seen through the event fields the chain check reads."""
+
+    def __init__(self, record: Any) -> None:
+        self.seq = record.seq
+        self.time = record.time
+        self.actor = record.actor
+        self.kind = record.action
+        self.payload = record.detail
+        self.prev_hash = record.prev_hash
+        self.hash = record.hash
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", multiple=True, help="region code or name; repeatable; UA = all")
+@click.option("--write", is_flag=True, help="may declare and end alerts, report incidents")
+@db_option
+@friendly
+def token_create(name: str, scopes: tuple[str, ...], write: bool, db: str | None) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    codes = [resolve_region(s) for s in scopes] or [COUNTRY]
+    with open_service(db) as service:
+        record, secret = service.create_token(name, codes, write)
+    click.echo(f"created token {record.id} ({record.name}), scope {', '.join(record.scopes)}, "
+               f"{'read-write' if record.write else 'read-only'}; store it now, it is not "
+               "shown again:")
+    click.echo(secret)
+
+
+@token.command("list")
+@db_option
+@friendly
+def token_list(db: str | None) -> None:
+    """List tokens (never their secrets)."""
+    with open_service(db) as service:
+        records = service.storage.tokens()
+    if not records:
+        click.echo("no tokens")
+    for r in records:
+        state = f"revoked {r.revoked}" if r.revoked else ("write" if r.write else "read")
+        click.echo(f"{r.id}  {r.name:<20} {','.join(r.scopes):<25} {state}  created {r.created}")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@db_option
+@friendly
+def token_revoke(token_id: str, db: str | None) -> None:
+    """Revoke a token by id or name."""
+    with open_service(db) as service:
+        service.revoke_token(token_id)
+    click.echo(f"revoked {token_id}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The read side of a server process: a projection that follows the log.
+
+The writer (``Service``, on its own thread) owns the state that commands are checked against.
+The event loop serves reads from this second projection, which it advances with the events
+the writer reports and with whatever other processes appended (a bounded poll of the
+database). Events are applied strictly in sequence: a gap is filled from the log first, and an
+event already applied is skipped, so every reader sees a prefix of the log and nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from tryvoga.domain.events import Event
+from tryvoga.domain.regions import Catalogue
+from tryvoga.domain.state import State
+from tryvoga.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Sequence[Event]], None]
+
+
+class Follower:
+    def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
+        self.storage = storage
+        self.state = State(catalogue)
+        self.listeners: list[Listener] = []
+        self.state.apply_all(storage.iter_events())
+        self._changed = asyncio.Event()
+
+    def advance(self, events: Sequence[Event]) -> list[Event]:
+        """Apply what is new in ``events`` (filling any gap from the log); returns it."""
+        applied: list[Event] = []
+        for event in events:
+            if event.seq <= self.state.seq:
+                continue
+            if event.seq > self.state.seq + 1:
+                applied.extend(self._apply(self.storage.read_events(self.state.seq,
+                                                                    event.seq - 1
+                                                                    - self.state.seq)))
+            applied.extend(self._apply([event]))
+        if applied:
+            for listener in self.listeners:
+                try:
+                    listener(applied)
+                except Exception:
+                    log.exception("listener failed")
+        return applied
+
+    def _apply(self, events: Sequence[Event]) -> list[Event]:
+        out = []
+        for event in events:
+            if event.seq == self.state.seq + 1:
+                self.state.apply(event)
+                out.append(event)
+        return out
+
+    def poll(self) -> list[Event]:
+        """Catch up with the log if the database changed since the last look."""
+        if not self.storage.changed():
+            return []
+        return self.advance(self.storage.read_events(self.state.seq))
+
+    async def run(self, interval: float) -> None:
+        """Follow appends by other processes until cancelled."""
+        while True:
+            try:
+                self.poll()
+            except Exception:
+                log.exception("following the log failed; retrying")
+            await asyncio.sleep(interval)

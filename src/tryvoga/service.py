@@ -1,0 +1,586 @@
+"""Commands become events: validation, authorization, idempotency, then one append.
+
+Every command runs inside one write transaction: catch up with the log, check the idempotency
+key, validate against the current state, append the events, record the answer, commit. A
+command that fails validation appends nothing; a retried command with the same idempotency
+key returns the first answer and appends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from tryvoga.domain.events import (
+    Event,
+    Kind,
+    NewEvent,
+    canonical_json,
+    format_time,
+    now_utc,
+    parse_time,
+)
+from tryvoga.domain.model import (
+    Alert,
+    AlertStatus,
+    AlertType,
+    IncidentKind,
+    IncidentStatus,
+    Threat,
+    ThreatLevel,
+    ThreatType,
+)
+from tryvoga.domain.regions import COUNTRY, Catalogue
+from tryvoga.domain.render import alert_json, incident_json
+from tryvoga.domain.state import State
+from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from tryvoga.storage.base import IdempotencyRecord, Storage, TokenRecord
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=StrEnum)
+
+MAX_TEXT = 2000
+MAX_REGIONS_PER_COMMAND = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking: a token's name and the region subtrees it may write in."""
+
+    name: str
+    scopes: tuple[str, ...] = (COUNTRY,)
+    write: bool = True
+
+    def may_write(self, catalogue: Catalogue, region: str) -> bool:
+        return self.write and any(catalogue.is_within(region, s) for s in self.scopes)
+
+
+OPERATOR = Actor("cli")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: int
+    body: dict[str, Any]
+    events: tuple[Event, ...] = ()
+    replayed: bool = False
+
+
+Decision = tuple[list[NewEvent], Callable[[State], tuple[int, dict[str, Any]]]]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# ---- input checks shared by the API and the CLI ---------------------------------------------
+
+def _enum(cls: type[E], value: Any, field_name: str) -> E:
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise BadRequest(f"{field_name}: {value!r} is not one of {choices}",
+                         field=field_name) from None
+
+
+def _text(value: Any, field_name: str, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{field_name} must be a string", field=field_name)
+    text: str = value.strip()
+    if required and not text:
+        raise BadRequest(f"{field_name} is required", field=field_name)
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"{field_name} is longer than {MAX_TEXT} characters", field=field_name)
+    return text
+
+
+def _optional_text(value: Any, field_name: str) -> str | None:
+    text = _text(value, field_name)
+    return text or None
+
+
+def _time(value: Any, field_name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{field_name} must be an ISO-8601 time string", field=field_name)
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        raise BadRequest(f"{field_name}: {value!r} is not an ISO-8601 time with an offset, "
+                         "e.g. 2023-05-20T00:41:31+03:00", field=field_name) from None
+    return format_time(moment)
+
+
+def _int(value: Any, field_name: str, low: int, high: int, *, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{field_name} must be a whole number", field=field_name)
+    if not low <= value <= high:
+        raise BadRequest(f"{field_name} must be between {low} and {high}", field=field_name)
+    return value
+
+
+def _coordinate(value: Any, field_name: str, limit: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(f"{field_name} must be a number", field=field_name)
+    if not -limit <= value <= limit:
+        raise BadRequest(f"{field_name} must be between {-limit} and {limit}", field=field_name)
+    return float(value)
+
+
+def parse_threats(value: Any) -> tuple[Threat, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest("threats must be a list of {type, level}", field="threats")
+    threats: dict[ThreatType, Threat] = {}
+    for index, item in enumerate(value):
+        name = f"threats[{index}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{name} must be an object with type and level", field=name)
+        unknown = set(item) - {"type", "level"}
+        if unknown:
+            raise BadRequest(f"{name}: unknown field {sorted(unknown)[0]!r}", field=name)
+        kind = _enum(ThreatType, item.get("type"), f"{name}.type")
+        level = _enum(ThreatLevel, item.get("level", "red"), f"{name}.level")
+        threats[kind] = Threat(kind, level)
+    return tuple(threats[k] for k in ThreatType if k in threats)
+
+
+class Service:
+    def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
+        self.storage = storage
+        self.catalogue = catalogue
+        self.state = self._rebuild()
+        self.listeners: list[Callable[[Sequence[Event]], None]] = []
+
+    def _rebuild(self) -> State:
+        state = State(self.catalogue)
+        state.apply_all(self.storage.iter_events())
+        return state
+
+    def catch_up(self) -> list[Event]:
+        """Apply events other processes appended; returns them."""
+        events = self.storage.read_events(self.state.seq)
+        self.state.apply_all(events)
+        if events:
+            self._notify(events)
+        return events
+
+    def _notify(self, events: Sequence[Event]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed")
+
+    # ---- the one write path ------------------------------------------------------------
+
+    def _execute(self, actor: Actor, idempotency_key: str | None, request: dict[str, Any],
+                 decide: Callable[[State, str], Decision]) -> Result:
+        if idempotency_key is not None:
+            idempotency_key = _text(idempotency_key, "Idempotency-Key", required=True)[:200]
+        request_hash = hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
+        caught_up: list[Event] = []
+        appended: list[Event] = []
+        try:
+            with self.storage.writer() as tx:
+                caught_up = tx.events_since(self.state.seq)
+                self.state.apply_all(caught_up)
+                key = None if idempotency_key is None else f"{actor.name}\x1f{idempotency_key}"
+                if key is not None:
+                    record = tx.idempotency_get(key)
+                    if record is not None:
+                        if record.request_hash != request_hash:
+                            raise Conflict("this Idempotency-Key was already used for a "
+                                           "different request", code="idempotency_key_reused",
+                                           field="Idempotency-Key")
+                        return Result(record.status, record.response, (), replayed=True)
+                time = now_utc()
+                if self.state.last_time is not None and time < self.state.last_time:
+                    time = self.state.last_time  # keep the log's times monotonic across hosts
+                new_events, respond = decide(self.state, time)
+                for new in new_events:
+                    event = tx.append(time, actor.name, new.kind.value, new.payload)
+                    self.state.apply(event)
+                    appended.append(event)
+                status, body = respond(self.state)
+                if key is not None:
+                    tx.idempotency_put(key, IdempotencyRecord(request_hash, status, body),
+                                       self.state.seq, time)
+        except BaseException:
+            if appended:
+                # The transaction was rolled back after events were applied in memory.
+                self.state = self._rebuild()
+            raise
+        finally:
+            if caught_up:
+                self._notify(caught_up)
+        if appended:
+            self._notify(appended)
+        return Result(status, body, tuple(appended))
+
+    def _check_region(self, actor: Actor, code: Any, field_name: str = "region") -> str:
+        if not isinstance(code, str) or not code.strip():
+            raise BadRequest(f"{field_name} must be a KATOTTG code such as "
+                             "UA80000000000093317, or UA for the whole country", field=field_name)
+        code_text: str = code.strip().upper()
+        code = code_text
+        if code not in self.catalogue:
+            raise NotFound(f"{field_name}: unknown region {code!r}", code="region_not_found",
+                           field=field_name)
+        if not actor.write:
+            raise Forbidden(f"token {actor.name!r} is read-only", code="token_read_only")
+        if not actor.may_write(self.catalogue, code):
+            region = self.catalogue[code]
+            raise Forbidden(f"token {actor.name!r} may not write in {region.name_en} ({code}); "
+                            f"its scope is {', '.join(actor.scopes)}", code="out_of_scope",
+                            field=field_name)
+        return code_text
+
+    def _alert(self, alert_id: Any) -> Alert:
+        if isinstance(alert_id, str) and alert_id.isdigit():
+            alert_id = int(alert_id)
+        if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+            raise BadRequest("alert id must be a whole number", field="id")
+        alert = self.state.alerts.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert with id {alert_id}", code="alert_not_found")
+        return alert
+
+    # ---- alerts ------------------------------------------------------------------------
+
+    def declare(self, actor: Actor, regions: Any, type_: Any, threats: Any = None,
+                status: Any = "actual", source: Any = "", note: Any = "",
+                started_at: Any = None, idempotency_key: str | None = None) -> Result:
+        if isinstance(regions, str):
+            regions = [regions]
+        if not isinstance(regions, list) or not regions:
+            raise BadRequest("regions must be a non-empty list of KATOTTG codes",
+                             field="regions")
+        if len(regions) > MAX_REGIONS_PER_COMMAND:
+            raise BadRequest(f"at most {MAX_REGIONS_PER_COMMAND} regions per declaration",
+                             field="regions")
+        codes = list(dict.fromkeys(self._check_region(actor, code, f"regions[{i}]")
+                                   for i, code in enumerate(regions)))
+        alert_type = _enum(AlertType, type_, "type")
+        alert_status = _enum(AlertStatus, status or "actual", "status")
+        parsed_threats = parse_threats(threats)
+        source_text = _text(source, "source")
+        note_text = _text(note, "note")
+        start = _time(started_at, "started_at")
+        request = {"op": "declare", "regions": codes, "type": alert_type.value,
+                   "threats": [t.to_json() for t in parsed_threats],
+                   "status": alert_status.value, "source": source_text, "note": note_text,
+                   "started_at": start}
+
+        def decide(state: State, time: str) -> Decision:
+            events: list[NewEvent] = []
+            ids: list[tuple[int, bool]] = []
+            next_id = state.next_alert_id
+            for code in codes:
+                existing = state.find_active(code, alert_type, alert_status)
+                if existing is not None:
+                    ids.append((existing.id, False))
+                    continue
+                if start is not None and start > time:
+                    raise BadRequest("started_at is in the future", field="started_at")
+                payload: dict[str, Any] = {
+                    "alert_id": next_id, "region": code, "type": alert_type.value,
+                    "status": alert_status.value,
+                    "threats": [t.to_json() for t in parsed_threats],
+                    "source": source_text, "note": note_text,
+                    "shelter_seconds": state.shelter_seconds(code),
+                }
+                if start is not None:
+                    payload["started_at"] = start
+                events.append(NewEvent(Kind.ALERT_DECLARED, payload))
+                ids.append((next_id, True))
+                next_id += 1
+
+            def respond(after: State) -> tuple[int, dict[str, Any]]:
+                alerts = [dict(alert_json(after.alerts[i], after), created=created)
+                          for i, created in ids]
+                return (201 if any(c for _, c in ids) else 200), {"alerts": alerts}
+
+            return events, respond
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    def end(self, actor: Actor, alert_id: Any = None, region: Any = None, type_: Any = None,
+            status: Any = "actual", reason: Any = "", withdraw: bool = False,
+            ended_at: Any = None, idempotency_key: str | None = None) -> Result:
+        reason_text = _text(reason, "reason")
+        end_time = _time(ended_at, "ended_at")
+        if alert_id is not None:
+            alert = self._alert(alert_id)
+            self._check_region(actor, alert.region)
+            target_id: int | None = alert.id
+            key: tuple[str, AlertType, AlertStatus] | None = None
+        else:
+            if region is None or type_ is None:
+                raise BadRequest("name the alert by id, or by region and type", field="id")
+            code = self._check_region(actor, region)
+            key = (code, _enum(AlertType, type_, "type"),
+                   _enum(AlertStatus, status or "actual", "status"))
+            target_id = None
+        request = {"op": "withdraw" if withdraw else "end", "id": target_id,
+                   "key": None if key is None else [key[0], key[1].value, key[2].value],
+                   "reason": reason_text, "ended_at": end_time}
+
+        def decide(state: State, time: str) -> Decision:
+            if target_id is not None:
+                alert = state.alerts[target_id]
+                if not alert.active:
+                    raise Conflict(f"alert {alert.id} is not active: it ended at "
+                                   f"{alert.ended_at}", code="alert_not_active")
+            else:
+                assert key is not None
+                found = state.find_active(*key)
+                if found is None:
+                    name = self.catalogue[key[0]].name_en
+                    raise Conflict(f"no active {key[2].value} {key[1].value} alert in {name} "
+                                   f"({key[0]})", code="alert_not_active")
+                alert = found
+            if end_time is not None and not alert.started_at <= end_time <= time:
+                raise BadRequest("ended_at must lie between the alert's start and now",
+                                 field="ended_at")
+            payload: dict[str, Any] = {"alert_id": alert.id, "region": alert.region,
+                                       "type": alert.type.value}
+            if reason_text:
+                payload["reason"] = reason_text
+            if end_time is not None:
+                payload["ended_at"] = end_time
+            kind = Kind.ALERT_WITHDRAWN if withdraw else Kind.ALERT_ENDED
+            alert_id_final = alert.id
+            return [NewEvent(kind, payload)], lambda after: (
+                200, {"alert": alert_json(after.alerts[alert_id_final], after)})
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    def update(self, actor: Actor, alert_id: Any, threats: Any = None, note: Any = None,
+               idempotency_key: str | None = None) -> Result:
+        alert = self._alert(alert_id)
+        self._check_region(actor, alert.region)
+        if threats is None and note is None:
+            raise BadRequest("nothing to update: give threats and/or note", field="threats")
+        new_threats = None if threats is None else parse_threats(threats)
+        new_note = None if note is None else _text(note, "note")
+        request = {"op": "update", "id": alert.id,
+                   "threats": None if new_threats is None else [t.to_json() for t in
+                                                                new_threats],
+                   "note": new_note}
+
+        def decide(state: State, time: str) -> Decision:
+            current = state.alerts[alert.id]
+            if not current.active:
+                raise Conflict(f"alert {current.id} is not active: it ended at "
+                               f"{current.ended_at}", code="alert_not_active")
+            payload: dict[str, Any] = {"alert_id": current.id, "region": current.region,
+                                       "type": current.type.value}
+            if new_threats is not None and new_threats != current.threats:
+                payload["threats"] = [t.to_json() for t in new_threats]
+            if new_note is not None and new_note != current.note:
+                payload["note"] = new_note
+            events = [NewEvent(Kind.ALERT_UPDATED, payload)] if len(payload) > 3 else []
+            return events, lambda after: (200, {"alert": alert_json(after.alerts[current.id],
+                                                                   after)})
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    # ---- incidents ---------------------------------------------------------------------
+
+    def report_incident(self, actor: Actor, *, kind: Any, region: Any, status: Any = None,
+                        source: Any = "", description: Any = "", address: Any = None,
+                        latitude: Any = None, longitude: Any = None, killed: Any = None,
+                        injured: Any = None, embargo_until: Any = None, alert_id: Any = None,
+                        idempotency_key: str | None = None) -> Result:
+        code = self._check_region(actor, region)
+        payload: dict[str, Any] = {
+            "kind": _enum(IncidentKind, kind, "kind").value,
+            "region": code,
+            "status": _enum(IncidentStatus, status or "preliminary", "status").value,
+            "source": _text(source, "source", required=True),
+            "description": _text(description, "description"),
+            "address": _optional_text(address, "address"),
+            "latitude": _coordinate(latitude, "latitude", 90),
+            "longitude": _coordinate(longitude, "longitude", 180),
+            "killed": _int(killed, "killed", 0, 1_000_000),
+            "injured": _int(injured, "injured", 0, 1_000_000),
+            "embargo_until": _time(embargo_until, "embargo_until"),
+            "alert_id": None,
+        }
+        if payload["status"] == IncidentStatus.RETRACTED.value:
+            raise BadRequest("a new incident cannot start retracted", field="status")
+        if (payload["latitude"] is None) != (payload["longitude"] is None):
+            raise BadRequest("give both latitude and longitude, or neither", field="latitude")
+        if alert_id is not None:
+            payload["alert_id"] = self._alert(alert_id).id
+        payload = {k: v for k, v in payload.items() if v is not None}
+        request = {"op": "incident.report", **payload}
+
+        def decide(state: State, time: str) -> Decision:
+            incident_id = state.next_incident_id
+            event = NewEvent(Kind.INCIDENT_REPORTED, {"incident_id": incident_id, **payload})
+            return [event], lambda after: (201, {"incident": incident_json(
+                after.incidents[incident_id], after)})
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    _INCIDENT_FIELDS = frozenset({"kind", "status", "source", "description", "address",
+                                  "latitude", "longitude", "killed", "injured",
+                                  "embargo_until", "alert_id", "region"})
+
+    def update_incident(self, actor: Actor, incident_id: Any, changes: dict[str, Any],
+                        idempotency_key: str | None = None) -> Result:
+        if isinstance(incident_id, str) and incident_id.isdigit():
+            incident_id = int(incident_id)
+        incident = self.state.incidents.get(incident_id) if isinstance(incident_id,
+                                                                       int) else None
+        if incident is None:
+            raise NotFound(f"no incident with id {incident_id}", code="incident_not_found")
+        self._check_region(actor, incident.region)
+        unknown = set(changes) - self._INCIDENT_FIELDS
+        if unknown:
+            name = sorted(unknown)[0]
+            raise BadRequest(f"unknown field {name!r}", field=name)
+        if not changes:
+            raise BadRequest("nothing to update", field="status")
+        clean: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "kind":
+                clean[name] = _enum(IncidentKind, value, name).value
+            elif name == "status":
+                clean[name] = _enum(IncidentStatus, value, name).value
+            elif name == "region":
+                clean[name] = self._check_region(actor, value)
+            elif name in ("source", "description"):
+                clean[name] = _text(value, name, required=name == "source")
+            elif name == "address":
+                clean[name] = _optional_text(value, name)
+            elif name in ("latitude", "longitude"):
+                clean[name] = _coordinate(value, name, 90 if name == "latitude" else 180)
+            elif name in ("killed", "injured"):
+                clean[name] = _int(value, name, 0, 1_000_000)
+            elif name == "embargo_until":
+                clean[name] = _time(value, name)
+            elif name == "alert_id":
+                clean[name] = None if value is None else self._alert(value).id
+        request = {"op": "incident.update", "id": incident.id, **clean}
+
+        def decide(state: State, time: str) -> Decision:
+            current = state.incidents[incident.id]
+            new_status = clean.get("status")
+            if current.status is IncidentStatus.RETRACTED:
+                raise Conflict(f"incident {current.id} was retracted; report a new one",
+                               code="incident_retracted")
+            if (new_status == IncidentStatus.PRELIMINARY.value
+                    and current.status is IncidentStatus.CONFIRMED):
+                raise Conflict("a confirmed incident cannot go back to preliminary",
+                               code="incident_status_backwards", field="status")
+            changed = {k: v for k, v in clean.items() if getattr(current, k) != (
+                IncidentStatus(v) if k == "status" else IncidentKind(v) if k == "kind" else v)}
+            events = ([NewEvent(Kind.INCIDENT_UPDATED, {"incident_id": current.id, **changed})]
+                      if changed else [])
+            return events, lambda after: (200, {"incident": incident_json(
+                after.incidents[current.id], after)})
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    # ---- regions -----------------------------------------------------------------------
+
+    def configure_region(self, actor: Actor, region: Any, *, shelter_seconds: Any = ...,
+                         neighbours: Any = ..., idempotency_key: str | None = None) -> Result:
+        code = self._check_region(actor, region)
+        payload: dict[str, Any] = {"region": code}
+        if shelter_seconds is not ...:
+            payload["shelter_seconds"] = _int(shelter_seconds, "shelter_seconds", 0, 3600)
+        if neighbours is not ...:
+            if neighbours is None:
+                payload["neighbours"] = None
+            else:
+                if not isinstance(neighbours, list):
+                    raise BadRequest("neighbours must be a list of KATOTTG codes or null",
+                                     field="neighbours")
+                checked = []
+                for i, other in enumerate(neighbours):
+                    name = f"neighbours[{i}]"
+                    if not isinstance(other, str) or other.strip().upper() not in self.catalogue:
+                        raise NotFound(f"{name}: unknown region {other!r}",
+                                       code="region_not_found", field=name)
+                    if other.strip().upper() == code:
+                        raise BadRequest(f"{name}: a region is not its own neighbour",
+                                         field=name)
+                    checked.append(other.strip().upper())
+                payload["neighbours"] = sorted(set(checked))
+        if len(payload) == 1:
+            raise BadRequest("nothing to configure: give shelter_seconds and/or neighbours",
+                             field="shelter_seconds")
+        request = {"op": "region.configure", **payload}
+
+        def decide(state: State, time: str) -> Decision:
+            return [NewEvent(Kind.REGION_CONFIGURED, payload)], lambda after: (
+                200, {"region": code, "shelter_seconds": after.shelter_seconds(code),
+                      "neighbours": list(after.neighbours(code))})
+
+        return self._execute(actor, idempotency_key, request, decide)
+
+    # ---- tokens (kept out of the public log; recorded in the audit log) ------------------
+
+    def create_token(self, name: str, scopes: Iterable[str], write: bool,
+                     by: str = "cli") -> tuple[TokenRecord, str]:
+        name = _text(name, "name", required=True)
+        checked = []
+        for scope in scopes or [COUNTRY]:
+            code = scope.strip().upper()
+            if code not in self.catalogue:
+                raise NotFound(f"scope: unknown region {scope!r}", code="region_not_found",
+                               field="scope")
+            checked.append(code)
+        secret = "tv_" + secrets.token_urlsafe(32)
+        time = now_utc()
+        record = TokenRecord(id="tok_" + secrets.token_hex(6), name=name,
+                             scopes=tuple(dict.fromkeys(checked)), write=write,
+                             created=time, revoked=None)
+        with self.storage.writer() as tx:
+            if any(t.name == name and t.revoked is None for t in self.storage.tokens()):
+                raise Conflict(f"a token named {name!r} already exists",
+                               code="token_name_taken", field="name")
+            tx.token_insert(record, hash_token(secret))
+            tx.audit(time, by, "token.created", {"id": record.id, "name": name,
+                                                 "scopes": list(record.scopes),
+                                                 "write": write})
+        return record, secret
+
+    def revoke_token(self, token_id: str, by: str = "cli") -> None:
+        time = now_utc()
+        with self.storage.writer() as tx:
+            if not tx.token_revoke(token_id, time):
+                raise NotFound(f"no active token with id or name {token_id!r}",
+                               code="token_not_found")
+            tx.audit(time, by, "token.revoked", {"token": token_id})
+
+    def authenticate(self, secret: str | None) -> Actor:
+        if not secret:
+            raise Unauthorized("this needs a bearer token: Authorization: Bearer <token>",
+                               code="token_missing")
+        record = self.storage.token_by_hash(hash_token(secret.strip()))
+        if record is None or record.revoked is not None:
+            raise Unauthorized("unknown or revoked token", code="token_invalid")
+        return Actor(record.name, record.scopes, record.write)
+
+
+__all__ = ["OPERATOR", "Actor", "Result", "Service", "hash_token", "parse_threats"]

@@ -1,0 +1,140 @@
+"""One typed settings object, read from ``TRYVOGA_*`` environment variables; flags override.
+
+Every setting is listed once in ``SETTINGS`` with its flag, variable, default and meaning; the
+README's configuration table is generated from it and a test keeps the two in step. A secret
+may also come from a file named by ``TRYVOGA_<NAME>_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tryvoga.errors import BadRequest
+
+
+class SettingsError(BadRequest):
+    default_code = "bad_setting"
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a port number 0-65535")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    flag: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "TRYVOGA_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "--host", "127.0.0.1", str, "address to listen on"),
+    Setting("port", "--port", 8000, _port, "TCP port to listen on"),
+    Setting("db", "--db", "tryvoga.db", str,
+            "SQLite database file (created if missing)"),
+    Setting("workers", "--workers", 1, _positive_int,
+            "server worker processes sharing the port and the database"),
+    Setting("max_body", "--max-body", 1_048_576, _positive_int,
+            "largest request body accepted, in bytes"),
+    Setting("poll_interval", "--poll-interval", 0.05, _positive_float,
+            "seconds between checks for events written by other processes"),
+    Setting("public_reads", "--public-reads", True, _bool,
+            "serve read endpoints without a token"),
+    Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "tryvoga.db"
+    workers: int = 1
+    max_body: int = 1_048_576
+    poll_interval: float = 0.05
+    public_reads: bool = True
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None,
+             **overrides: Any) -> Settings:
+        """Environment first, then the non-None overrides (command-line flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            file_name = environ.get(setting.env + "_FILE")
+            if raw is None and file_name:
+                try:
+                    raw = Path(file_name).read_text("utf-8").strip()
+                except OSError as exc:
+                    raise SettingsError(f"{setting.env}_FILE: cannot read {file_name}: "
+                                        f"{exc.strerror}") from None
+            if raw is not None:
+                try:
+                    values[setting.name] = setting.parse(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{setting.env}={raw!r}: {exc}") from None
+        by_name = {s.name: s for s in SETTINGS}
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if isinstance(value, str) and name in by_name:
+                try:
+                    value = by_name[name].parse(value)
+                except ValueError as exc:
+                    raise SettingsError(f"{by_name[name].flag} {value!r}: {exc}") from None
+            values[name] = value
+        settings = replace(cls(), **values)
+        if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise SettingsError(f"log level {settings.log_level!r}: expected debug, info, "
+                                "warning or error")
+        return settings
+
+
+def markdown_table() -> str:
+    rows = ["| flag | environment variable | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        default = str(setting.default).lower() if isinstance(setting.default,
+                                                             bool) else setting.default
+        rows.append(f"| `{setting.flag}` | `{setting.env}` | `{default}` | {setting.help} |")
+    return "\n".join(rows)
+
+
+assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS]

@@ -1,0 +1,86 @@
+"""The storage interface: the event log, idempotency records, tokens and the audit log.
+
+A backend offers one write transaction at a time (``writer()``); inside it the caller first
+catches up with events that other processes appended, decides, appends, and commits. An event
+is acknowledged only after its transaction is committed to disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tryvoga.domain.events import Event
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    request_hash: str
+    status: int
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    write: bool
+    created: str
+    revoked: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    time: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class WriteTransaction(Protocol):
+    def events_since(self, seq: int) -> list[Event]: ...
+
+    def head(self) -> tuple[int, str]: ...
+
+    def append(self, time: str, actor: str, kind: str, payload: dict[str, Any]) -> Event: ...
+
+    def idempotency_get(self, key: str) -> IdempotencyRecord | None: ...
+
+    def idempotency_put(self, key: str, record: IdempotencyRecord, seq: int,
+                        time: str) -> None: ...
+
+    def audit(self, time: str, actor: str, action: str, detail: dict[str, Any]) -> None: ...
+
+    def token_insert(self, record: TokenRecord, token_hash: str) -> None: ...
+
+    def token_revoke(self, token_id: str, time: str) -> bool: ...
+
+
+class Storage(Protocol):
+    def writer(self) -> AbstractContextManager[WriteTransaction]: ...
+
+    def read_events(self, since: int = 0, limit: int | None = None) -> list[Event]: ...
+
+    def iter_events(self, since: int = 0, batch: int = 5000) -> Iterator[Event]: ...
+
+    def head(self) -> tuple[int, str]: ...
+
+    def changed(self) -> bool:
+        """Cheap check whether another connection committed since the last call."""
+        ...
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    def tokens(self) -> list[TokenRecord]: ...
+
+    def audit_records(self) -> list[AuditRecord]: ...
+
+    def close(self) -> None: ...
