@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -116,7 +117,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     openapi.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "version": context.follower.state.seq})
+        return web.json_response({"ok": True, "version": context.follower.state.seq,
+                                  "pid": os.getpid()})
 
     async def root(request: web.Request) -> web.Response:
         raise web.HTTPFound("/api/v1/docs")
