@@ -24,9 +24,12 @@ from tryvoga.storage.base import (
     TokenRecord,
 )
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS events (
+META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+# Schema version -> the statements that bring a database from the version before to it.
+# Append a new version for every change; never edit a released one.
+MIGRATIONS: dict[int, list[str]] = {1: [
+    """CREATE TABLE events (
         seq INTEGER PRIMARY KEY,
         time TEXT NOT NULL,
         actor TEXT NOT NULL,
@@ -34,14 +37,14 @@ SCHEMA = [
         payload TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS idempotency (
+    """CREATE TABLE idempotency (
         key TEXT PRIMARY KEY,
         request_hash TEXT NOT NULL,
         status INTEGER NOT NULL,
         response TEXT NOT NULL,
         seq INTEGER NOT NULL,
         created TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS tokens (
+    """CREATE TABLE tokens (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         hash TEXT NOT NULL UNIQUE,
@@ -49,7 +52,7 @@ SCHEMA = [
         write INTEGER NOT NULL,
         created TEXT NOT NULL,
         revoked TEXT)""",
-    """CREATE TABLE IF NOT EXISTS audit (
+    """CREATE TABLE audit (
         seq INTEGER PRIMARY KEY,
         time TEXT NOT NULL,
         actor TEXT NOT NULL,
@@ -57,7 +60,7 @@ SCHEMA = [
         detail TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL)""",
-]
+]}
 
 
 def _event(row: tuple[Any, ...]) -> Event:
@@ -161,7 +164,7 @@ class SQLiteStorage:
         conn = self._write
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(SCHEMA[0])
+            conn.execute(META)
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             found = int(row[0]) if row else 0
             if found > SCHEMA_VERSION:
@@ -169,8 +172,9 @@ class SQLiteStorage:
                     f"database {self.path} was written by a newer Tryvoga (schema {found}; "
                     f"this one knows up to {SCHEMA_VERSION}); upgrade Tryvoga to open it",
                     code="schema_too_new")
-            for statement in SCHEMA[1:]:
-                conn.execute(statement)
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
             if found < SCHEMA_VERSION:
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES "
                              "('schema_version', ?)", (str(SCHEMA_VERSION),))
