@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: run test lint typecheck unit catalogue geo clean
+.PHONY: run test lint typecheck unit system-deps catalogue geo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-unit: $(STAMP_DEV)
+system-deps:
+	scripts/system-deps.sh
+
+unit: $(STAMP_DEV) system-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

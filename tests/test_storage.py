@@ -12,8 +12,7 @@ from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import StorageError
 from tryvoga.service import Actor, Service
-from tryvoga.storage.base import SCHEMA_VERSION
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.sqlite import SCHEMA_VERSION, SQLiteStorage
 
 from .conftest import KYIV
 

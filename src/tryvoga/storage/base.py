@@ -14,8 +14,6 @@ from typing import Any, Protocol
 
 from tryvoga.domain.events import Event
 
-SCHEMA_VERSION = 1  # the highest key of each backend's MIGRATIONS
-
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:

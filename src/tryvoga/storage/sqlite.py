@@ -18,7 +18,6 @@ from typing import Any
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
 from tryvoga.storage.base import (
-    SCHEMA_VERSION,
     AuditRecord,
     IdempotencyRecord,
     TokenRecord,
@@ -61,6 +60,8 @@ MIGRATIONS: dict[int, list[str]] = {1: [
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL)""",
 ]}
+
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def _event(row: tuple[Any, ...]) -> Event:
@@ -172,7 +173,7 @@ class SQLiteStorage:
                     f"database {self.path} was written by a newer Tryvoga (schema {found}; "
                     f"this one knows up to {SCHEMA_VERSION}); upgrade Tryvoga to open it",
                     code="schema_too_new")
-            for version in range(found + 1, SCHEMA_VERSION + 1):
+            for version in sorted(v for v in MIGRATIONS if v > found):
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
             if found < SCHEMA_VERSION:
