@@ -68,10 +68,11 @@ def free_port() -> int:
         return port
 
 
-def run_cli(*args: str, db: Path | str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real ``tryvoga`` command; returns its completed process."""
-    result = subprocess.run([*TRYVOGA, *args, "--db", str(db)], capture_output=True, text=True,
-                            timeout=60)
+def run_cli(*args: str, db: Path | str | None, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tryvoga`` command (with ``--db`` unless db is None)."""
+    command = [*TRYVOGA, *args] + ([] if db is None else ["--db", str(db)])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if check and result.returncode != 0:
         raise AssertionError(f"tryvoga {' '.join(args)} failed: {result.stderr}")
     return result
