@@ -89,10 +89,14 @@ def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
                                                         catalogue: Catalogue) -> None:
     a = Service(SQLiteStorage(db_path), catalogue)
     b = Service(SQLiteStorage(db_path), catalogue)
+    c = Service(SQLiteStorage(db_path), catalogue)
     first = a.declare(Actor("x"), [KYIV], "air_raid").body["alerts"][0]
     # b has not seen a's event yet; its command catches up inside the transaction.
     again = b.declare(Actor("y"), [KYIV], "air_raid").body["alerts"][0]
     assert again["id"] == first["id"] and not again["created"]
+    # c has never seen the alert, yet can update it by id.
+    assert first["id"] not in c.state.alerts
+    c.update(Actor("z"), first["id"], note="seen by c")
     b.end(Actor("y"), alert_id=first["id"])
     with pytest.raises(Exception, match="not active"):
         a.end(Actor("x"), alert_id=first["id"])
@@ -100,3 +104,4 @@ def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
     assert a.state.snapshot() == b.state.snapshot()
     a.storage.close()
     b.storage.close()
+    c.storage.close()

@@ -258,6 +258,9 @@ class Service:
             raise BadRequest("alert id must be a whole number", field="id")
         alert = self.state.alerts.get(alert_id)
         if alert is None:
+            self.catch_up()  # another process may have declared it a moment ago
+            alert = self.state.alerts.get(alert_id)
+        if alert is None:
             raise NotFound(f"no alert with id {alert_id}", code="alert_not_found")
         return alert
 
@@ -448,8 +451,11 @@ class Service:
                         idempotency_key: str | None = None) -> Result:
         if isinstance(incident_id, str) and incident_id.isdigit():
             incident_id = int(incident_id)
-        incident = self.state.incidents.get(incident_id) if isinstance(incident_id,
-                                                                       int) else None
+        if not isinstance(incident_id, int) or isinstance(incident_id, bool):
+            raise BadRequest("incident id must be a whole number", field="id")
+        if incident_id not in self.state.incidents:
+            self.catch_up()  # another process may have reported it a moment ago
+        incident = self.state.incidents.get(incident_id)
         if incident is None:
             raise NotFound(f"no incident with id {incident_id}", code="incident_not_found")
         self._check_region(actor, incident.region)
