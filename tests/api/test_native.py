@@ -248,3 +248,16 @@ def test_two_workers_share_one_database(tmp_path: Path) -> None:
         assert answers[-40:] == ["A"] * 40
     finally:
         stop_server(running)
+
+
+def test_lookup_by_api_id_and_neighbours_filter(server: Server, catalogue: Catalogue) -> None:
+    assert server.get("/api/v1/regions?api_id=31").json()["regions"][0]["code"] == KYIV
+    assert server.get("/api/v1/regions?q=31").json()["regions"][0]["code"] == KYIV
+    assert server.get("/api/v1/regions?api_id=999999").json()["regions"] == []
+    kyiv_oblast = by_api_id(catalogue, 14).code
+    lviv = by_api_id(catalogue, 27).code
+    server.post("/api/v1/alerts", {"regions": [kyiv_oblast, lviv], "type": "air_raid"})
+    own = server.get(f"/api/v1/alerts/active?region={KYIV}").json()["alerts"]
+    assert own == []
+    near = server.get(f"/api/v1/alerts/active?region={KYIV}&neighbours=true").json()["alerts"]
+    assert [a["region"] for a in near] == [kyiv_oblast]

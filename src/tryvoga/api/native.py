@@ -90,7 +90,15 @@ async def list_regions(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()
     within = _region_param(ctx, request, "within")
     ambiguous = False
-    if query:
+    api_id = request.query.get("api_id", "").strip()
+    if api_id or query.isdigit():
+        # The numeric id that alerts.in.ua and ukrainealarm use.
+        number = api_id or query
+        if not number.isdigit():
+            raise BadRequest("api_id must be a whole number", field="api_id", status=400)
+        match = ctx.catalogue.by_api_id.get(int(number))
+        regions = [] if match is None else [match]
+    elif query:
         found = ctx.names.find(query, within=within, levels=levels)
         if found.matches:
             regions = list(found.matches)
@@ -153,15 +161,18 @@ async def active_alerts(request: web.Request) -> web.Response:
     ctx.actor(request, required=False)
     region = _region_param(ctx, request)
     type_ = _enum_param(request, "type", AlertType)
+    neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
     state = ctx.follower.state
+    roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
+                                                 else ())]
 
     def render() -> Rendered:
         alerts = [alert_json(a, state) for a in state.active_alerts()
-                  if (region is None or _touches(state, a, region))
+                  if (not roots or any(_touches(state, a, root) for root in roots))
                   and (type_ is None or a.type is type_)]
         return Rendered.of(dumps({"version": state.seq, "alerts": alerts}), state.last_time)
 
-    key = f"active|{region}|{type_}"
+    key = f"active|{','.join(roots)}|{type_}"
     return cached_response(request, ctx.cache.get(state.seq, key, render))
 
 

@@ -85,12 +85,14 @@ PATHS: dict[str, dict[str, Any]] = {
     "/regions": {"get": _op("Find regions by name (q=) or list them by level", [
         _param("q", "query", "a name in any common spelling: Київ, Kyiv, Kiev, #м_Київ"),
         _param("level", "query", "comma-separated levels"),
-        _param("within", "query", "only regions inside this code"), LIMIT])},
+        _param("within", "query", "only regions inside this code"),
+        _param("api_id", "query", "the numeric id of alerts.in.ua / ukrainealarm"), LIMIT])},
     "/regions/{code}": {"get": _op("A region with its children and current status", [CODE])},
     "/regions/{code}/settings": {"put": _op(
         "Set seconds to reach shelter and/or neighbours", [CODE], "object", write=True)},
-    "/alerts/active": {"get": _op("Active alerts (cached; ETag and Last-Modified)",
-                                  [REGION, TYPE])},
+    "/alerts/active": {"get": _op("Active alerts (cached; ETag and Last-Modified)", [
+        REGION, TYPE, _param("neighbours", "query",
+                             "true: also alerts touching the region's neighbours")])},
     "/alerts": {"post": _op("Declare an alert on one or more regions", None, "Declaration",
                             write=True, ok="201")},
     "/alerts/end": {"post": _op("End the active alert of a type on a region", None, "object",
