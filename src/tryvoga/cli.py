@@ -120,7 +120,7 @@ def settings_options(func: Callable[..., R]) -> Callable[..., R]:
 @friendly
 def serve(**flags: str | None) -> None:
     """Run the HTTP server (the default command)."""
-    settings = Settings.load(**flags)
+    settings = Settings.load(None, **flags)
     if settings.workers < 1:
         raise BadRequest("--workers must be at least 1")
     # Open once here so that a bad or too-new database stops us with a clear line.
