@@ -218,6 +218,12 @@ def test_incidents_over_http(server: Server, catalogue: Catalogue) -> None:
     assert embargoed["id"] not in [i["id"] for i in public]
     assert server.get(f"/api/v1/incidents/{embargoed['id']}", token=None).status == 404
     assert server.get(f"/api/v1/incidents/{embargoed['id']}").status == 200
+    # The public log shows that the report exists, not what it says.
+    logged = [e for e in server.get("/api/v1/events", token=None).json()["events"]
+              if e["kind"] == "incident.reported"]
+    assert logged[-1]["payload"] == {"incident_id": embargoed["id"], "embargoed": True,
+                                     "embargo_until": "2099-01-01T00:00:00.000Z"}
+    assert logged[0]["payload"]["description"] == "fire in a 10-storey building"
 
 
 def test_openapi_and_docs(srv: Server) -> None:

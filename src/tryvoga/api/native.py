@@ -21,7 +21,7 @@ from tryvoga.api.http import (
 from tryvoga.domain.events import now_utc
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, IncidentStatus
 from tryvoga.domain.regions import COUNTRY, Level
-from tryvoga.domain.render import alert_json, incident_json, region_brief
+from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.service import Result
@@ -386,7 +386,8 @@ async def events(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 1000, 1, MAX_LIMIT)
     found = await ctx.read(ctx.storage.read_events, since, limit)
     last = found[-1].seq if found else since
-    return json_response({"events": [e.to_json() for e in found],
+    state, now = ctx.follower.state, now_utc()
+    return json_response({"events": [public_event_json(e, state, now) for e in found],
                           "next": last if len(found) == limit else None,
                           "version": ctx.follower.state.seq})
 
