@@ -24,7 +24,7 @@ from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
-from tryvoga.service import Result
+from tryvoga.service import Actor, Result
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 5000
@@ -79,6 +79,16 @@ def _result(result: Result) -> web.Response:
 
 def _idempotency_key(request: web.Request) -> str | None:
     return request.headers.get("Idempotency-Key")
+
+
+async def _write(request: web.Request,
+                 allowed: set[str]) -> tuple[Context, Actor | None, dict[str, Any]]:
+    """A write's context, its authenticated actor and its checked JSON body."""
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    body = await read_json(request)
+    check_fields(body, allowed)
+    return ctx, actor, body
 
 
 # ---- regions ---------------------------------------------------------------------------------
@@ -144,10 +154,7 @@ async def get_region(request: web.Request) -> web.Response:
 
 
 async def configure_region(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, {"shelter_seconds", "neighbours"})
+    ctx, actor, body = await _write(request, {"shelter_seconds", "neighbours"})
     return _result(await ctx.command(
         ctx.service.configure_region, actor, request.match_info["code"],
         shelter_seconds=body.get("shelter_seconds", ...),
@@ -254,11 +261,8 @@ async def history(request: web.Request) -> web.Response:
 
 
 async def declare(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, {"regions", "region", "type", "threats", "status", "source", "note",
-                        "started_at"})
+    ctx, actor, body = await _write(request, {"regions", "region", "type", "threats", "status",
+                                              "source", "note", "started_at"})
     regions = body.get("regions", body.get("region"))
     if "type" not in body:
         raise BadRequest("type is required", field="type")
@@ -283,10 +287,8 @@ async def end_alert(request: web.Request) -> web.Response:
 
 
 async def end_by_region(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, {"region", "type", "status", "reason", "withdraw", "ended_at"})
+    ctx, actor, body = await _write(request, {"region", "type", "status", "reason", "withdraw",
+                                              "ended_at"})
     for name in ("region", "type"):
         if name not in body:
             raise BadRequest(f"{name} is required", field=name)
@@ -301,10 +303,7 @@ async def end_by_region(request: web.Request) -> web.Response:
 
 
 async def update_alert(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, {"threats", "note"})
+    ctx, actor, body = await _write(request, {"threats", "note"})
     return _result(await ctx.command(
         ctx.service.update, actor, request.match_info["id"], body.get("threats"),
         body.get("note"), idempotency_key=_idempotency_key(request)))
@@ -317,10 +316,7 @@ INCIDENT_FIELDS = {"kind", "region", "status", "source", "description", "address
 
 
 async def report_incident(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, INCIDENT_FIELDS)
+    ctx, actor, body = await _write(request, INCIDENT_FIELDS)
     for name in ("kind", "region", "source"):
         if name not in body:
             raise BadRequest(f"{name} is required", field=name)
@@ -329,10 +325,7 @@ async def report_incident(request: web.Request) -> web.Response:
 
 
 async def update_incident(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, INCIDENT_FIELDS)
+    ctx, actor, body = await _write(request, INCIDENT_FIELDS)
     return _result(await ctx.command(ctx.service.update_incident, actor,
                                      request.match_info["id"], body,
                                      idempotency_key=_idempotency_key(request)))
