@@ -498,5 +498,12 @@ def token_revoke(token_id: str, db: str | None) -> None:
     click.echo(f"revoked {token_id}")
 
 
+# ---- ingest: one group; each ingester adds its subcommand from its own module ------------------
+
+from tryvoga.ingest.commands import ingest  # noqa: E402
+
+main.add_command(ingest)
+
+
 if __name__ == "__main__":
     main()
