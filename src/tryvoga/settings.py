@@ -77,6 +77,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_reads", "--public-reads", True, _bool,
             "serve read endpoints without a token"),
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+    # Live streams (live/).
+    Setting("stream_keepalive", "--stream-keepalive", 15.0, _positive_float,
+            "seconds between keepalives on idle streams (SSE comment, NDJSON empty line, "
+            "WebSocket ping)"),
+    Setting("stream_buffer", "--stream-buffer", 262_144, _positive_int,
+            "bytes a stream subscriber may leave unread beyond its socket buffer before it "
+            "is sent a final reconnect frame and closed"),
 )
 
 
@@ -90,6 +97,8 @@ class Settings:
     poll_interval: float = 0.05
     public_reads: bool = True
     log_level: str = "info"
+    stream_keepalive: float = 15.0
+    stream_buffer: int = 262_144
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

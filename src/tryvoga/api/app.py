@@ -115,6 +115,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.cleanup_ctx.append(follow)
     native.add_routes(app)
     openapi.add_routes(app)
+    from tryvoga.api import streams
+    streams.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "version": context.follower.state.seq,

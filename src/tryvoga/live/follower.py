@@ -10,6 +10,7 @@ event already applied is skipped, so every reader sees a prefix of the log and n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -64,11 +65,19 @@ class Follower:
             return []
         return self.advance(self.storage.read_events(self.state.seq))
 
+    def wake(self) -> None:
+        """Check the log now (another process says it appended); safe to call repeatedly."""
+        self._changed.set()
+
     async def run(self, interval: float) -> None:
-        """Follow appends by other processes until cancelled."""
+        """Follow appends by other processes until cancelled: at once when woken, and at
+        least every ``interval`` seconds in case a wake-up was lost."""
         while True:
+            self._changed.clear()
             try:
                 self.poll()
             except Exception:
                 log.exception("following the log failed; retrying")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._changed.wait()

@@ -1,0 +1,268 @@
+"""The fan-out hub: every applied event, written once-encoded to every matching subscriber.
+
+The hub listens to the ``Follower``, which hands it each applied batch in log order on the
+event loop. For each event it finds the event's route once, matches it once per distinct
+filter, encodes it once per format, and writes those same bytes straight to each subscriber's
+transport without awaiting anything: one subscriber's socket can never hold up another's.
+
+Overflow policy: a subscriber whose transport still buffers more than ``buffer_limit`` bytes
+when the next frame is due (the kernel's socket buffer is already full by then) gets a final
+``reconnect`` frame naming the last sequence it was sent everything up to, and is closed.
+
+Resume without gap or duplicate: a new subscriber is registered first, in *pending* mode, and
+remembers ``head``, the sequence the follower had reached at that moment. Live events after
+``head`` are kept as (seq, frame) while the log is replayed from the client's ``since`` up to
+``head`` (read in an executor); then the pending frames are written and the subscriber goes
+live, with no await in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from tryvoga.domain.events import Event
+from tryvoga.live import frames
+from tryvoga.live.filters import Router, StreamFilter
+from tryvoga.live.follower import Follower
+from tryvoga.live.frames import Format, Frames
+
+log = logging.getLogger(__name__)
+
+ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
+REPLAY_BATCH = 1000
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class Subscriber:
+    """One open stream. Also the payload parser aiohttp feeds after the request: a stream
+    expects nothing from its client, so bytes are dropped and end-of-file ends the stream."""
+
+    __slots__ = ("after", "chunked", "done", "fmt", "hub", "key", "live", "on_end",
+                 "pending", "position", "reason", "transport")
+
+    def __init__(self, hub: Hub, transport: Transport, fmt: Format, chunked: bool,
+                 stream_filter: StreamFilter, after: int) -> None:
+        self.hub = hub
+        self.transport = transport
+        self.fmt = fmt
+        self.chunked = chunked
+        self.key = (stream_filter, fmt, chunked)
+        self.after = after  # the client has everything up to here; skip it
+        self.position = after  # replayed up to here (while pending)
+        self.live = False
+        self.pending: list[tuple[int, bytes]] | None = []
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.reason: str | None = None
+        self.on_end: Callable[[str], None] | None = None
+
+    @property
+    def filter(self) -> StreamFilter:
+        return self.key[0]
+
+    # aiohttp payload-parser interface (RequestHandler.set_parser)
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.hub.remove(self, "gone")
+
+
+class Hub:
+    def __init__(self, follower: Follower, *, buffer_limit: int = 256 * 1024,
+                 keepalive: float = 15.0, max_pending: int = 100_000) -> None:
+        self.follower = follower
+        self.router = Router(follower.state.catalogue)
+        self.buffer_limit = buffer_limit
+        self.keepalive_interval = keepalive
+        self.max_pending = max_pending
+        self._groups: dict[tuple[StreamFilter, Format, bool], set[Subscriber]] = {}
+        self._count = 0
+        self.published = follower.state.seq  # every event up to here went to every stream
+        self.closed = False
+
+    def __len__(self) -> int:
+        return self._count
+
+    # ---- subscribing -----------------------------------------------------------------
+
+    def subscribe(self, transport: Transport, fmt: Format, chunked: bool,
+                  stream_filter: StreamFilter, after: int) -> Subscriber:
+        """Register in pending mode; ``start`` must follow to replay and go live."""
+        sub = Subscriber(self, transport, fmt, chunked, stream_filter, after)
+        if self.closed:
+            sub.reason = "shutdown"
+            sub.done.set_result("shutdown")
+            return sub
+        self._groups.setdefault(sub.key, set()).add(sub)
+        self._count += 1
+        return sub
+
+    async def start(self, sub: Subscriber, read: ReadEvents,
+                    drain: Callable[[], Awaitable[None]]) -> None:
+        """Replay what the client missed (up to the head at subscription), then go live."""
+        head = self.published
+        try:
+            while sub.position < head and not sub.done.done():
+                if sub.transport.is_closing():
+                    raise ConnectionResetError("the client went away")
+                batch = await read(sub.position, min(REPLAY_BATCH, head - sub.position))
+                if sub.done.done():
+                    return
+                if not batch:
+                    log.error("replay found no events after %d (head %d)", sub.position, head)
+                    break
+                state = self.follower.state
+                for event in batch:
+                    if event.seq > head:
+                        break
+                    if sub.filter.matches(self.router.route(event, state)):
+                        if sub.transport.is_closing():
+                            raise ConnectionResetError("the client went away")
+                        sub.transport.write(Frames(event).get(sub.fmt, sub.chunked))
+                    sub.position = event.seq
+                if sub.transport.get_write_buffer_size() > self.buffer_limit:
+                    await drain()
+                    if sub.done.done():
+                        return
+        except TimeoutError:  # the client stopped reading during the replay
+            self._end(sub, "too_slow", sub.position)
+            return
+        except ConnectionError:
+            self.remove(sub, "gone")
+            return
+        if sub.done.done():
+            return
+        pending, sub.pending = sub.pending or [], None
+        sub.live = True
+        transport = sub.transport
+        last = max(sub.after, sub.position)
+        for seq, frame in pending:
+            if seq <= last:
+                continue
+            if transport.is_closing():
+                self.remove(sub, "gone")
+                return
+            if transport.get_write_buffer_size() > self.buffer_limit:
+                self._end(sub, "too_slow", last)
+                return
+            transport.write(frame)
+            last = seq
+        sub.after = max(sub.after, head)
+
+    def remove(self, sub: Subscriber, reason: str) -> None:
+        """Forget a subscriber without writing to it (the client went away)."""
+        group = self._groups.get(sub.key)
+        if group is not None and sub in group:
+            group.discard(sub)
+            self._count -= 1
+            if not group:
+                del self._groups[sub.key]
+        if not sub.done.done():
+            sub.reason = reason
+            sub.done.set_result(reason)
+
+    def _end(self, sub: Subscriber, reason: str, last_id: int) -> None:
+        """End a stream on the server's side: one final frame, then the handler closes it."""
+        self.remove(sub, reason)
+        if not sub.transport.is_closing():
+            sub.transport.write(frames.reconnect(sub.fmt, sub.chunked, max(last_id, 0), reason))
+        if sub.on_end is not None:
+            sub.on_end(reason)
+
+    def _last_id(self, sub: Subscriber) -> int:
+        return max(sub.after, self.published) if sub.live else sub.position
+
+    # ---- publishing ------------------------------------------------------------------
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """The follower's listener: write each event to every stream that wants it."""
+        state = self.follower.state
+        limit = self.buffer_limit
+        for event in events:
+            seq = event.seq
+            route = self.router.route(event, state)
+            encoded = Frames(event)
+            slow: list[Subscriber] = []
+            too_many: list[Subscriber] = []
+            gone: list[Subscriber] = []
+            matched: dict[StreamFilter, bool] = {}
+            for (stream_filter, fmt, chunked), group in self._groups.items():
+                wanted = matched.get(stream_filter)
+                if wanted is None:
+                    wanted = matched[stream_filter] = stream_filter.matches(route)
+                if not wanted:
+                    continue
+                frame = encoded.get(fmt, chunked)
+                for sub in group:
+                    if sub.live:
+                        if seq <= sub.after:
+                            continue
+                        transport = sub.transport
+                        if transport.get_write_buffer_size() > limit:
+                            slow.append(sub)
+                            continue
+                        if transport.is_closing():
+                            gone.append(sub)  # lost; its handler has not heard yet
+                            continue
+                        transport.write(frame)
+                    else:
+                        pending = sub.pending
+                        assert pending is not None
+                        pending.append((seq, frame))
+                        if len(pending) > self.max_pending:
+                            too_many.append(sub)
+            self.published = seq
+            for sub in slow:
+                self._end(sub, "too_slow", seq - 1)
+            for sub in too_many:
+                self._end(sub, "too_slow", sub.position)
+            for sub in gone:
+                self.remove(sub, "gone")
+
+    # ---- keepalives and shutdown -----------------------------------------------------
+
+    def keepalive(self) -> None:
+        slow: list[Subscriber] = []
+        for (_, fmt, chunked), group in self._groups.items():
+            frame = frames.keepalive(fmt, chunked)
+            for sub in group:
+                transport = sub.transport
+                if transport.is_closing():
+                    continue
+                if transport.get_write_buffer_size() > self.buffer_limit:
+                    if sub.live:
+                        slow.append(sub)
+                    continue
+                transport.write(frame)
+        for sub in slow:
+            self._end(sub, "too_slow", self._last_id(sub))
+
+    async def run_keepalives(self) -> None:
+        while True:
+            await asyncio.sleep(self.keepalive_interval)
+            try:
+                self.keepalive()
+            except Exception:
+                log.exception("keepalive round failed")
+
+    def close_all(self) -> None:
+        """Shutdown: every stream gets its final frame and ends."""
+        self.closed = True
+        for group in list(self._groups.values()):
+            for sub in list(group):
+                with contextlib.suppress(Exception):
+                    self._end(sub, "shutdown", self._last_id(sub))
+
+
+__all__ = ["Hub", "Subscriber"]
