@@ -92,6 +92,9 @@ def main(ctx: click.Context) -> None:
 
 # ---- serve -----------------------------------------------------------------------------------
 
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+
+
 def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
     from aiohttp import web
 
@@ -101,10 +104,13 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     if sock is not None:
-        web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
+        # aiohttp listens again with its own backlog (128 by default): too few for a
+        # country's stream clients reconnecting at once after a restart.
+        web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True,
+                    backlog=LISTEN_BACKLOG)
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    access_log=None)
+                    access_log=None, backlog=LISTEN_BACKLOG)
 
 
 def settings_options(func: Callable[..., R]) -> Callable[..., R]:
@@ -128,7 +134,7 @@ def serve(**flags: str | None) -> None:
     load_catalogue()
     try:
         sock = socket.create_server((settings.host, settings.port), reuse_port=False,
-                                    backlog=1024)
+                                    backlog=LISTEN_BACKLOG)
     except OSError as exc:
         raise BadRequest(f"cannot listen on {settings.host}:{settings.port}: "
                          f"{exc.strerror}") from None
