@@ -342,3 +342,15 @@ async def test_two_workers_deliver_to_every_subscriber(tmp_path: Path) -> None:
                 await own.close()
     finally:
         stop_server(server)
+
+
+async def test_websocket_answers_pings_and_closes_cleanly(srv: Server) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(srv.base + "/api/v1/ws", autoping=False)
+        await ws.ping(b"are you there")
+        while (message := await ws.receive(DEADLINE)).type is aiohttp.WSMsgType.PING:
+            continue  # a keepalive of the server's own
+        assert message.type is aiohttp.WSMsgType.PONG and message.data == b"are you there"
+        assert await ws.close() and ws.close_code == 1000
+    plain = srv.get("/api/v1/ws")
+    assert plain.status == 400 and plain.json()["error"]["code"] == "websocket_required"

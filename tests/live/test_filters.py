@@ -14,6 +14,7 @@ from tryvoga.errors import BadRequest, NotFound
 from tryvoga.live import frames
 from tryvoga.live.filters import Router, StreamFilter
 from tryvoga.live.frames import Format, Frames
+from tryvoga.live.websocket import ClientFrames
 
 
 def raion_of(catalogue: Catalogue, oblast: str) -> str:
@@ -97,3 +98,23 @@ def test_frames_carry_the_events_json_once_per_format(catalogue: Catalogue) -> N
     final = frames.reconnect(Format.SSE, False, 41, "too_slow")
     assert final.startswith(b"event: reconnect\nid: 41\ndata: ")
     assert json.loads(final.split(b"data: ")[1])["reconnect"]["last_id"] == 41
+
+
+def test_client_websocket_frames_are_read_across_reads() -> None:
+    sent: list[bytes] = []
+    closed: list[bool] = []
+    reader = ClientFrames(sent.append, lambda: closed.append(True))
+
+    def masked(opcode: int, payload: bytes) -> bytes:
+        mask = b"\x01\x02\x03\x04"
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + body
+
+    stream = masked(0x1, b"ignored text") + masked(0x9, b"hi") + masked(0x8, b"\x03\xe8")
+    for i in range(len(stream)):  # one byte at a time
+        reader.feed(stream[i:i + 1])
+    assert sent[0] == b"\x8a\x02hi"  # pong with the ping's payload
+    assert sent[1] == b"\x88\x02\x03\xe8" and closed == [True]  # close answered once
+    unmasked = ClientFrames(sent.append, lambda: closed.append(True))
+    unmasked.feed(b"\x81\x01a")
+    assert sent[-1][0] == 0x88 and sent[-1][2:4] == b"\x03\xea"  # 1002 protocol error

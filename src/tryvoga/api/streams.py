@@ -15,16 +15,17 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from tryvoga.api.app import CONTEXT, Context, context_of
 from tryvoga.domain.events import Event
 from tryvoga.errors import BadRequest
 from tryvoga.live.filters import StreamFilter
-from tryvoga.live.frames import Format, ws_close_code
+from tryvoga.live.frames import Format
 from tryvoga.live.hub import Hub, Subscriber
 from tryvoga.live.wake import Waker
+from tryvoga.live.websocket import accept_key
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,43 @@ def _subscribe(request: web.Request, fmt: Format, chunked: bool, chosen: StreamF
     return hub.subscribe(cast(Any, transport), fmt, chunked, chosen, after)
 
 
+async def _serve(request: web.Request, response: web.StreamResponse, fmt: Format,
+                 chunked: bool, chosen: StreamFilter, since: int) -> web.StreamResponse:
+    """Run one prepared stream until it ends; the hub writes to it meanwhile."""
+    ctx = context_of(request)
+    hub = request.app[HUB]
+    try:
+        sub = _subscribe(request, fmt, chunked, chosen, since)
+    except ConnectionResetError:
+        return response
+    # From here on aiohttp hands whatever the client sends to the subscriber, and tells it
+    # when the connection is lost.
+    request.protocol.set_parser(cast(Any, sub))
+    try:
+        await hub.start(sub, lambda s, n: _read(ctx, s, n), _drainer(request))
+        reason = await sub.done
+    finally:
+        hub.remove(sub, "gone")
+    response.force_close()
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return response
+    if reason == "gone":
+        transport.abort()
+        return response
+    if chunked and reason != "closed":
+        try:
+            async with asyncio.timeout(CLOSE_GRACE):
+                await response.write_eof()  # the last chunk
+        except (TimeoutError, ConnectionError):
+            transport.abort()
+            return response
+    transport.close()
+    # A client that never reads again must not hold its socket and buffer for ever.
+    asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+    return response
+
+
 async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.actor(request, required=False)
@@ -110,33 +148,7 @@ async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
     else:
         response.force_close()  # HTTP/1.0: the body ends when the connection does
     await response.prepare(request)
-    try:
-        sub = _subscribe(request, fmt, chunked, chosen, since)
-    except ConnectionResetError:
-        return response
-    hub = request.app[HUB]
-    # The stream expects nothing more from its client; this tells us when it goes away.
-    request.protocol.set_parser(cast(Any, sub))
-    try:
-        await hub.start(sub, lambda s, n: _read(ctx, s, n), _drainer(request))
-        reason = await sub.done
-    finally:
-        hub.remove(sub, "gone")
-    response.force_close()
-    transport = request.transport
-    if reason == "gone" or transport is None or transport.is_closing():
-        if transport is not None:
-            transport.abort()
-        return response
-    try:
-        async with asyncio.timeout(CLOSE_GRACE):
-            await response.write_eof()
-    except (TimeoutError, ConnectionError):
-        transport.abort()
-        return response
-    # A client that never reads again must not hold its socket and buffer for ever.
-    asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
-    return response
+    return await _serve(request, response, fmt, chunked, chosen, since)
 
 
 async def sse(request: web.Request) -> web.StreamResponse:
@@ -152,36 +164,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ctx.actor(request, required=False)
     chosen = stream_filter(ctx, request)
     since = resume_point(request)
-    ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=64 * 1024,
-                               timeout=CLOSE_GRACE)
-    ws.headers["X-Tryvoga-Worker"] = str(os.getpid())
-    await ws.prepare(request)
-    try:
-        sub = _subscribe(request, Format.WS, False, chosen, since)
-    except ConnectionResetError:
-        return ws
-    hub = request.app[HUB]
-    loop = asyncio.get_running_loop()
-    closing: list[asyncio.Task[bool]] = []
-
-    def on_end(reason: str) -> None:
-        # The final frame is written; the close frame goes through the WebSocket's writer.
-        closing.append(loop.create_task(
-            ws.close(code=ws_close_code(reason), message=reason.encode())))
-
-    sub.on_end = on_end
-    try:
-        await hub.start(sub, lambda s, n: _read(ctx, s, n), _drainer(request))
-        async for message in ws:
-            # Clients have nothing to say on this stream; anything but a close is ignored.
-            if message.type is WSMsgType.ERROR:
-                break
-    finally:
-        hub.remove(sub, "gone")
-    for task in closing:
-        with contextlib.suppress(Exception):
-            await task
-    return ws
+    accept = accept_key(request.headers)
+    response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+        "X-Tryvoga-Worker": str(os.getpid())})
+    await response.prepare(request)
+    return await _serve(request, response, Format.WS, False, chosen, since)
 
 
 def add_routes(app: web.Application) -> None:

@@ -57,6 +57,10 @@ def ws_message(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
+def ws_close(code: int, reason: str = "") -> bytes:
+    return ws_message(struct.pack("!H", code) + reason.encode("utf-8")[:120], opcode=0x8)
+
+
 def _wrap(fmt: Format, chunked: bool, data: bytes) -> bytes:
     if fmt is Format.WS:
         return ws_message(data)
@@ -124,11 +128,8 @@ def reconnect(fmt: Format, chunked: bool, last_id: int, reason: str) -> bytes:
         return _wrap(fmt, chunked, b"event: reconnect\nid: %d\ndata: %b\n\n" % (last_id, body))
     if fmt is Format.NDJSON:
         return _wrap(fmt, chunked, body + b"\n")
-    return ws_message(body)  # the close frame follows through the WebSocket's own writer
-
-
-def ws_close_code(reason: str) -> int:
-    return WS_TRY_AGAIN_LATER if reason == "too_slow" else WS_GOING_AWAY
+    code = WS_TRY_AGAIN_LATER if reason == "too_slow" else WS_GOING_AWAY
+    return ws_message(body) + ws_close(code, reason)
 
 
 __all__ = ["Format", "Frames", "chunk", "dumps", "keepalive", "reconnect", "ws_message"]

@@ -29,6 +29,7 @@ from tryvoga.live import frames
 from tryvoga.live.filters import Router, StreamFilter
 from tryvoga.live.follower import Follower
 from tryvoga.live.frames import Format, Frames
+from tryvoga.live.websocket import ClientFrames
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,11 @@ class Transport(Protocol):
 
 
 class Subscriber:
-    """One open stream. Also the payload parser aiohttp feeds after the request: a stream
-    expects nothing from its client, so bytes are dropped and end-of-file ends the stream."""
+    """One open stream. Also the payload parser aiohttp feeds after the request: an HTTP
+    stream expects nothing from its client, so bytes are dropped; a WebSocket's client frames
+    go to ``ClientFrames`` (ping, close). End-of-file ends the stream."""
 
-    __slots__ = ("after", "chunked", "done", "fmt", "hub", "key", "live", "on_end",
+    __slots__ = ("after", "chunked", "client", "done", "fmt", "hub", "key", "live",
                  "pending", "position", "reason", "transport")
 
     def __init__(self, hub: Hub, transport: Transport, fmt: Format, chunked: bool,
@@ -64,14 +66,24 @@ class Subscriber:
         self.pending: list[tuple[int, bytes]] | None = []
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.reason: str | None = None
-        self.on_end: Callable[[str], None] | None = None
+        self.client = ClientFrames(self._reply, self._client_closed) if fmt is Format.WS else (
+            None)
 
     @property
     def filter(self) -> StreamFilter:
         return self.key[0]
 
+    def _reply(self, frame: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(frame)
+
+    def _client_closed(self) -> None:
+        self.hub.remove(self, "closed")
+
     # aiohttp payload-parser interface (RequestHandler.set_parser)
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self.client is not None:
+            self.client.feed(data)
         return False, b""
 
     def feed_eof(self) -> None:
@@ -177,8 +189,6 @@ class Hub:
         self.remove(sub, reason)
         if not sub.transport.is_closing():
             sub.transport.write(frames.reconnect(sub.fmt, sub.chunked, max(last_id, 0), reason))
-        if sub.on_end is not None:
-            sub.on_end(reason)
 
     def _last_id(self, sub: Subscriber) -> int:
         return max(sub.after, self.published) if sub.live else sub.position
