@@ -510,6 +510,10 @@ from tryvoga.ingest.commands import ingest  # noqa: E402
 
 main.add_command(ingest)
 
+from tryvoga.cap.command import ingest_cap  # noqa: E402
+
+ingest.add_command(ingest_cap)
+
 
 if __name__ == "__main__":
     main()

@@ -121,6 +121,25 @@ def _time(value: Any, field_name: str) -> str | None:
     return format_time(moment)
 
 
+_CAP_FIELDS = ("sender", "identifier", "sent")
+
+
+def _cap_origin(value: Any) -> dict[str, str] | None:
+    """The CAP message a command came from (ingest): sender, identifier and sent, kept in the
+    payload so that later Updates and Cancels that reference it find the alert."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != set(_CAP_FIELDS):
+        raise BadRequest("cap must be an object with sender, identifier and sent", field="cap")
+    for name in _CAP_FIELDS:
+        text = value[name]
+        if (not isinstance(text, str) or not text or len(text) > 500
+                or any(c.isspace() or c in ",<&" for c in text)):
+            raise BadRequest(f"cap.{name} must be non-empty text without spaces, commas, < or &",
+                             field=f"cap.{name}")
+    return {name: value[name] for name in _CAP_FIELDS}
+
+
 def _int(value: Any, field_name: str, low: int, high: int, *, optional: bool = True) -> int | None:
     if value is None and optional:
         return None
@@ -268,7 +287,8 @@ class Service:
 
     def declare(self, actor: Actor, regions: Any, type_: Any, threats: Any = None,
                 status: Any = "actual", source: Any = "", note: Any = "",
-                started_at: Any = None, idempotency_key: str | None = None) -> Result:
+                started_at: Any = None, idempotency_key: str | None = None,
+                cap: Any = None) -> Result:
         if isinstance(regions, str):
             regions = [regions]
         if not isinstance(regions, list) or not regions:
@@ -285,10 +305,13 @@ class Service:
         source_text = _text(source, "source")
         note_text = _text(note, "note")
         start = _time(started_at, "started_at")
-        request = {"op": "declare", "regions": codes, "type": alert_type.value,
+        request: dict[str, Any] = {"op": "declare", "regions": codes, "type": alert_type.value,
                    "threats": [t.to_json() for t in parsed_threats],
                    "status": alert_status.value, "source": source_text, "note": note_text,
                    "started_at": start}
+        origin = _cap_origin(cap)
+        if origin is not None:
+            request["cap"] = origin
 
         def decide(state: State, time: str) -> Decision:
             events: list[NewEvent] = []
@@ -310,6 +333,8 @@ class Service:
                 }
                 if start is not None:
                     payload["started_at"] = start
+                if origin is not None:
+                    payload["cap"] = origin
                 events.append(NewEvent(Kind.ALERT_DECLARED, payload))
                 ids.append((next_id, True))
                 next_id += 1
@@ -325,7 +350,8 @@ class Service:
 
     def end(self, actor: Actor, alert_id: Any = None, region: Any = None, type_: Any = None,
             status: Any = "actual", reason: Any = "", withdraw: bool = False,
-            ended_at: Any = None, idempotency_key: str | None = None) -> Result:
+            ended_at: Any = None, idempotency_key: str | None = None,
+            cap: Any = None) -> Result:
         reason_text = _text(reason, "reason")
         end_time = _time(ended_at, "ended_at")
         if alert_id is not None:
@@ -340,9 +366,12 @@ class Service:
             key = (code, _enum(AlertType, type_, "type"),
                    _enum(AlertStatus, status or "actual", "status"))
             target_id = None
-        request = {"op": "withdraw" if withdraw else "end", "id": target_id,
+        request: dict[str, Any] = {"op": "withdraw" if withdraw else "end", "id": target_id,
                    "key": None if key is None else [key[0], key[1].value, key[2].value],
                    "reason": reason_text, "ended_at": end_time}
+        origin = _cap_origin(cap)
+        if origin is not None:
+            request["cap"] = origin
 
         def decide(state: State, time: str) -> Decision:
             if target_id is not None:
@@ -367,6 +396,8 @@ class Service:
                 payload["reason"] = reason_text
             if end_time is not None:
                 payload["ended_at"] = end_time
+            if origin is not None:
+                payload["cap"] = origin
             kind = Kind.ALERT_WITHDRAWN if withdraw else Kind.ALERT_ENDED
             alert_id_final = alert.id
             return [NewEvent(kind, payload)], lambda after: (
@@ -375,17 +406,20 @@ class Service:
         return self._execute(actor, idempotency_key, request, decide)
 
     def update(self, actor: Actor, alert_id: Any, threats: Any = None, note: Any = None,
-               idempotency_key: str | None = None) -> Result:
+               idempotency_key: str | None = None, cap: Any = None) -> Result:
         alert = self._alert(alert_id)
         self._check_region(actor, alert.region)
         if threats is None and note is None:
             raise BadRequest("nothing to update: give threats and/or note", field="threats")
         new_threats = None if threats is None else parse_threats(threats)
         new_note = None if note is None else _text(note, "note")
-        request = {"op": "update", "id": alert.id,
+        request: dict[str, Any] = {"op": "update", "id": alert.id,
                    "threats": None if new_threats is None else [t.to_json() for t in
                                                                 new_threats],
                    "note": new_note}
+        origin = _cap_origin(cap)
+        if origin is not None:
+            request["cap"] = origin
 
         def decide(state: State, time: str) -> Decision:
             current = state.alerts[alert.id]
@@ -398,7 +432,10 @@ class Service:
                 payload["threats"] = [t.to_json() for t in new_threats]
             if new_note is not None and new_note != current.note:
                 payload["note"] = new_note
-            events = [NewEvent(Kind.ALERT_UPDATED, payload)] if len(payload) > 3 else []
+            changed = len(payload) > 3
+            if changed and origin is not None:
+                payload["cap"] = origin
+            events = [NewEvent(Kind.ALERT_UPDATED, payload)] if changed else []
             return events, lambda after: (200, {"alert": alert_json(after.alerts[current.id],
                                                                    after)})
 

@@ -13,6 +13,13 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tryvoga.cap.options import (
+    parse_base_url,
+    parse_feeds,
+    parse_languages,
+    parse_pem,
+    parse_sender,
+)
 from tryvoga.errors import BadRequest
 
 
@@ -77,6 +84,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_reads", "--public-reads", True, _bool,
             "serve read endpoints without a token"),
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+    # CAP 1.2 (cap/).
+    Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
+            "CAP sender of every message published here: globally unique, e.g. "
+            "cap@warnings.example.org"),
+    Setting("cap_sender_name", "--cap-sender-name", "Tryvoga", str,
+            "CAP senderName: the publishing authority as people read it"),
+    Setting("cap_expiry", "--cap-expiry", 86400, _positive_int,
+            "seconds after it is sent that a CAP alert or update expires (an all-clear or "
+            "cancel: at most an hour)"),
+    Setting("cap_languages", "--cap-languages", "uk,en", parse_languages,
+            "languages of each CAP message, one info block each, in order: uk, en"),
+    Setting("cap_signing_key", "--cap-signing-key", "", parse_pem,
+            "PEM RSA private key that signs every CAP message (XML-DSig, RSA-SHA256); give it "
+            "as a file with TRYVOGA_CAP_SIGNING_KEY_FILE; empty: unsigned"),
+    Setting("cap_signing_cert", "--cap-signing-cert", "", parse_pem,
+            "PEM X.509 certificate of the signing key, carried in each signature "
+            "(TRYVOGA_CAP_SIGNING_CERT_FILE)"),
+    Setting("cap_base_url", "--cap-base-url", "", parse_base_url,
+            "absolute URL of this server for the links in CAP feeds, e.g. "
+            "https://warnings.example.org; empty: from each request's Host"),
+    Setting("cap_feeds", "--cap-feeds", "", parse_feeds,
+            "CAP messages or Atom/RSS feeds of CAP messages to ingest, space- or "
+            "comma-separated URLs; empty: none"),
+    Setting("cap_poll_interval", "--cap-poll-interval", 30.0, _positive_float,
+            "seconds between polls of --cap-feeds"),
     # Live streams (live/).
     Setting("stream_keepalive", "--stream-keepalive", 15.0, _positive_float,
             "seconds between keepalives on idle streams (SSE comment, NDJSON empty line, "
@@ -97,6 +129,15 @@ class Settings:
     poll_interval: float = 0.05
     public_reads: bool = True
     log_level: str = "info"
+    cap_sender: str = "tryvoga@localhost"
+    cap_sender_name: str = "Tryvoga"
+    cap_expiry: int = 86400
+    cap_languages: tuple[str, ...] = ("uk", "en")
+    cap_signing_key: str = ""
+    cap_signing_cert: str = ""
+    cap_base_url: str = ""
+    cap_feeds: tuple[str, ...] = ()
+    cap_poll_interval: float = 30.0
     stream_keepalive: float = 15.0
     stream_buffer: int = 262_144
 

@@ -115,6 +115,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.cleanup_ctx.append(follow)
     native.add_routes(app)
     openapi.add_routes(app)
+    from tryvoga.api import cap
+    cap.add_routes(app)
     from tryvoga.api import streams
     streams.add_routes(app)
 

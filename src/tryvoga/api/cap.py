@@ -1,0 +1,137 @@
+"""CAP 1.2 over HTTP: ``/cap/{identifier}.xml``, ``/cap/feed.atom``, ``/cap/feed.rss``; and the
+poller of ``--cap-feeds`` that runs inside the server.
+
+The CAP projection follows the read side (``Follower.listeners``), one event at a time. A
+message never changes once published, so its bytes are cached by identifier; the feeds are
+rendered once per state version (and per base URL, and again when an embargo ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+
+from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.http import RenderCache, Rendered, cached_response
+from tryvoga.cap import feeds, render
+from tryvoga.cap.ingest import Ingester
+from tryvoga.cap.poller import Poller
+from tryvoga.cap.projection import CapProjection, Message
+from tryvoga.domain.events import Event, now_utc
+from tryvoga.errors import NotFound
+
+MESSAGE_CACHE = 4096
+
+
+class CapSide:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.publisher = render.check(context.settings)
+        self.projection = CapProjection(context.catalogue)
+        self.projection.apply_all(context.storage.iter_events())
+        self.feed_cache = RenderCache()
+        self._messages: OrderedDict[int, Rendered] = OrderedDict()
+        context.follower.listeners.append(self.advance)
+
+    def advance(self, events: Sequence[Event]) -> None:
+        projection = self.projection
+        for event in events:
+            if event.seq <= projection.seq:
+                continue
+            if event.seq > projection.seq + 1:  # never expected: the follower applies in order
+                projection.apply_all(self.context.storage.read_events(
+                    projection.seq, event.seq - 1 - projection.seq))
+            projection.apply(event)
+
+    def message(self, message: Message) -> Rendered:
+        item = self._messages.get(message.seq)
+        if item is None:
+            body = self.publisher.render(message, self.context.catalogue)
+            item = Rendered.of(body, message.time, render.CAP_TYPE)
+            self._messages[message.seq] = item
+            if len(self._messages) > MESSAGE_CACHE:
+                self._messages.popitem(last=False)
+        else:
+            self._messages.move_to_end(message.seq)
+        return item
+
+    def feed(self, kind: str, base: str) -> Rendered:
+        projection = self.projection
+        now = now_utc()
+        last_time = projection.state.last_time
+
+        def build() -> Rendered:
+            messages = projection.feed(now, feeds.RECENT_SECONDS)
+            write = feeds.atom if kind == "atom" else feeds.rss
+            body = write(messages, self.publisher, self.context.catalogue, base, last_time)
+            return Rendered.of(body, last_time,
+                               feeds.ATOM_TYPE if kind == "atom" else feeds.RSS_TYPE)
+
+        key = f"{kind}|{base}|{projection.hidden_count(now)}"
+        return self.feed_cache.get(projection.seq, key, build)
+
+
+CAP = web.AppKey("cap", CapSide)
+
+
+def _base(request: web.Request, side: CapSide) -> str:
+    return side.context.settings.cap_base_url or f"{request.scheme}://{request.host}"
+
+
+async def get_message(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    ctx.actor(request, required=False)
+    side = request.app[CAP]
+    identifier = request.match_info["identifier"]
+    seq = side.publisher.seq_of(identifier)
+    message = None if seq is None else side.projection.messages.get(seq)
+    if message is None or not side.projection.public(message, now_utc()):
+        raise NotFound(f"no CAP message {identifier!r} from {side.publisher.sender}",
+                       code="cap_message_not_found")
+    return cached_response(request, side.message(message))
+
+
+async def atom_feed(request: web.Request) -> web.Response:
+    context_of(request).actor(request, required=False)
+    side = request.app[CAP]
+    return cached_response(request, side.feed("atom", _base(request, side)))
+
+
+async def rss_feed(request: web.Request) -> web.Response:
+    context_of(request).actor(request, required=False)
+    side = request.app[CAP]
+    return cached_response(request, side.feed("rss", _base(request, side)))
+
+
+def add_routes(app: web.Application) -> None:
+    context = app[CONTEXT]
+    side = CapSide(context)
+    app[CAP] = side
+    app.router.add_get("/cap/feed.atom", atom_feed)
+    app.router.add_get("/cap/feed.rss", rss_feed)
+    app.router.add_get("/cap/{identifier}.xml", get_message)
+    settings = context.settings
+    if not settings.cap_feeds:
+        return
+
+    async def on_writer(call: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(context.writer, partial(call, *args))
+
+    poller = Poller(settings.cap_feeds, settings.cap_poll_interval,
+                    Ingester(context.service), on_writer, context.follower.advance)
+
+    async def polling(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(poller.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(polling)

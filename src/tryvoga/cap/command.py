@@ -1,0 +1,95 @@
+"""``tryvoga ingest cap FILE|URL...``: take CAP messages (or Atom/RSS feeds of them) into the log.
+
+Prints one line per message: ingested (with what it did), ignored (seen before, expired,
+nothing to do) or rejected (with the reason; nothing of it was appended). Exits 1 if any
+message was rejected or could not be read. URLs are fetched only from loopback addresses.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tryvoga.cap.ingest import Ingester, Outcome
+from tryvoga.cap.parse import CapRejected, is_cap, parse_xml
+from tryvoga.cap.sources import fetch, is_url, items, require_loopback
+from tryvoga.domain.regions import load_catalogue
+from tryvoga.errors import TryvogaError
+from tryvoga.service import Service
+from tryvoga.settings import Settings
+from tryvoga.storage.sqlite import SQLiteStorage
+
+
+def _read(source: str) -> bytes:
+    if is_url(source):
+        require_loopback(source)
+        body = fetch(source).body
+        assert body is not None
+        return body
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise CapRejected(f"{source}: cannot read: {exc.strerror}",
+                          code="cap_source_unreadable") from None
+
+
+def _messages(source: str) -> list[tuple[str, bytes | CapRejected]]:
+    """(where, message bytes or why it could not be had) for every message in a source."""
+    data = _read(source)
+    root = parse_xml(data, source)
+    if is_cap(root):
+        return [(source, data)]
+    base = source if is_url(source) else Path(source).resolve().as_uri()
+    out: list[tuple[str, bytes | CapRejected]] = []
+    for item in items(root, base):
+        if item.inline is not None:
+            out.append((source, item.inline))
+            continue
+        assert item.url is not None
+        try:
+            if item.url.startswith("file:"):
+                raise CapRejected(f"{item.url}: a feed file may link only to loopback URLs")
+            require_loopback(item.url)
+            body = fetch(item.url).body
+            assert body is not None
+            out.append((item.url, body))
+        except TryvogaError as exc:
+            out.append((item.url, CapRejected(exc.message)))
+    return out
+
+
+@click.command("cap")
+@click.argument("sources", nargs=-1, required=True, metavar="FILE|URL...")
+@click.option("--db", envvar="TRYVOGA_DB", default=None,
+              help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
+def ingest_cap(sources: tuple[str, ...], db: str | None) -> None:
+    """Ingest CAP 1.2 messages, or Atom/RSS feeds of them, from files or loopback URLs."""
+    failed = False
+    try:
+        settings = Settings.load(db=db)
+        storage = SQLiteStorage(settings.db)
+    except TryvogaError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    try:
+        ingester = Ingester(Service(storage, load_catalogue()))
+        for source in sources:
+            try:
+                found = _messages(source)
+            except TryvogaError as exc:
+                click.echo(f"rejected: {source}: {exc.message}")
+                failed = True
+                continue
+            for where, data in found:
+                outcome = (Outcome("", "rejected", data.message) if isinstance(data, CapRejected)
+                           else ingester.ingest_bytes(data))
+                if not outcome.identifier:
+                    outcome.identifier = where
+                click.echo(outcome.line())
+                failed = failed or outcome.verdict == "rejected"
+    finally:
+        storage.close()
+    if failed:
+        sys.exit(1)
