@@ -6,6 +6,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -150,6 +151,13 @@ def serve(**flags: str | None) -> None:
                  for _ in range(settings.workers)]
     for process in processes:
         process.start()
+
+    def stop_workers(signum: int, frame: object) -> None:
+        # Without this, SIGTERM ends only this parent and the workers keep serving.
+        for process in processes:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, stop_workers)
     try:
         for process in processes:
             process.join()
