@@ -523,5 +523,13 @@ from tryvoga.cap.command import ingest_cap  # noqa: E402
 ingest.add_command(ingest_cap)
 
 
+# ---- webhooks: subscriptions and the delivery worker (delivery/cli.py) -------------------------
+
+from tryvoga.delivery.cli import webhook, worker  # noqa: E402
+
+main.add_command(webhook)
+main.add_command(worker)
+
+
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from tryvoga.delivery.outbox import Outbox
 from tryvoga.domain.events import (
     Event,
     Kind,
@@ -183,6 +184,7 @@ class Service:
     def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
         self.storage = storage
         self.catalogue = catalogue
+        self.outbox = Outbox(catalogue)
         self.state = self._rebuild()
         self.listeners: list[Callable[[Sequence[Event]], None]] = []
 
@@ -236,6 +238,8 @@ class Service:
                     event = tx.append(time, actor.name, new.kind.value, new.payload)
                     self.state.apply(event)
                     appended.append(event)
+                if appended:  # webhook deliveries for these events, in the same commit
+                    self.outbox.enqueue(tx, self.state, appended)
                 status, body = respond(self.state)
                 if key is not None:
                     tx.idempotency_put(key, IdempotencyRecord(request_hash, status, body),

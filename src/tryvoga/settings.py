@@ -7,6 +7,7 @@ may also come from a file named by ``TRYVOGA_<NAME>_FILE``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -55,6 +56,18 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise ValueError("expected a positive number")
     return value
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    out = []
+    for part in text.split(","):
+        if part.strip():
+            try:
+                out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not a CIDR range such as "
+                                 "127.0.0.0/8 or ::1/128") from None
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stream_buffer", "--stream-buffer", 262_144, _positive_int,
             "bytes a stream subscriber may leave unread beyond its socket buffer before it "
             "is sent a final reconnect frame and closed"),
+    # Webhooks (delivery/).
+    Setting("webhook_worker", "--webhook-worker", True, _bool,
+            "deliver webhooks from inside each server process (off: run `tryvoga worker`)"),
+    Setting("webhook_allow_networks", "--webhook-allow-networks", "", _networks,
+            "comma-separated CIDR ranges that webhooks may reach although private, loopback "
+            "or link-local, e.g. 127.0.0.0/8; empty: only public addresses"),
+    Setting("webhook_retry_window", "--webhook-retry-window", 86400.0, _positive_float,
+            "seconds a failing webhook delivery is retried; a subscription that fails for "
+            "that long is disabled"),
+    Setting("webhook_backoff", "--webhook-backoff", 10.0, _positive_float,
+            "seconds before the first webhook retry; doubled for each next one, up to an "
+            "hour, with jitter"),
+    Setting("webhook_connect_timeout", "--webhook-connect-timeout", 5.0, _positive_float,
+            "seconds to connect to a webhook receiver"),
+    Setting("webhook_read_timeout", "--webhook-read-timeout", 10.0, _positive_float,
+            "seconds to wait for a webhook receiver's answer"),
+    Setting("webhook_concurrency", "--webhook-concurrency", 64, _positive_int,
+            "webhook deliveries in flight per worker"),
 )
 
 
@@ -140,6 +171,13 @@ class Settings:
     cap_poll_interval: float = 30.0
     stream_keepalive: float = 15.0
     stream_buffer: int = 262_144
+    webhook_worker: bool = True
+    webhook_allow_networks: tuple[str, ...] = ()
+    webhook_retry_window: float = 86400.0
+    webhook_backoff: float = 10.0
+    webhook_connect_timeout: float = 5.0
+    webhook_read_timeout: float = 10.0
+    webhook_concurrency: int = 64
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

@@ -119,6 +119,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     cap.add_routes(app)
     from tryvoga.api import streams
     streams.add_routes(app)
+    from tryvoga.delivery import api as webhooks
+    webhooks.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "version": context.follower.state.seq,

@@ -7,7 +7,7 @@ is acknowledged only after its transaction is committed to disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,6 +43,25 @@ class AuditRecord:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """A webhook subscription as everyone but its delivery worker sees it: no secret."""
+
+    id: str
+    url: str
+    regions: tuple[str, ...]
+    types: tuple[str, ...]
+    kinds: tuple[str, ...]
+    format: str
+    description: str
+    owner: str
+    status: str  # active | disabled | deleted
+    status_reason: str | None
+    created: str
+    updated: str
+    failing_since: float | None = None
+
+
 class WriteTransaction(Protocol):
     def events_since(self, seq: int) -> list[Event]: ...
 
@@ -60,6 +79,14 @@ class WriteTransaction(Protocol):
     def token_insert(self, record: TokenRecord, token_hash: str) -> None: ...
 
     def token_revoke(self, token_id: str, time: str) -> bool: ...
+
+    # Webhooks (delivery/): the outbox is filled in the same transaction as the events.
+    def webhooks_version(self) -> int: ...
+
+    def webhooks_active(self) -> list[WebhookRecord]: ...
+
+    def outbox_add(self, event_seq: int, format_name: str, content_type: str, body: bytes,
+                   webhook_ids: Sequence[str], due: float) -> None: ...
 
 
 class Storage(Protocol):

@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
+from tryvoga.storage import webhooks
 from tryvoga.storage.base import (
     AuditRecord,
     IdempotencyRecord,
     TokenRecord,
+    WebhookRecord,
 )
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -60,6 +62,8 @@ MIGRATIONS: dict[int, list[str]] = {1: [
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL)""",
 ]}
+# Webhook subscriptions, outbox deliveries and attempts (issue 3; see storage/webhooks.py).
+MIGRATIONS[2] = webhooks.MIGRATION
 
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -132,6 +136,17 @@ class SQLiteTransaction:
             "UPDATE tokens SET revoked = ? WHERE (id = ? OR name = ?) AND revoked IS NULL",
             (time, token_id, token_id))
         return cursor.rowcount > 0
+
+    def webhooks_version(self) -> int:
+        return webhooks.version(self._conn)
+
+    def webhooks_active(self) -> list[WebhookRecord]:
+        return webhooks.active(self._conn)
+
+    def outbox_add(self, event_seq: int, format_name: str, content_type: str, body: bytes,
+                   webhook_ids: Sequence[str], due: float) -> None:
+        webhooks.outbox_add(self._conn, event_seq, format_name, content_type, body,
+                            webhook_ids, due)
 
 
 class SQLiteStorage:

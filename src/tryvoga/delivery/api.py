@@ -1,0 +1,107 @@
+"""``/api/v1/webhooks``: subscriptions over HTTP, and the in-process delivery worker.
+
+Every endpoint needs a write token; a token sees and manages the subscriptions inside its
+scope (``subscriptions.py``).
+
+    POST   /api/v1/webhooks                  create; the answer holds the secret, shown once
+    GET    /api/v1/webhooks                  list
+    GET    /api/v1/webhooks/{id}             one, with its delivery counts
+    DELETE /api/v1/webhooks/{id}             delete (pending deliveries are cancelled)
+    GET    /api/v1/webhooks/{id}/attempts    delivery attempts, newest first (?limit=&before=)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from tryvoga.api.app import CONTEXT, context_of
+from tryvoga.api.http import json_response, query_int, read_json
+from tryvoga.delivery.safety import Policy
+from tryvoga.delivery.store import DeliveryStore
+from tryvoga.delivery.subscriptions import Webhooks
+from tryvoga.delivery.worker import DeliveryWorker
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1/webhooks"
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
+SHUTDOWN_GRACE = 2.0  # seconds for deliveries on the wire to finish when the server stops
+
+
+def _hooks(request: web.Request) -> Webhooks:
+    return request.app[WEBHOOKS]
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    body = await read_json(request)
+    status, answer = await ctx.read(_hooks(request).create, actor, body,
+                                    request.headers.get("Idempotency-Key"))
+    return json_response(answer, status=status)
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    return json_response({"webhooks": await ctx.read(_hooks(request).list, actor)})
+
+
+async def get_webhook(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    found = await ctx.read(_hooks(request).get, actor, request.match_info["id"])
+    return json_response({"webhook": found})
+
+
+async def delete_webhook(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    gone = await ctx.read(_hooks(request).delete, actor, request.match_info["id"])
+    return json_response({"webhook": gone})
+
+
+async def attempts(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    limit = query_int(request, "limit", 100, 1, 1000)
+    before = query_int(request, "before", 0, 0, 2**62) or None
+    found = await ctx.read(_hooks(request).attempts, actor, request.match_info["id"], limit,
+                           before)
+    return json_response(found)
+
+
+def add_routes(app: web.Application) -> None:
+    """Routes, plus the delivery worker for this process unless ``webhook_worker`` is off."""
+    ctx = app[CONTEXT]
+    settings = ctx.settings
+    store = DeliveryStore(settings.db, migrate=False)  # the Context's storage migrated it
+    app[WEBHOOKS] = Webhooks(store, ctx.catalogue, Policy(settings.webhook_allow_networks))
+
+    async def deliver(app: web.Application) -> AsyncIterator[None]:
+        worker = None
+        if settings.webhook_worker:
+            worker = DeliveryWorker(DeliveryStore(settings.db, migrate=False), settings)
+            ctx.follower.listeners.append(lambda events: worker.wake())
+            worker.start()
+        yield
+        if worker is not None:
+            await worker.stop(grace=SHUTDOWN_GRACE)
+            worker.store.close()
+        store.close()
+
+    app.cleanup_ctx.append(deliver)
+    r = app.router
+    r.add_post(PREFIX, create)
+    r.add_get(PREFIX, list_webhooks)
+    r.add_get(f"{PREFIX}/{{id}}", get_webhook)
+    r.add_delete(f"{PREFIX}/{{id}}", delete_webhook)
+    r.add_get(f"{PREFIX}/{{id}}/attempts", attempts)

@@ -1,0 +1,201 @@
+"""``tryvoga webhook create|list|delete|attempts`` and ``tryvoga worker``.
+
+Attached to the main group in ``tryvoga/cli.py``. This module does not import that one at load
+time (it is itself run as ``python -m tryvoga.cli``), so the few helpers it needs are here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from tryvoga.delivery.safety import Policy
+from tryvoga.delivery.store import DeliveryStore
+from tryvoga.delivery.subscriptions import Webhooks
+from tryvoga.delivery.worker import DeliveryWorker
+from tryvoga.domain.regions import load_catalogue
+from tryvoga.errors import TryvogaError
+from tryvoga.service import OPERATOR
+from tryvoga.settings import SETTINGS, Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+db_option = click.option("--db", envvar="TRYVOGA_DB", default=None,
+                         help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Bad input prints one clear line and exits non-zero, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TryvogaError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1 if exc.status < 500 else 2)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def open_webhooks(db: str | None) -> Iterator[Webhooks]:
+    settings = Settings.load(db=db)
+    store = DeliveryStore(settings.db)
+    try:
+        yield Webhooks(store, load_catalogue(), Policy(settings.webhook_allow_networks))
+    finally:
+        store.close()
+
+
+def _region(text: str) -> str:
+    from tryvoga.cli import resolve_region  # at call time: see the module docstring
+
+    return resolve_region(text)
+
+
+@click.group("webhook")
+def webhook() -> None:
+    """Create, list and delete webhook subscriptions; see their delivery attempts."""
+
+
+@webhook.command("create")
+@click.argument("url")
+@click.option("--region", "regions", multiple=True,
+              help="region code or name; repeatable; its subtree, plus alerts from above")
+@click.option("--type", "types", multiple=True, help="alert type; repeatable; default all")
+@click.option("--kind", "kinds", multiple=True,
+              help="event kind such as alert.declared or alert.*; repeatable; default all")
+@click.option("--description", default="")
+@click.option("--format", "format_name", default="native", show_default=True)
+@db_option
+@friendly
+def webhook_create(url: str, regions: tuple[str, ...], types: tuple[str, ...],
+                   kinds: tuple[str, ...], description: str, format_name: str,
+                   db: str | None) -> None:
+    """Subscribe URL; the signing secret is printed once, alone on the last line."""
+    body: dict[str, Any] = {"url": url, "regions": [_region(r) for r in regions],
+                            "types": list(types), "kinds": list(kinds),
+                            "description": description, "format": format_name}
+    with open_webhooks(db) as hooks:
+        _, answer = hooks.create(OPERATOR, body)
+    item = answer["webhook"]
+    click.echo(f"created webhook {item['id']} → {item['url']} (regions "
+               f"{', '.join(item['regions']) or 'UA'}; types {', '.join(item['types']) or 'all'}"
+               f"; kinds {', '.join(item['kinds']) or 'all'}); its signing secret, not shown "
+               "again:")
+    click.echo(answer["secret"])
+
+
+@webhook.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@friendly
+def webhook_list(as_json: bool, db: str | None) -> None:
+    """List subscriptions (never their secrets)."""
+    with open_webhooks(db) as hooks:
+        items = hooks.list(OPERATOR)
+    if as_json:
+        click.echo(json.dumps({"webhooks": items}, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("no webhooks")
+    for item in items:
+        status = item["status"] + (f" ({item['status_reason']})" if item["status_reason"]
+                                   else "")
+        click.echo(f"{item['id']}  {status:<8} {item['url']}  regions "
+                   f"{','.join(item['regions']) or 'UA'} types "
+                   f"{','.join(item['types']) or 'all'} kinds {','.join(item['kinds']) or 'all'}")
+
+
+@webhook.command("delete")
+@click.argument("webhook_id")
+@db_option
+@friendly
+def webhook_delete(webhook_id: str, db: str | None) -> None:
+    """Delete a subscription; its pending deliveries are cancelled."""
+    with open_webhooks(db) as hooks:
+        hooks.delete(OPERATOR, webhook_id)
+    click.echo(f"deleted {webhook_id}")
+
+
+@webhook.command("attempts")
+@click.argument("webhook_id")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@friendly
+def webhook_attempts(webhook_id: str, limit: int, as_json: bool, db: str | None) -> None:
+    """Delivery attempts of a subscription, newest first."""
+    with open_webhooks(db) as hooks:
+        found = hooks.attempts(OPERATOR, webhook_id, limit)
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    hook = found["webhook"]
+    click.echo(f"{hook['id']} {hook['status']}"
+               f"{' (' + hook['status_reason'] + ')' if hook['status_reason'] else ''}")
+    if not found["attempts"]:
+        click.echo("no attempts yet")
+    for item in found["attempts"]:
+        outcome = "delivered" if item["delivered"] else (item["error"] or "failed")
+        status = item["status"] if item["status"] is not None else "-"
+        retry = f"; next try {item['next_attempt_at']}" if item["next_attempt_at"] else ""
+        click.echo(f"{item['time']}  event {item['event_seq']:<7} HTTP {status!s:<4} "
+                   f"{item['latency_ms']:8.1f} ms  {outcome}{retry}")
+
+
+_WORKER_SETTINGS = [s for s in SETTINGS
+                    if (s.name.startswith("webhook_") and s.name != "webhook_worker")
+                    or s.name in ("db", "poll_interval", "log_level")]
+
+
+def _worker_options(func: Callable[..., R]) -> Callable[..., R]:
+    for setting in reversed(_WORKER_SETTINGS):
+        func = click.option(setting.flag, setting.name, default=None, metavar="VALUE",
+                            help=f"{setting.help} [{setting.env}; {setting.default}]")(func)
+    return func
+
+
+@click.command("worker")
+@_worker_options
+@friendly
+def worker(**flags: str | None) -> None:
+    """Deliver webhooks as a process of its own (alongside or instead of the servers' own
+    workers; any number of them can share one database)."""
+    settings = Settings.load(None, **flags)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    store = DeliveryStore(settings.db)
+    click.echo(f"delivering webhooks from {settings.db} ({settings.webhook_concurrency} in "
+               "flight at most); stop with Ctrl-C or SIGTERM", err=True)
+
+    async def run() -> None:
+        delivery = DeliveryWorker(store, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        delivery.start()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, delivery.finished()],
+                           return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        await delivery.stop()
+        click.echo(f"stopped: {delivery.delivered} delivered, {delivery.failed} failed "
+                   "attempts", err=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()

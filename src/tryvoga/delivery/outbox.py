@@ -1,0 +1,70 @@
+"""The outbox hook: the write path queues a delivery per matching subscription, in the event's
+own transaction, so an event is committed together with its deliveries or not at all.
+
+``Service._execute`` calls ``Outbox.enqueue`` after appending a command's events. The
+subscriptions are cached in memory as a ``Matcher``; the cache is checked against a version
+number that every change to a subscription bumps, read inside the same transaction, so a
+subscription created by any process is seen by the very next event written by any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from tryvoga.delivery.filters import Matcher
+from tryvoga.delivery.formats import renderer
+from tryvoga.domain.events import Event
+from tryvoga.domain.regions import Catalogue
+from tryvoga.domain.state import State
+from tryvoga.storage.base import WriteTransaction
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._version = -1
+        self._matcher = Matcher(catalogue, ())
+
+    def enqueue(self, tx: WriteTransaction, state: State, events: Sequence[Event]) -> int:
+        """Queue deliveries for ``events`` (already appended and applied); returns how many.
+
+        Database errors propagate and roll the command back with its events. A bug in
+        matching or rendering must not stop an alert from being declared, so it is logged
+        and matching falls open (every subscription gets the event) rather than shut.
+        """
+        version = tx.webhooks_version()
+        if version != self._version:
+            self._matcher = Matcher(self.catalogue, tx.webhooks_active())
+            self._version = version
+        if not len(self._matcher):
+            return 0
+        now = time.time()
+        queued = 0
+        for event in events:
+            try:
+                matched = self._matcher.match(event, state)
+            except Exception:
+                log.exception("matching event %d against webhooks failed; sending it to every "
+                              "subscription", event.seq)
+                matched = list(self._matcher.records.values())
+            by_format: dict[str, list[str]] = {}
+            for record in matched:
+                by_format.setdefault(record.format, []).append(record.id)
+            for format_name, ids in by_format.items():
+                try:
+                    payload = renderer(format_name)(event, state)
+                except Exception:
+                    log.exception("webhook format %r failed to render event %d; %d deliveries "
+                                  "not queued", format_name, event.seq, len(ids))
+                    continue
+                if payload is None:
+                    continue
+                due = max(now, payload.not_before or now)
+                tx.outbox_add(event.seq, format_name, payload.content_type, payload.body, ids,
+                              due)
+                queued += len(ids)
+        return queued

@@ -1,0 +1,356 @@
+"""Webhook subscriptions, the delivery outbox and the attempt log, on an SQLite connection.
+
+These tables hold secrets, so they are not public-log events; creating, deleting and disabling a
+subscription goes to the audit log instead. The tables come from migration 2 in ``sqlite.py``.
+
+Every function here runs on a connection the caller already holds inside a transaction (the
+event writer's, for ``outbox_add``; the delivery store's own for the rest), so a change and its
+audit record commit together.
+
+A delivery row is ``pending`` until it is ``delivered``, ``failed`` (given up after the retry
+window) or ``cancelled`` (its subscription was deleted or disabled). A worker claims a pending
+row by moving its ``due`` time forward by the lease and writing its claim token into
+``lease_owner`` in one conditional UPDATE; a crashed worker's rows fall due again when the
+lease runs out, and a slow worker's late answer is ignored if someone else claimed the row
+since (every write back is conditional on the claim token).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tryvoga.storage.base import WebhookRecord
+
+MIGRATION: list[str] = [
+    """CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        regions TEXT NOT NULL,
+        types TEXT NOT NULL,
+        kinds TEXT NOT NULL,
+        format TEXT NOT NULL,
+        description TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        failing_since REAL,
+        last_success REAL)""",
+    """CREATE TABLE webhook_payloads (
+        event_seq INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (event_seq, format))""",
+    """CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        webhook TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created REAL NOT NULL,
+        due REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        finished REAL,
+        UNIQUE (webhook, event_seq))""",
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due) WHERE state = 'pending'",
+    """CREATE TABLE webhook_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery INTEGER NOT NULL,
+        webhook TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        time TEXT NOT NULL,
+        status INTEGER,
+        latency_ms REAL NOT NULL,
+        error TEXT,
+        worker TEXT NOT NULL)""",
+    "CREATE INDEX webhook_attempts_by_webhook ON webhook_attempts (webhook, id)",
+    "CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery)",
+    # Bumped by every change to a subscription, so that each process's cached filters are
+    # reloaded inside the next event transaction that could need them.
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('webhooks_version', '0')",
+]
+
+_COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
+            "status_reason, created, updated, failing_since")
+
+
+def _record(row: Sequence[Any]) -> WebhookRecord:
+    return WebhookRecord(
+        id=row[0], url=row[1], regions=tuple(json.loads(row[2])),
+        types=tuple(json.loads(row[3])), kinds=tuple(json.loads(row[4])), format=row[5],
+        description=row[6], owner=row[7], status=row[8], status_reason=row[9], created=row[10],
+        updated=row[11], failing_since=row[12])
+
+
+# ---- subscriptions -----------------------------------------------------------------------------
+
+def version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'webhooks_version'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def bump_version(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                 "WHERE key = 'webhooks_version'")
+
+
+def insert(conn: sqlite3.Connection, record: WebhookRecord, secret: str) -> None:
+    conn.execute(
+        f"INSERT INTO webhooks ({_COLUMNS}, secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?)",
+        (record.id, record.url, json.dumps(list(record.regions)),
+         json.dumps(list(record.types)), json.dumps(list(record.kinds)), record.format,
+         record.description, record.owner, record.status, record.status_reason, record.created,
+         record.updated, record.failing_since, secret))
+    bump_version(conn)
+
+
+def get(conn: sqlite3.Connection, webhook_id: str) -> WebhookRecord | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?",
+                       (webhook_id,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def listed(conn: sqlite3.Connection, *, include_deleted: bool = False) -> list[WebhookRecord]:
+    where = "" if include_deleted else " WHERE status != 'deleted'"
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks{where} ORDER BY created, id")
+    return [_record(r) for r in rows.fetchall()]
+
+
+def active(conn: sqlite3.Connection) -> list[WebhookRecord]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE status = 'active'")
+    return [_record(r) for r in rows.fetchall()]
+
+
+def secrets_of(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+    """id -> (url, secret, status) for the given subscriptions."""
+    out: dict[str, tuple[str, str, str]] = {}
+    wanted = list(ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT id, url, secret, status FROM webhooks "
+                                f"WHERE id IN ({marks})", chunk):
+            out[row[0]] = (row[1], row[2], row[3])
+    return out
+
+
+def set_status(conn: sqlite3.Connection, webhook_id: str, status: str, reason: str | None,
+               time: str, *, only_from: str | None = None) -> bool:
+    """Move a subscription to ``status``; pending deliveries are cancelled. False if no row
+    changed (unknown id, or not in ``only_from``)."""
+    sql = "UPDATE webhooks SET status = ?, status_reason = ?, updated = ?"
+    params: list[Any] = [status, reason, time]
+    if status == "deleted":
+        sql += ", secret = ''"  # a deleted subscription's secret is of no further use
+    sql += " WHERE id = ? AND status != 'deleted'"
+    params.append(webhook_id)
+    if only_from is not None:
+        sql += " AND status = ?"
+        params.append(only_from)
+    if conn.execute(sql, params).rowcount == 0:
+        return False
+    if status != "active":
+        conn.execute("UPDATE webhook_deliveries SET state = 'cancelled', lease_owner = NULL, "
+                     "last_error = COALESCE(last_error, ?) "
+                     "WHERE webhook = ? AND state = 'pending'",
+                     (f"subscription {status}", webhook_id))
+    bump_version(conn)
+    return True
+
+
+# ---- the outbox --------------------------------------------------------------------------------
+
+def outbox_add(conn: sqlite3.Connection, event_seq: int, format_name: str, content_type: str,
+               body: bytes, webhook_ids: Sequence[str], due: float) -> None:
+    conn.execute("INSERT OR REPLACE INTO webhook_payloads (event_seq, format, content_type, "
+                 "body) VALUES (?, ?, ?, ?)", (event_seq, format_name, content_type, body))
+    conn.executemany(
+        "INSERT OR IGNORE INTO webhook_deliveries (webhook, event_seq, format, state, created, "
+        "due) VALUES (?, ?, ?, 'pending', ?, ?)",
+        [(webhook_id, event_seq, format_name, due, due) for webhook_id in webhook_ids])
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    webhook: str
+    event_seq: int
+    format: str
+    attempts: int
+    created: float
+
+
+def claim(conn: sqlite3.Connection, owner: str, now: float, lease_until: float,
+          limit: int) -> list[Claimed]:
+    """Claim up to ``limit`` due rows for ``owner`` until ``lease_until``.
+
+    The WHERE of the UPDATE itself repeats the conditions, so a row that another worker
+    claimed between the inner SELECT and the write is not taken twice.
+    """
+    rows = conn.execute(
+        "UPDATE webhook_deliveries SET lease_owner = ?, due = ? "
+        "WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due <= ? "
+        "ORDER BY due, id LIMIT ?) AND state = 'pending' AND due <= ? "
+        "RETURNING id, webhook, event_seq, format, attempts, created",
+        (owner, lease_until, now, limit, now)).fetchall()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def payloads(conn: sqlite3.Connection,
+             keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, bytes]]:
+    out: dict[tuple[int, str], tuple[str, bytes]] = {}
+    for seq, format_name in set(keys):
+        row = conn.execute("SELECT content_type, body FROM webhook_payloads "
+                           "WHERE event_seq = ? AND format = ?", (seq, format_name)).fetchone()
+        if row is not None:
+            out[(seq, format_name)] = (row[0], bytes(row[1]))
+    return out
+
+
+def next_due(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute("SELECT MIN(due) FROM webhook_deliveries "
+                       "WHERE state = 'pending'").fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def release(conn: sqlite3.Connection, owners: Iterable[str], now: float) -> int:
+    """Make rows claimed by ``owners`` due now (their worker is gone or let them go)."""
+    count = 0
+    for owner in owners:
+        count += conn.execute("UPDATE webhook_deliveries SET due = ?, lease_owner = NULL "
+                              "WHERE state = 'pending' AND lease_owner = ?",
+                              (now, owner)).rowcount
+    return count
+
+
+def lease_owners(conn: sqlite3.Connection, now: float) -> list[str]:
+    rows = conn.execute("SELECT DISTINCT lease_owner FROM webhook_deliveries "
+                        "WHERE state = 'pending' AND due > ? AND lease_owner IS NOT NULL",
+                        (now,)).fetchall()
+    return [r[0] for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to, ready to be written back."""
+
+    delivery: int
+    webhook: str
+    event_seq: int
+    owner: str
+    time: str
+    status: int | None
+    latency_ms: float
+    error: str | None
+    delivered: bool
+    give_up: bool
+    next_due: float
+    worker: str
+
+
+def record(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> None:
+    """Write back attempts; every update is conditional on the claim still being ours."""
+    conn.executemany(
+        "INSERT INTO webhook_attempts (delivery, webhook, event_seq, time, status, latency_ms, "
+        "error, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(o.delivery, o.webhook, o.event_seq, o.time, o.status, round(o.latency_ms, 3),
+          o.error, o.worker) for o in outcomes])
+    conn.executemany(
+        "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
+        "last_status = ?, last_error = NULL, finished = ?, lease_owner = NULL "
+        "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+        [(o.status, now, o.delivery, o.owner) for o in outcomes if o.delivered])
+    conn.executemany(
+        "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, "
+        "last_status = ?, last_error = ?, finished = ?, lease_owner = NULL "
+        "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+        [(o.status, o.error, now, o.delivery, o.owner) for o in outcomes
+         if not o.delivered and o.give_up])
+    conn.executemany(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, "
+        "last_error = ?, due = ?, lease_owner = NULL "
+        "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+        [(o.status, o.error, o.next_due, o.delivery, o.owner) for o in outcomes
+         if not o.delivered and not o.give_up])
+    succeeded = {o.webhook for o in outcomes if o.delivered}
+    failed = {o.webhook for o in outcomes if not o.delivered} - succeeded
+    conn.executemany("UPDATE webhooks SET failing_since = NULL, last_success = ? "
+                     "WHERE id = ?", [(now, w) for w in succeeded])
+    conn.executemany("UPDATE webhooks SET failing_since = ? "
+                     "WHERE id = ? AND failing_since IS NULL",
+                     [(now, w) for w in failed])
+
+
+def failed_for_window(conn: sqlite3.Connection, ids: Iterable[str], since: float) -> list[str]:
+    """Active subscriptions among ``ids`` (each just gave up a delivery retried for a whole
+    window) that have not had one success since ``since`` either."""
+    out = []
+    for webhook_id in ids:
+        row = conn.execute("SELECT 1 FROM webhooks WHERE id = ? AND status = 'active' AND "
+                           "(last_success IS NULL OR last_success <= ?)",
+                           (webhook_id, since)).fetchone()
+        if row is not None:
+            out.append(webhook_id)
+    return out
+
+
+def cancel_orphans(conn: sqlite3.Connection, ids: Sequence[int], owner: str, reason: str,
+                   now: float) -> None:
+    """Rows whose subscription or payload is gone: nothing to send, ever."""
+    conn.executemany("UPDATE webhook_deliveries SET state = 'cancelled', last_error = ?, "
+                     "finished = ?, lease_owner = NULL WHERE id = ? AND lease_owner = ?",
+                     [(reason, now, i, owner) for i in ids])
+
+
+# ---- reading back ------------------------------------------------------------------------------
+
+def attempts(conn: sqlite3.Connection, webhook_id: str, limit: int,
+             before: int | None = None) -> list[dict[str, Any]]:
+    sql = ("SELECT a.id, a.delivery, a.event_seq, a.time, a.status, a.latency_ms, a.error, "
+           "d.state, d.due FROM webhook_attempts a JOIN webhook_deliveries d "
+           "ON d.id = a.delivery WHERE a.webhook = ?")
+    params: list[Any] = [webhook_id]
+    if before is not None:
+        sql += " AND a.id < ?"
+        params.append(before)
+    sql += " ORDER BY a.id DESC LIMIT ?"
+    params.append(limit)
+    return [{"id": r[0], "delivery": r[1], "event_seq": r[2], "time": r[3], "status": r[4],
+             "latency_ms": r[5], "error": r[6], "delivery_state": r[7], "due": r[8]}
+            for r in conn.execute(sql, params).fetchall()]
+
+
+def counts(conn: sqlite3.Connection, webhook_id: str) -> dict[str, int]:
+    rows = conn.execute("SELECT state, COUNT(*) FROM webhook_deliveries WHERE webhook = ? "
+                        "GROUP BY state", (webhook_id,)).fetchall()
+    found = {r[0]: int(r[1]) for r in rows}
+    return {s: found.get(s, 0) for s in ("pending", "delivered", "failed", "cancelled")}
+
+
+def prune(conn: sqlite3.Connection, before: float) -> int:
+    """Forget finished deliveries (and their attempts and bodies) that finished long ago."""
+    conn.execute("DELETE FROM webhook_attempts WHERE delivery IN (SELECT id FROM "
+                 "webhook_deliveries WHERE state != 'pending' AND finished < ?)", (before,))
+    gone = conn.execute("DELETE FROM webhook_deliveries WHERE state != 'pending' AND "
+                        "finished < ?", (before,)).rowcount
+    # Only pending deliveries need a body; the oldest of them bounds what must stay.
+    row = conn.execute("SELECT MIN(event_seq) FROM webhook_deliveries "
+                       "WHERE state = 'pending'").fetchone()
+    keep_from = row[0] if row and row[0] is not None else None
+    if keep_from is None:
+        conn.execute("DELETE FROM webhook_payloads WHERE event_seq <= (SELECT COALESCE("
+                     "MAX(seq), 0) FROM events)")
+    else:
+        conn.execute("DELETE FROM webhook_payloads WHERE event_seq < ?", (keep_from,))
+    return gone
