@@ -1,0 +1,282 @@
+"""Reading statements into proposals: the Kyiv report, Ukrainian and Russian statements,
+all-clears, spellings, districts named like cities, and places that stay unresolved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tryvoga.domain.names import NameIndex
+from tryvoga.domain.regions import Catalogue
+from tryvoga.ingest.statements import read_statement, split_sentences
+
+from ..conftest import KYIV
+
+EXAMPLE = (Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+           / "kyiv-2023-05-20-statement.txt")
+DARNYTSKYI = "UA80000000000210193"  # Kyiv's Darnytskyi district
+DNIPROVSKYI = "UA80000000000479391"  # Kyiv's Dniprovskyi district
+DNIPRO_CITY = "UA12020010010037010"
+KHARKIV_CITY = "UA63120270010096107"
+KHARKIV_OBLAST = "UA63000000000041885"
+KYIV_OBLAST = "UA32000000000030281"
+ODESA_CITY = "UA51100270010076757"
+MYKOLAIV_OBLAST = "UA48000000000039575"
+MYKOLAIV_CITY = "UA48060150010035747"
+MYKOLAIV_LVIV = "UA46100110010094231"
+KEYS = {"kind", "region", "region_name", "alert_type", "threats", "incident_kind", "status",
+        "source", "description", "evidence"}
+
+
+@pytest.fixture(scope="module")
+def names(catalogue: Catalogue) -> NameIndex:
+    return NameIndex(catalogue)
+
+
+def read(text: str, names: NameIndex, **kwargs: Any) -> dict[str, Any]:
+    answer = read_statement(text, names, **kwargs).to_json()
+    assert set(answer) == {"proposals", "unresolved"}
+    for proposal in answer["proposals"]:
+        assert set(proposal) == KEYS
+        assert proposal["evidence"] in " ".join(text.split())
+    return answer
+
+
+def threats(proposal: dict[str, Any]) -> list[str]:
+    return [t["type"] for t in proposal["threats"]]
+
+
+# ---- the night of 20 May 2023 -----------------------------------------------------------------
+
+def test_the_kyiv_report_gives_exactly_its_three_events(names: NameIndex) -> None:
+    answer = read(EXAMPLE.read_text("utf-8"), names)
+    alert, fire, debris = answer["proposals"]
+
+    assert alert["kind"] == "alert" and alert["region"] == KYIV
+    assert alert["alert_type"] == "air_raid" and threats(alert) == ["drones"]
+    assert alert["source"] == "Kyiv City Military Administration"
+    assert alert["evidence"].startswith("A state of air alert was declared in Kiev")
+
+    assert fire["kind"] == "incident" and fire["incident_kind"] == "fire"
+    assert fire["region"] == DARNYTSKYI and fire["status"] == "preliminary"
+    assert "10-storey building" in fire["description"]
+    assert fire["source"] == "Kyiv City Military Administration"
+    assert "Darnitsya district" in fire["evidence"]
+
+    assert debris["kind"] == "incident" and debris["incident_kind"] == "debris"
+    assert debris["region"] == DNIPROVSKYI and debris["region"] != DNIPRO_CITY
+    assert "fire" in debris["description"]
+    assert debris["source"] == "Mayor of Kyiv"
+    assert debris["status"] == "preliminary"
+
+    assert answer["unresolved"] == [{
+        "text": "several Ukrainian regions in eastern Ukraine", "reason": "vague",
+        "candidates": [], "evidence": alert["evidence"]}]
+    # Nothing from the paragraphs about the fighting at Bakhmut.
+    assert not any("Bakhmut" in p["evidence"] or "Wagner" in p["evidence"]
+                   for p in answer["proposals"])
+
+
+def test_the_paragraphs_about_bakhmut_alone_give_nothing(names: NameIndex) -> None:
+    text = EXAMPLE.read_text("utf-8")
+    bakhmut = text[text.index("The Russian attacks on Kiev came after"):]
+    assert read(bakhmut, names) == {"proposals": [], "unresolved": []}
+
+
+# ---- sentences --------------------------------------------------------------------------------
+
+def test_sentences_end_at_stops_and_quotes_but_not_at_abbreviations() -> None:
+    text = ("date 2023-05-20 The administration said that “the capital is under attack.”\n\n"
+            "She added: “Air defence is working.” Відбій тривоги в м. Київ. Мер В. Кличко "
+            "повідомив про пожежу на вул. Хрещатик, 10.5 тис. людей без світла! Что дальше?\n"
+            "A line that goes on\nafter a hard wrap.")
+    assert split_sentences(text) == [
+        "The administration said that “the capital is under attack.”",
+        "She added: “Air defence is working.”",
+        "Відбій тривоги в м. Київ.",
+        "Мер В. Кличко повідомив про пожежу на вул. Хрещатик, 10.5 тис. людей без світла!",
+        "Что дальше?",
+        "A line that goes on after a hard wrap.",
+    ]
+
+
+# ---- Ukrainian and Russian --------------------------------------------------------------------
+
+def test_a_ukrainian_statement(names: NameIndex) -> None:
+    answer = read(
+        "У Києві оголошено повітряну тривогу через загрозу ударних БпЛА. Про це повідомила "
+        "Київська міська військова адміністрація.\n\n"
+        "За попередньою інформацією, у Дарницькому районі виникла пожежа в 9-поверховому "
+        "житловому будинку.\n\n"
+        "Мер Києва Віталій Кличко повідомив про падіння уламків у Дніпровському районі, "
+        "внаслідок чого загорівся автомобіль. Інформація підтверджена.", names)
+    alert, fire, debris = answer["proposals"]
+    assert (alert["kind"], alert["region"], alert["alert_type"]) == ("alert", KYIV, "air_raid")
+    assert threats(alert) == ["drones"]
+    assert alert["source"] == "Kyiv City Military Administration"
+    assert (fire["incident_kind"], fire["region"], fire["status"]) == (
+        "fire", DARNYTSKYI, "preliminary")
+    assert "9-поверховому житловому будинку" in fire["description"]
+    assert (debris["incident_kind"], debris["region"]) == ("debris", DNIPROVSKYI)
+    assert "fire" in debris["description"] and debris["source"] == "Mayor of Kyiv"
+    assert answer["unresolved"] == []
+
+
+def test_a_russian_statement(names: NameIndex) -> None:
+    answer = read(
+        "В Киеве объявлена воздушная тревога. Киевская городская военная администрация "
+        "сообщает об угрозе ударных беспилотников и баллистических ракет.\n"
+        "По предварительным данным, пожар в Дарницком районе в жилом доме.\n"
+        "Мэр Киева сообщил о падении обломков в Днепровском районе, информация подтверждена.",
+        names)
+    alert, fire, debris = answer["proposals"]
+    assert (alert["region"], alert["alert_type"]) == (KYIV, "air_raid")
+    assert threats(alert) == ["drones", "ballistic"]
+    assert alert["source"] == "Kyiv City Military Administration"
+    assert (fire["incident_kind"], fire["region"], fire["status"]) == (
+        "fire", DARNYTSKYI, "preliminary")
+    assert (debris["incident_kind"], debris["region"], debris["status"]) == (
+        "debris", DNIPROVSKYI, "confirmed")
+    assert debris["source"] == "Mayor of Kyiv"
+
+
+# ---- all-clears -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("All clear in Kyiv.", KYIV),
+    ("The air raid alert in Kharkiv region has been lifted.", KHARKIV_OBLAST),
+    ("The air-raid alert in Kyiv oblast has ended.", KYIV_OBLAST),
+    ("Відбій повітряної тривоги в м. Київ.", KYIV),
+    ("Відбій тривоги у Харківській області.", KHARKIV_OBLAST),
+    ("Отбой воздушной тревоги в Киеве.", KYIV),
+    ("Отбой тревоги в Харьковской области.", KHARKIV_OBLAST),
+])
+def test_all_clear_sentences(names: NameIndex, text: str, region: str) -> None:
+    answer = read(text, names)
+    assert [(p["kind"], p["region"], p["alert_type"]) for p in answer["proposals"]] == [
+        ("all_clear", region, "air_raid")]
+
+
+def test_an_all_clear_without_a_place_ends_what_the_statement_declared(names: NameIndex
+                                                                       ) -> None:
+    answer = read("Повітряна тривога в Харкові! ... 03:10 — відбій.", names)
+    assert [(p["kind"], p["region"]) for p in answer["proposals"]] == [
+        ("alert", KHARKIV_CITY), ("all_clear", KHARKIV_CITY)]
+
+
+def test_an_alert_spoken_of_in_the_past_is_not_declared(names: NameIndex) -> None:
+    answer = read("The air raid alert in Kyiv lasted three hours.", names)
+    assert answer["proposals"] == []
+
+
+# ---- spellings and context ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "An air raid alert was declared in Kiev.",
+    "An air raid alert was declared in Kyiv.",
+    "У Києві оголошено повітряну тривогу.",
+    "Повітряна тривога: Київ.",
+    "В Киеве объявлена воздушная тревога.",
+])
+def test_kyiv_in_any_spelling(names: NameIndex, text: str) -> None:
+    assert [p["region"] for p in read(text, names)["proposals"]] == [KYIV]
+
+
+@pytest.mark.parametrize("place", ["Darnitsya", "Darnytsia", "Дарниці", "Дарниця",
+                                   "the Darnytskyi district"])
+def test_darnytsia_in_any_spelling_resolves_inside_kyiv(names: NameIndex, place: str) -> None:
+    answer = read(f"Kyiv: debris fell in {place}, the mayor said.", names)
+    assert [(p["incident_kind"], p["region"]) for p in answer["proposals"]] == [
+        ("debris", DARNYTSKYI)]
+
+
+@pytest.mark.parametrize("place", ["Kharkov", "Kharkiv", "Харкові", "Харькове"])
+def test_kharkiv_in_any_spelling(names: NameIndex, place: str) -> None:
+    answer = read(f"Air raid alert in {place}: ballistic missile threat.", names)
+    assert [(p["region"], threats(p)) for p in answer["proposals"]] == [
+        (KHARKIV_CITY, ["ballistic"])]
+
+
+def test_a_district_named_like_a_city_is_the_district_once_the_city_is_known(
+        names: NameIndex) -> None:
+    in_kyiv = read("Explosions in Kyiv. Debris fell in the Dnipro district.", names)
+    assert [(p["incident_kind"], p["region"]) for p in in_kyiv["proposals"]] == [
+        ("explosion", KYIV), ("debris", DNIPROVSKYI)]
+    # A bare name is still the city, even in a Kyiv statement.
+    city = read("Explosions in Kyiv. An explosion was also heard in Dnipro.", names)
+    assert [p["region"] for p in city["proposals"]] == [KYIV, DNIPRO_CITY]
+
+
+def test_a_district_without_its_city_stays_unresolved_with_candidates(names: NameIndex
+                                                                      ) -> None:
+    answer = read("Debris fell in the Dnipro district.", names)
+    assert answer["proposals"] == []
+    (item,) = answer["unresolved"]
+    assert item["text"] == "Dnipro district" and item["reason"] == "ambiguous"
+    codes = {c["code"] for c in item["candidates"]}
+    assert DNIPROVSKYI in codes and len(codes) > 1
+    assert "Dniprovskyi District, Kyiv" in {c["name"] for c in item["candidates"]}
+
+
+def test_an_ambiguous_town_is_unresolved_until_the_context_decides(names: NameIndex) -> None:
+    answer = read("Повітряна тривога в Києві та в Миколаєві.", names)
+    assert [p["region"] for p in answer["proposals"]] == [KYIV]
+    (item,) = answer["unresolved"]
+    assert (item["text"], item["reason"]) == ("Миколаєві", "ambiguous")
+    assert {c["code"] for c in item["candidates"]} == {MYKOLAIV_CITY, MYKOLAIV_LVIV}
+
+    within = read("Повітряна тривога в Миколаєві.", names, within=MYKOLAIV_OBLAST)
+    assert [p["region"] for p in within["proposals"]] == [MYKOLAIV_CITY]
+
+
+def test_an_unknown_place_is_unresolved_not_found(names: NameIndex) -> None:
+    answer = read("A fire broke out in Troieshchyna, Kyiv.", names)
+    assert [(u["text"], u["reason"]) for u in answer["unresolved"]] == [
+        ("Troieshchyna", "not_found")]
+
+
+def test_an_incident_without_a_place_is_unresolved(names: NameIndex) -> None:
+    answer = read("Two people were injured.", names)
+    assert answer["proposals"] == []
+    assert [(u["text"], u["reason"]) for u in answer["unresolved"]] == [
+        ("casualties", "no_place")]
+
+
+# ---- what is not an event -----------------------------------------------------------------------
+
+def test_gunfire_is_not_a_fire(names: NameIndex) -> None:
+    text = ("A Ukrainian unit near Kharkiv was under heavy fire from Russian forces and "
+            "returned fire at the positions.")
+    assert read(text, names)["proposals"] == []
+
+
+def test_a_threat_said_on_its_own_proposes_an_alert_with_it(names: NameIndex) -> None:
+    answer = read("Kharkiv is under attack by Shahed drones, the regional military "
+                  "administration said.", names)
+    (alert,) = answer["proposals"]
+    assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KHARKIV_CITY,
+                                                               ["drones"])
+    assert alert["source"] == "Kharkiv Regional Military Administration"
+
+
+def test_several_regions_and_a_shared_type_word(names: NameIndex) -> None:
+    answer = read("Повітряна тривога у Київській та Харківській областях.", names)
+    assert [p["region"] for p in answer["proposals"]] == [KYIV_OBLAST, KHARKIV_OBLAST]
+
+
+@pytest.mark.parametrize(("text", "regions"), [
+    ("Air raid alert in Kyiv, Kharkiv and Odesa.", [KYIV, KHARKIV_CITY, ODESA_CITY]),
+    ("Повітряна тривога у Києві та Харкові.", [KYIV, KHARKIV_CITY]),
+    ("Воздушная тревога на Киевщине и Харьковщине.", [KYIV_OBLAST, KHARKIV_OBLAST]),
+])
+def test_a_list_of_places_shares_its_preposition(names: NameIndex, text: str,
+                                                 regions: list[str]) -> None:
+    assert [p["region"] for p in read(text, names)["proposals"]] == regions
+
+
+def test_a_default_source_is_used_when_the_text_names_none(names: NameIndex) -> None:
+    answer = read("Пожежа в Дарницькому районі Києва.", names, source="KMVA Telegram")
+    (fire,) = answer["proposals"]
+    assert (fire["region"], fire["source"]) == (DARNYTSKYI, "KMVA Telegram")
