@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: run test lint typecheck unit system-deps catalogue geo clean
+.PHONY: run test lint typecheck unit system-deps catalogue geo clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ unit: $(STAMP_DEV) system-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# Benchmarks against nginx, nginx + nchan and a minimal aiohttp app (Debian packages in
+# bench/bench-packages.txt); figures go to bench/RESULTS.md. About 10 minutes.
+bench: $(STAMP_DEV)
+	scripts/system-deps.sh bench/bench-packages.txt
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Regenerate the packaged data (needs the build extras; not part of run or test).
 catalogue: | $(BIN)/python

@@ -2,7 +2,8 @@
 # Install the Debian packages listed in system-packages.txt that are not installed yet.
 # Idempotent and quiet when nothing is missing; `make test` and `make bench` call it.
 set -euo pipefail
-list="$(dirname "$0")/../system-packages.txt"
+# An optional argument names another list (`make bench` passes bench/bench-packages.txt).
+list="${1:-$(dirname "$0")/../system-packages.txt}"
 missing=()
 while read -r pkg _; do
   [[ -z "$pkg" || "$pkg" == \#* ]] && continue

@@ -1,0 +1,148 @@
+"""Run every benchmark and write the figures into bench/RESULTS.md (between the markers).
+
+    python bench/run.py              # the full run: polled reads, fan-out 1k/5k/10k, wake-ups
+    python bench/run.py --quick      # a small smoke run (1,000 subscribers, short wrk runs)
+
+Only 127.0.0.0/8 is used. Every case is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fanout
+import polled
+from common import BENCH, raise_open_files
+
+START = "<!-- results -->"
+END = "<!-- /results -->"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "n/a"
+
+
+def polled_table(rows: list[dict[str, Any]]) -> str:
+    by = {(r["server"], r["path"], r["status"]): r for r in rows}
+    out = ["| read | Tryvoga req/s | nginx req/s | minimal aiohttp req/s | Tryvoga / nginx "
+           "req/s | Tryvoga / minimal req/s | Tryvoga CPU µs/req | nginx CPU µs/req | "
+           "minimal CPU µs/req | Tryvoga / nginx CPU |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in polled.PATHS:
+        for status in (200, 304):
+            t = by[("tryvoga", path, status)]
+            n = by[("nginx", path, status)]
+            m = by[("minimal aiohttp", path, status)]
+            out.append(
+                f"| `{path}` {status} | {t['rps']:,.0f} | {n['rps']:,.0f} | {m['rps']:,.0f} | "
+                f"{ratio(t['rps'], n['rps'])} | {ratio(t['rps'], m['rps'])} | "
+                f"{t['cpu_us_per_request']:.1f} | {n['cpu_us_per_request']:.1f} | "
+                f"{m['cpu_us_per_request']:.1f} | "
+                f"{ratio(t['cpu_us_per_request'], n['cpu_us_per_request'])} |")
+    return "\n".join(out)
+
+
+def fanout_table(rows: list[dict[str, Any]]) -> str:
+    out = ["| format | subscribers | server | received | last receipt after response, "
+           "p50 / p99 / max (ms) | last receipt after request start, p50 / p99 (ms) | "
+           "CPU per publish (ms) | memory per idle connection (KiB) | connect all (s) | "
+           "reconnect all (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        expected = r["connected"] * r["publishes"]
+        out.append(
+            f"| {r['format']} | {r['subscribers']:,} | {r['target']} | "
+            f"{expected - r['missing']:,}/{expected:,} | "
+            f"{r['last_ms_p50']:.1f} / {r['last_ms_p99']:.1f} / {r['last_ms_max']:.1f} | "
+            f"{r['last_from_request_ms_p50']:.1f} / {r['last_from_request_ms_p99']:.1f} | "
+            f"{r['cpu_ms_per_publish']:.1f} | {r['kib_per_connection']:.1f} | "
+            f"{r['connect_s']:.2f} | {r['reconnect_s']:.2f} |")
+    return "\n".join(out)
+
+
+def ratio_table(rows: list[dict[str, Any]]) -> str:
+    pairs: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        pairs.setdefault((r["format"], r["subscribers"]), {})[r["target"]] = r
+    out = ["| format | subscribers | last receipt p99 after response | after request start "
+           "| CPU per publish | memory per connection (Tryvoga KiB) | reconnect all |",
+           "|---|---|---|---|---|---|---|"]
+    for (fmt, count), pair in pairs.items():
+        t, n = pair.get("tryvoga"), pair.get("nchan")
+        if t is None or n is None:
+            continue
+        out.append(
+            f"| {fmt} | {count:,} | {ratio(t['last_ms_p99'], n['last_ms_p99'])} | "
+            f"{ratio(t['last_from_request_ms_p99'], n['last_from_request_ms_p99'])} | "
+            f"{ratio(t['cpu_ms_per_publish'], n['cpu_ms_per_publish'])} | "
+            f"{t['kib_per_connection']:.1f} | {ratio(t['reconnect_s'], n['reconnect_s'])} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    limit = raise_open_files()
+    sizes = (1000,) if args.quick else (1000, 5000, 10000)
+    if max(sizes) + 200 > limit:
+        raise SystemExit(f"open-files limit {limit} is too low for {max(sizes)} subscribers")
+    started = time.time()
+    work = Path(tempfile.mkdtemp(prefix="tryvoga-bench-"))
+    print(f"benchmarks in {work}; open-files limit {limit}", flush=True)
+    print("polled reads ...", flush=True)
+    polled_rows = polled.run(work / "polled", 2 if args.quick else 8)
+    rows: list[dict[str, Any]] = []
+    case = 0
+    for count in sizes:
+        for fmt in ("sse", "ws"):
+            for target in ("tryvoga", "nchan"):
+                case += 1
+                print(f"fan-out: {target} {fmt} {count:,} subscribers ...", flush=True)
+                rows.append(fanout.run_case(target, fmt, count, 20 if count >= 10000 else 30,
+                                            work / f"fanout-{case}", case))
+                print("   ", json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                         for k, v in rows[-1].items()}), flush=True)
+    print("wake-up between two workers ...", flush=True)
+    wake = fanout.wake_latency(work / "wake")
+    (BENCH / "results.json").write_text(json.dumps(
+        {"polled": polled_rows, "fanout": rows, "wake": wake}, indent=1))
+    machine = f"{platform.node()}: {platform.processor() or platform.machine()}, " \
+              f"{platform.python_version()}"
+    text = "\n\n".join([
+        f"Run `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` (via `make bench`) on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {machine}; took "
+        f"{time.time() - started:.0f} s. Raw figures: `bench/results.json`.",
+        "### Polled reads (wrk, 1 thread, 64 connections, 8 s per row)",
+        polled_table(polled_rows),
+        "wrk commands: " + "; ".join(sorted({f"`{r['command']}`" for r in polled_rows
+                                              if r["server"] == "tryvoga"})),
+        "### Fan-out",
+        fanout_table(rows),
+        "### Fan-out ratios, Tryvoga / nchan",
+        ratio_table(rows),
+        "### Two workers on one database",
+        f"{wake['publishes']} declarations through one worker, one SSE subscriber on each "
+        f"worker; time from the declaration's response to each subscriber's receipt: earlier "
+        f"subscriber p50 {wake['first_ms_p50']:.2f} ms; later subscriber p50 "
+        f"{wake['second_ms_p50']:.2f} ms, p99 {wake['second_ms_p99']:.2f} ms, max "
+        f"{wake['second_ms_max']:.2f} ms (poll interval 50 ms as the fallback).",
+    ])
+    results = BENCH / "RESULTS.md"
+    current = results.read_text() if results.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    head, _, rest = current.partition(START)
+    _, _, tail = rest.partition(END)
+    results.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+    print(f"written to {results}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
