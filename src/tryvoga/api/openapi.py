@@ -117,6 +117,25 @@ PATHS: dict[str, dict[str, Any]] = {
         LIMIT])},
 }
 
+# Webhook subscriptions (delivery/api.py); every one needs a write token.
+PATHS.update({
+    "/webhooks": {
+        "get": {**_op("Webhook subscriptions inside the token's scope"),
+                "security": [{"bearer": []}]},
+        "post": _op("Subscribe a URL to events: {url, regions, types, kinds}; the answer "
+                    "holds the signing secret, shown once", None, "object", write=True,
+                    ok="201")},
+    "/webhooks/{id}": {
+        "get": {**_op("One subscription with its delivery counts", [ID]),
+                "security": [{"bearer": []}]},
+        "delete": {**_op("Delete a subscription; pending deliveries are cancelled", [ID]),
+                   "security": [{"bearer": []}]}},
+    "/webhooks/{id}/attempts": {"get": {**_op(
+        "Delivery attempts, newest first: time, status, latency, error, next try",
+        [ID, LIMIT, _param("before", "query", "attempt id from the previous page's next",
+                           {"type": "integer"})]), "security": [{"bearer": []}]}},
+})
+
 
 def spec() -> dict[str, Any]:
     return {
