@@ -280,3 +280,19 @@ def test_a_default_source_is_used_when_the_text_names_none(names: NameIndex) -> 
     answer = read("Пожежа в Дарницькому районі Києва.", names, source="KMVA Telegram")
     (fire,) = answer["proposals"]
     assert (fire["region"], fire["source"]) == (DARNYTSKYI, "KMVA Telegram")
+
+
+def test_a_channel_style_post(names: NameIndex) -> None:
+    answer = read(
+        "⚠️ Увага! Київ – повітряна тривога! Загроза застосування балістичного озброєння. "
+        "Прямуйте в укриття!\n\nСили ППО працюють у Києві. Не виходьте з укриттів до відбою!\n\n"
+        "За попередніми даними, внаслідок падіння уламків у Солом'янському районі пошкоджено "
+        "приватний будинок, постраждалих немає.\n\n03:01 відбій тривоги в Києві.",
+        names, source="Kyiv City Military Administration (Telegram)")
+    alert, debris, clear = answer["proposals"]
+    assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KYIV, ["ballistic"])
+    assert alert["source"] == "Kyiv City Military Administration (Telegram)"
+    assert (debris["incident_kind"], debris["region"]) == ("debris", "UA80000000000980793")
+    assert debris["description"] == "debris, damage: приватний будинок"  # no casualties
+    assert (clear["kind"], clear["region"]) == ("all_clear", KYIV)
+    assert answer["unresolved"] == []

@@ -208,6 +208,14 @@ _NOT_A_FIRE = _any(r"\b(?:heavy|artillery|mortar|machine[- ]gun|gun|small[- ]arm
                    r"direct|suppressing|covering)\s+fire\b",
                    r"\bfire\s+(?:from|at|on|upon|support|fights?|fighting|exchange)\b",
                    r"\bunder\s+fire\b", r"\bcease[- ]?fires?\b")
+# "Постраждалих немає", "no one was injured": casualties denied are not casualties.
+_NO_CASUALTIES = _any(r"\bno\s+(?:one|body)\s+was\s+(?:killed|injured|hurt|wounded)\b",
+                      r"\bno\s+(?:casualties|injuries|victims|dead|injured)\b",
+                      r"\bwithout\s+(?:casualties|injuries)\b",
+                      r"\b(?:немає|нема|без)\s+(?:загиблих|постраждалих|поранених|жертв)\b",
+                      r"\b(?:загиблих|постраждалих|поранених|жертв)\s+(?:немає|нема|не\s+має)\b",
+                      r"\b(?:нет|без)\s+(?:погибших|пострадавших|раненых|жертв)\b",
+                      r"\b(?:погибших|пострадавших|раненых|жертв)\s+нет\b")
 _PRELIMINARY = _any(r"\bpreliminar\w*", r"\bunconfirmed\b", r"\bnot\s+(?:yet\s+)?confirmed\b",
                     r"\bпопередн\w*", r"\bне\s+підтвердж\w*", r"\bпредварительн\w*",
                     r"\bне\s+подтвержд\w*")
@@ -427,10 +435,6 @@ class _Sentence:
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(text)]
-
-
-def _inside(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(s <= start and end <= e for s, e in spans)
 
 
 def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
@@ -695,10 +699,13 @@ class _Reader:
                 taken += spans
         sentence.threat_now = _THREAT_NOW.search(text) is not None
         not_fire = _spans(_NOT_A_FIRE, text)
+        no_casualties = _spans(_NO_CASUALTIES, text)
         for kind, pattern in _INCIDENTS.items():
             spans = _spans(pattern, text)
             if kind is IncidentKind.FIRE:
                 spans = [s for s in spans if not _overlaps(*s, not_fire)]
+            elif kind is IncidentKind.CASUALTIES:
+                spans = [s for s in spans if not _overlaps(*s, no_casualties)]
             if spans:
                 sentence.incident_kinds.append(kind)
         if sentence.incident_kinds:
