@@ -531,5 +531,11 @@ main.add_command(webhook)
 main.add_command(worker)
 
 
+# The alerts.in.ua and ukrainealarm façades' own records (compat_cli.py).
+from tryvoga.compat_cli import compat  # noqa: E402
+
+main.add_command(compat)
+
+
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ import math
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -231,8 +232,11 @@ class Service:
                                            field="Idempotency-Key")
                         return Result(record.status, record.response, (), replayed=True)
                 time = now_utc()
-                if self.state.last_time is not None and time < self.state.last_time:
-                    time = self.state.last_time  # keep the log's times monotonic across hosts
+                if self.state.last_time is not None and time <= self.state.last_time:
+                    # Strictly after the last command, across hosts too: a command's events
+                    # share a time of their own (State.modified_second counts commands by it).
+                    time = format_time(parse_time(self.state.last_time)
+                                       + timedelta(milliseconds=1))
                 new_events, respond = decide(self.state, time)
                 for new in new_events:
                     event = tx.append(time, actor.name, new.kind.value, new.payload)

@@ -51,6 +51,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("expected a whole number of at least 0")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -147,6 +154,18 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds to wait for a webhook receiver's answer"),
     Setting("webhook_concurrency", "--webhook-concurrency", 64, _positive_int,
             "webhook deliveries in flight per worker"),
+    # alerts.in.ua and ukrainealarm façades (api/compat_*.py).
+    Setting("compat_public_reads", "--compat-public-reads", True, _bool,
+            "serve the alerts.in.ua and ukrainealarm façades without a token (Home Assistant's "
+            "ukraine_alarm sends none)"),
+    Setting("compat_rate_token", "--compat-rate-token", 120, _non_negative_int,
+            "requests a minute per token to the façades, in bursts of as many; 0: no limit"),
+    Setting("compat_rate_ip", "--compat-rate-ip", 600, _non_negative_int,
+            "requests a minute per client address to the façades, in bursts of as many; "
+            "0: no limit"),
+    Setting("compat_networks", "--compat-networks", "", _networks,
+            "comma-separated CIDR ranges whose clients may use the façades (others get 403); "
+            "empty: every address"),
 )
 
 
@@ -178,6 +197,10 @@ class Settings:
     webhook_connect_timeout: float = 5.0
     webhook_read_timeout: float = 10.0
     webhook_concurrency: int = 64
+    compat_public_reads: bool = True
+    compat_rate_token: int = 120
+    compat_rate_ip: int = 600
+    compat_networks: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

@@ -119,6 +119,9 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     cap.add_routes(app)
     from tryvoga.api import streams
     streams.add_routes(app)
+    from tryvoga.api import compat_alertsinua, compat_ukrainealarm
+    compat_alertsinua.add_routes(app)
+    compat_ukrainealarm.add_routes(app)
     from tryvoga.delivery import api as webhooks
     webhooks.add_routes(app)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
-from tryvoga.storage import webhooks
+from tryvoga.storage import compat_webhooks, webhooks
 from tryvoga.storage.base import (
     AuditRecord,
     IdempotencyRecord,
@@ -64,6 +64,8 @@ MIGRATIONS: dict[int, list[str]] = {1: [
 ]}
 # Webhook subscriptions, outbox deliveries and attempts (issue 3; see storage/webhooks.py).
 MIGRATIONS[2] = webhooks.MIGRATION
+# ukrainealarm webhook registrations (issue 4; see storage/compat_webhooks.py).
+MIGRATIONS[5] = compat_webhooks.MIGRATION
 
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -147,6 +149,17 @@ class SQLiteTransaction:
                    webhook_ids: Sequence[str], due: float) -> None:
         webhooks.outbox_add(self._conn, event_seq, format_name, content_type, body,
                             webhook_ids, due)
+
+    def compat_webhook_put(self, owner: str, url: str, region_ids: tuple[str, ...] | None,
+                           time: str) -> compat_webhooks.CompatWebhook:
+        return compat_webhooks.put(self._conn, owner, url, region_ids, time)
+
+    def compat_webhook_delete(self, owner: str, url: str) -> bool:
+        return compat_webhooks.delete(self._conn, owner, url)
+
+    def compat_webhook_list(self, owner: str | None = None
+                            ) -> list[compat_webhooks.CompatWebhook]:
+        return compat_webhooks.listing(self._conn, owner)
 
 
 class SQLiteStorage:

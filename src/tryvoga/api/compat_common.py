@@ -1,0 +1,342 @@
+"""What the alerts.in.ua and ukrainealarm façades share: access, limits, ids and validators.
+
+Both façades serve the same follower projection as the native API, in the shapes that existing
+clients of those two public APIs expect (``docs/compat.md``). They differ from the native API in
+three ways that the clients depend on:
+
+* errors are ``{"message": "..."}`` (the clients read that key), never the native error shape;
+* every request passes a :class:`Gate`: the allowed client networks (403), a per-address and a
+  per-token rate limit (429 with ``Retry-After``), and a token unless anonymous reads are on
+  (401);
+* regions are named by the numeric id the two APIs share (``Region.api_id``), not by KATOTTG
+  code. An alert declared on a region that has no such id (the whole country, a Crimean raion)
+  is shown on every largest region inside it that has one: :meth:`CompatIds.targets`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import ClassVar
+
+from aiohttp import web
+
+from tryvoga.api.app import CONTEXT, Context
+from tryvoga.api.http import JSON, Rendered, dumps, http_date
+from tryvoga.domain.model import Alert, AlertStatus
+from tryvoga.domain.regions import Catalogue, Level, Region
+from tryvoga.domain.state import State
+from tryvoga.errors import Forbidden, TryvogaError, Unauthorized
+from tryvoga.service import Actor
+from tryvoga.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class TooManyRequests(TryvogaError):
+    status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def message_response(status: int, message: str,
+                     headers: dict[str, str] | None = None) -> web.Response:
+    """The façades' error shape: the clients of both APIs read ``message``."""
+    return web.Response(body=dumps({"message": message}), status=status, content_type=JSON,
+                        charset="utf-8", headers=headers)
+
+
+def compat_errors(handler: Handler) -> Handler:
+    """Give a façade handler's errors the ``{"message": ...}`` shape instead of the native one."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except TooManyRequests as exc:
+            return message_response(exc.status, exc.message,
+                                    {"Retry-After": str(exc.retry_after)})
+        except TryvogaError as exc:
+            return message_response(exc.status, exc.message)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return message_response(500, "internal error; it has been logged")
+
+    return wrapped
+
+
+def not_found_handler(prefix: str) -> Handler:
+    """Unknown paths (and methods) under a façade's prefix, answered in its error shape."""
+
+    async def not_found(request: web.Request) -> web.Response:
+        return message_response(404, f"no such endpoint: {request.method} {request.path} "
+                                     f"(this server offers the {prefix} API)")
+
+    return not_found
+
+
+# ---- rate limits -----------------------------------------------------------------------------
+
+class RateLimiter:
+    """Token buckets: ``per_minute`` requests a minute per key, bursts up to the same number.
+
+    Kept in memory per server process (each worker counts its own requests). At most
+    ``max_keys`` buckets are kept: full buckets are forgotten first, as they hold no state.
+    """
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, time)
+
+    @property
+    def enabled(self) -> bool:
+        return self.capacity > 0
+
+    def level(self, key: str, now: float) -> float:
+        tokens, then = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - then) * self.rate)
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may make a request; 0 if it may now."""
+        if not self.enabled:
+            return 0.0
+        tokens = self.level(key, now)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def take(self, key: str, now: float) -> None:
+        if not self.enabled:
+            return
+        self._buckets[key] = (self.level(key, now) - 1, now)
+        if len(self._buckets) > self.max_keys:
+            self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        full = [k for k in self._buckets if self.level(k, now) >= self.capacity]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) > self.max_keys:  # a flood of distinct keys: keep the newest half
+            newest = sorted(self._buckets.items(), key=lambda item: item[1][1])
+            self._buckets = dict(newest[len(newest) // 2:])
+
+
+# ---- access ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    public_reads: bool
+    per_token: int
+    per_address: int
+    networks: tuple[str, ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> GateSettings:
+        return cls(settings.compat_public_reads, settings.compat_rate_token,
+                   settings.compat_rate_ip, settings.compat_networks)
+
+
+class Limits:
+    """The budgets both façades draw on: a token or an address has one, whichever it uses."""
+
+    def __init__(self, settings: GateSettings) -> None:
+        self.by_token = RateLimiter(settings.per_token)
+        self.by_address = RateLimiter(settings.per_address)
+
+
+LIMITS = web.AppKey("compat_limits", Limits)
+
+
+class Gate:
+    """Who may use a façade: network, rate limits, token; one instance per façade."""
+
+    def __init__(self, context: Context, settings: GateSettings, api_name: str,
+                 limits: Limits | None = None) -> None:
+        self.context = context
+        self.settings = settings
+        self.api_name = api_name
+        self.networks = [ipaddress.ip_network(n) for n in settings.networks]
+        limits = limits or Limits(settings)
+        self.by_token = limits.by_token
+        self.by_address = limits.by_address
+        self.clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def of(cls, app: web.Application, api_name: str) -> Gate:
+        """The gate of a façade of ``app``, sharing the app's limits with the other façade."""
+        context = app[CONTEXT]
+        settings = GateSettings.of(context.settings)
+        if LIMITS not in app:
+            app[LIMITS] = Limits(settings)
+        return cls(context, settings, api_name, app[LIMITS])
+
+    def _check_network(self, address: str) -> None:
+        if not self.networks:
+            return
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            ip = None
+        if ip is None or not any(ip in network for network in self.networks):
+            raise Forbidden(f"the {self.api_name} API of this server is not available from "
+                            f"your network ({address})")
+
+    def admit(self, request: web.Request, secret: str | None, *,
+              token_required: bool = False) -> Actor | None:
+        """The caller's token (None when anonymous reads are allowed), or a 401/403/429."""
+        address = request.remote or "unknown"
+        self._check_network(address)
+        now = self.clock()
+        address_key = "ip:" + address
+        wait = self.by_address.wait(address_key, now)
+        if wait > 0:
+            raise TooManyRequests(f"too many requests from {address}: at most "
+                                  f"{self.settings.per_address} a minute", wait)
+        if not secret:
+            self.by_address.take(address_key, now)
+            if token_required or not self.settings.public_reads:
+                raise Unauthorized(f"the {self.api_name} API of this server needs a token "
+                                   "(tryvoga token create)")
+            return None
+        try:
+            actor = self.context.service.authenticate(secret)
+        except Unauthorized:
+            self.by_address.take(address_key, now)
+            raise Unauthorized("unknown or revoked token") from None
+        token_key = "token:" + actor.name
+        wait = self.by_token.wait(token_key, now)
+        if wait > 0:
+            self.by_address.take(address_key, now)
+            raise TooManyRequests(f"too many requests for this token: at most "
+                                  f"{self.settings.per_token} a minute", wait)
+        self.by_address.take(address_key, now)
+        self.by_token.take(token_key, now)
+        return actor
+
+
+# ---- ids and names ---------------------------------------------------------------------------
+
+UA_TYPE = {Level.OBLAST: "State", Level.SPECIAL_CITY: "State", Level.RAION: "District",
+           Level.HROMADA: "Community"}
+
+
+class CompatIds:
+    """The numeric ids of the two APIs over the catalogue, and alerts projected onto them."""
+
+    # ukrainealarm names Crimea 9999 where alerts.in.ua (and the catalogue) say 29.
+    UKRAINEALARM_OVERRIDES: ClassVar[dict[int, str]] = {29: "9999"}
+    # The two hromadas that alerts.in.ua calls by their cities (each holds only its city).
+    ALERTS_IN_UA_TITLES: ClassVar[dict[int, str]] = {564: "м. Запоріжжя", 1293: "м. Харків"}
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._targets: dict[str, tuple[Region, ...]] = {}
+        self.by_ukrainealarm_id = {self.ukrainealarm_id(r): r
+                                   for r in catalogue.by_api_id.values()}
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> CompatIds:
+        """One per catalogue, shared by both façades."""
+        found = _IDS.get(id(catalogue))
+        if found is None or found.catalogue is not catalogue:
+            found = _IDS[id(catalogue)] = cls(catalogue)
+        return found
+
+    @staticmethod
+    def ukrainealarm_id(region: Region) -> str:
+        assert region.api_id is not None
+        return CompatIds.UKRAINEALARM_OVERRIDES.get(region.api_id, str(region.api_id))
+
+    def title(self, region: Region) -> str:
+        """The Ukrainian name as those APIs spell it: "м. Київ", a plain apostrophe."""
+        if region.api_id in self.ALERTS_IN_UA_TITLES:
+            return self.ALERTS_IN_UA_TITLES[region.api_id]
+        name = region.name_uk
+        if region.level in (Level.SPECIAL_CITY, Level.CITY) and not name.startswith("м. "):
+            name = "м. " + name
+        return name.replace("’", "'").replace("ʼ", "'")
+
+    def targets(self, code: str) -> tuple[Region, ...]:
+        """The largest regions with an id at or inside ``code``: itself if it has one.
+
+        Empty for a region below every region with an id (a city, a city district): those
+        APIs cannot name it.
+        """
+        found = self._targets.get(code)
+        if found is None:
+            out: list[Region] = []
+            stack = [code]
+            while stack:
+                current = self.catalogue[stack.pop()]
+                if current.api_id is not None:
+                    out.append(current)
+                else:
+                    stack.extend(reversed(self.catalogue.children[current.code]))
+            found = self._targets[code] = tuple(sorted(out, key=lambda r: r.api_id or 0))
+        return found
+
+    def target_on_path(self, alert_region: str, region: Region) -> Region | None:
+        """For an alert on ``alert_region`` covering ``region``: where those APIs show it."""
+        for target in self.targets(alert_region):
+            if self.catalogue.is_within(region.code, target.code):
+                return target
+        return None
+
+
+_IDS: dict[int, CompatIds] = {}
+
+
+def actual(alert: Alert) -> bool:
+    """Only actual alerts reach the façades: their APIs have no way to flag an exercise."""
+    return alert.status is AlertStatus.ACTUAL
+
+
+def covering(state: State, region: str) -> list[Alert]:
+    """Active actual alerts on ``region`` or any region above it, oldest first."""
+    return state.covering_alerts(region, include_drills=False)
+
+
+# ---- validators ------------------------------------------------------------------------------
+
+def last_modified(state: State, second: int | None = None) -> str:
+    """Last-Modified for a representation of ``state``: strictly later for every newer command
+    (``State.modified_second``), so a conditional request never gets 304 for a changed state.
+    ``second`` (Unix time) is used instead when a representation also depends on the clock."""
+    if not state.seq and second is None:
+        return http_date(None)
+    moment = datetime.fromtimestamp(state.modified_second if second is None else second, UTC)
+    return format_datetime(moment, usegmt=True)
+
+
+def rendered(body: bytes, state: State, content_type: str = JSON,
+             modified: int | None = None) -> Rendered:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Rendered(body, etag, last_modified(state, modified), content_type)
+
+
+def iso_seconds(log_time: str) -> str:
+    """A log time (``...T21:41:31.000Z``) without its milliseconds: ``...T21:41:31Z``."""
+    return log_time[:19] + "Z"
+
+
+def query_secret(request: web.Request) -> str | None:
+    token = request.query.get("token", "").strip()
+    return token or None
+
+
+__all__ = ["UA_TYPE", "CompatIds", "Gate", "GateSettings", "Handler", "RateLimiter",
+           "TooManyRequests", "actual", "compat_errors", "covering", "iso_seconds",
+           "last_modified", "message_response", "not_found_handler", "query_secret", "rendered"]

@@ -1,0 +1,123 @@
+"""The façades' pure parts: rate limiting, ids, Last-Modified per state, webhook bodies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tryvoga.api.compat_common import CompatIds, RateLimiter, last_modified
+from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
+from tryvoga.domain.events import make_event, parse_time
+from tryvoga.domain.regions import COUNTRY, Catalogue, Level
+from tryvoga.domain.state import State
+from tryvoga.service import Actor, Service
+from tryvoga.storage.sqlite import SQLiteStorage
+
+from ..conftest import KYIV, by_api_id
+
+
+def test_rate_limiter_refills_at_its_rate() -> None:
+    limiter = RateLimiter(per_minute=3)
+    for _ in range(3):
+        assert limiter.wait("a", 100.0) == 0
+        limiter.take("a", 100.0)
+    assert limiter.wait("a", 100.0) == 20.0  # one request every 20 s
+    assert limiter.wait("b", 100.0) == 0  # another key has its own bucket
+    assert limiter.wait("a", 110.0) == 10.0
+    assert limiter.wait("a", 120.0) == 0
+    assert RateLimiter(0).wait("a", 0.0) == 0  # 0: no limit
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    limiter = RateLimiter(per_minute=60, max_keys=10)
+    for i in range(25):
+        limiter.take(f"k{i}", float(i))
+    assert len(limiter._buckets) <= 10
+    assert limiter.wait("k24", 24.0) == 0  # the newest keys are kept
+
+
+def test_durations_as_dotnet_writes_a_timespan() -> None:
+    assert duration_text(0) == "00:00:00"
+    assert duration_text(2 * 3600 + 20 * 60 + 4.9) == "02:20:04"
+    assert duration_text(86400 + 3661) == "1.01:01:01"
+
+
+def test_ids_and_names(catalogue: Catalogue) -> None:
+    ids = CompatIds(catalogue)
+    crimea = by_api_id(catalogue, 29)
+    assert ids.ukrainealarm_id(crimea) == "9999" and ids.by_ukrainealarm_id["9999"] is crimea
+    assert "29" not in ids.by_ukrainealarm_id
+    assert ids.title(catalogue[KYIV]) == "м. Київ"
+    assert ids.title(by_api_id(catalogue, 1293)) == "м. Харків"
+    assert ids.title(by_api_id(catalogue, 42)) == "Кам'янський район"  # plain apostrophe
+    # The whole country: every top-level region; a region with an id: itself.
+    assert [r.api_id for r in ids.targets(COUNTRY)] == sorted(
+        r.api_id or 0 for r in catalogue.top_level())
+    assert ids.targets(KYIV) == (catalogue[KYIV],)
+    # A Kyiv district has no id and nothing with one inside it.
+    district = next(c for c in catalogue.children[KYIV]
+                    if catalogue[c].level is Level.CITY_DISTRICT)
+    assert ids.targets(district) == ()
+    assert ids.target_on_path(COUNTRY, catalogue[KYIV]) == catalogue[KYIV]
+
+
+def test_last_modified_moves_with_every_command_even_within_a_second(
+        catalogue: Catalogue) -> None:
+    state = State(catalogue)
+    assert last_modified(state) == "Sat, 01 Jan 2022 00:00:00 GMT"
+    prev = "0" * 64
+    seen = []
+    times = ["2024-01-02T10:11:12.100Z", "2024-01-02T10:11:12.100Z",  # one command, 2 events
+             "2024-01-02T10:11:12.400Z", "2024-01-02T10:11:12.900Z",  # two more, same second
+             "2024-01-02T10:11:20.000Z"]  # the clock is ahead again
+    for seq, time in enumerate(times, 1):
+        event = make_event(seq, time, "t", "region.configured",
+                           {"region": KYIV, "shelter_seconds": seq}, prev)
+        prev = event.hash
+        state.apply(event)
+        seen.append(last_modified(state))
+    assert seen == ["Tue, 02 Jan 2024 10:11:12 GMT", "Tue, 02 Jan 2024 10:11:12 GMT",
+                    "Tue, 02 Jan 2024 10:11:13 GMT", "Tue, 02 Jan 2024 10:11:14 GMT",
+                    "Tue, 02 Jan 2024 10:11:20 GMT"]
+
+
+def test_modified_second_is_the_same_after_a_rebuild(tmp_path: Path,
+                                                     catalogue: Catalogue) -> None:
+    storage = SQLiteStorage(tmp_path / "t.db")
+    try:
+        service = Service(storage, catalogue)
+        for _ in range(3):
+            service.configure_region(Actor("t"), KYIV, shelter_seconds=60)
+        rebuilt = State(catalogue)
+        rebuilt.apply_all(storage.iter_events())
+        assert rebuilt.modified_second == service.state.modified_second
+        first = next(iter(storage.iter_events()))
+        # Three commands: three seconds at least, however fast they came.
+        assert rebuilt.modified_second >= int(parse_time(first.time).timestamp()) + 2
+    finally:
+        storage.close()
+
+
+def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catalogue) -> None:
+    storage = SQLiteStorage(tmp_path / "t.db")
+    try:
+        service = Service(storage, catalogue)
+        oblast = by_api_id(catalogue, 22)
+        raion = next(catalogue[c] for c in catalogue.children[oblast.code])
+        assert raion.api_id is not None
+        declared = service.declare(Actor("t"), [oblast.code], "air_raid",
+                                   [{"type": "drones", "level": "yellow"}])
+        event = declared.events[0]
+        ids = CompatIds(catalogue)
+        [(region_id, body)] = webhook_payloads(event, service.state, ids, None)
+        model = json.loads(body)
+        assert region_id == "22" and model["regionId"] == "22"
+        assert [(a["type"], a["activeAlertLevels"][0]["alertLevel"])
+                for a in model["activeAlerts"]] == [("AIR", "Yellow")]
+        # A registration for a district inside hears of its parent's alert; others do not.
+        [(inside, _)] = webhook_payloads(event, service.state, ids, (str(raion.api_id), "31"))
+        assert inside == str(raion.api_id)
+        exercise = service.declare(Actor("t"), [KYIV], "air_raid", status="exercise")
+        assert webhook_payloads(exercise.events[0], service.state, ids, None) == []
+    finally:
+        storage.close()
