@@ -136,6 +136,11 @@ def test_errors_have_the_facade_shape(scenario: Scenario) -> None:
     assert_message(server.get("/api/v3/alerts/regionHistory?regionId=0", token=None), 404)
     assert_message(server.get("/api/v3/nothing", token=None), 404)
     assert_message(server.get("/v1/alerts/active.json", token="tv_wrong"), 401)
+    assert_message(server.get("/v1/alerts/active.json", token=None,
+                              headers={"Authorization": "Basic eDp5"}), 401)
+    # A client given an empty token sends a bare "Bearer": anonymous, allowed here.
+    assert server.get("/v1/alerts/active.json", token=None,
+                      headers={"Authorization": "Bearer"}).status == 200
     assert_message(server.get("/api/v3/alerts", token=None,
                               headers={"Authorization": "tv_wrong"}), 401)
     # The native API is untouched: its own error shape.

@@ -70,6 +70,13 @@ def test_facades_agree_with_the_native_api(scenario: Scenario, catalogue: Catalo
                        for uid in OBLAST_ORDER)
     got = server.get("/v1/iot/active_air_raid_alerts_by_oblast.json", token=None).json()
     assert got == expected and set(got) == {"A", "P", "N"}
+    # And for every region with an id, down to the hromadas.
+    every = server.get("/api/v1/status?level=oblast,special_city,raion,hromada").json()
+    string = server.get("/v1/iot/active_air_raid_alerts.json", token=None).json()
+    for uid, region in catalogue.by_api_id.items():
+        assert string[uid] == every["regions"][region.code]["air_raid"], region
+    assert string.count("A") == sum(1 for v in every["regions"].values()
+                                    if v["air_raid"] == "A")
 
 
 def headers_of(server: Server, path: str) -> dict[str, str]:

@@ -57,9 +57,11 @@ class AlertsInUa:
         header = request.headers.get("Authorization", "").strip()
         secret = query_secret(request)
         if header:
-            if not header.lower().startswith("bearer "):
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer":
                 raise Unauthorized("Authorization must be 'Bearer <token>'")
-            secret = header[7:].strip() or secret
+            # "Bearer" and nothing else: a client made with an empty token, anonymous.
+            secret = value.strip() or secret
         self.gate.admit(request, secret)
         return self.gate.context.follower.state
 

@@ -69,8 +69,10 @@ def compat_errors(handler: Handler) -> Handler:
                                     {"Retry-After": str(exc.retry_after)})
         except TryvogaError as exc:
             return message_response(exc.status, exc.message)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return message_response(exc.status, exc.reason)  # e.g. a body over --max-body
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             return message_response(500, "internal error; it has been logged")
