@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tryvoga.domain.regions import Catalogue
+
 from .conftest import (
     DNIPRO_OBLAST,
     KHARKIV_OBLAST,
@@ -124,7 +126,8 @@ def test_official_client_history(scenario: Scenario, open_client: OpenClient) ->
     assert client.call("history", uid=LVIV_OBLAST, period="month_ago")["alerts"] == []
 
 
-def test_official_client_iot_statuses(scenario: Scenario, open_client: OpenClient) -> None:
+def test_official_client_iot_statuses(scenario: Scenario, open_client: OpenClient,
+                                      catalogue: Catalogue) -> None:
     client = open_client("alerts-in-ua", scenario.server, scenario.reader)
     oblasts = client.call("by_oblast")
     assert len(oblasts) == 27
@@ -165,6 +168,12 @@ def test_official_client_iot_statuses(scenario: Scenario, open_client: OpenClien
     assert LVIV_OBLAST not in alerted and KYIV_CITY not in alerted
     plain = {s["uid"]: s["status"] for s in client.call("statuses")["alerted"]}
     assert plain == {uid: status for uid, (status, _) in alerted.items()}
+    # Every uid the string has a character for is a region (spaces elsewhere).
+    assert every["count"] == len(catalogue.by_api_id)
+
+    # A uid no region has: the client's generic error.
+    error = client.raised("oblast_status", uid=1700)
+    assert error["type"] == "ApiError" and error["message"] == "Unknown error. HTTP Code:404"
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
