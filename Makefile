@@ -41,6 +41,8 @@ test: lint typecheck unit
 bench: $(STAMP_DEV)
 	scripts/system-deps.sh bench/bench-packages.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 
 # Regenerate the packaged data (needs the build extras; not part of run or test).
 catalogue: | $(BIN)/python

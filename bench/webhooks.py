@@ -344,7 +344,8 @@ def report(clients: list[dict[str, Any]], e2e: dict[str, Any], command: str,
         f"Run `{command}` (via `make bench`) on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {platform.node()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; took "
-        f"{time.time() - started:.0f} s. The load and the receiver share the machine's cores.",
+        f"{time.time() - started:.0f} s; load average {LOAD_AT_START} at the start (other "
+        "work on the machine takes its share). The load and the receiver share the cores.",
         "",
         f"### Outbound HTTP clients ({IN_FLIGHT} in flight, one local receiver process, the "
         "same signed ~600-byte JSON body)",
@@ -408,6 +409,10 @@ def write_section(text: str) -> None:
         current = current.rstrip("\n") + "\n\n" + text + "\n"
     assert heading in current
     RESULTS.write_text(current)
+
+
+LOAD_AT_START = Path("/proc/loadavg").read_text().split()[0] if Path(
+    "/proc/loadavg").exists() else "?"
 
 
 def main() -> None:

@@ -144,6 +144,8 @@ def serve(**flags: str | None) -> None:
                f"(database {os.path.abspath(settings.db)}, {settings.workers} worker"
                f"{'s' if settings.workers > 1 else ''})", err=True)
     if settings.workers == 1:
+        if settings.demo:  # ingest/replay.py: a short exercise replay on an empty database
+            start_demo(settings.db)
         _run_worker(settings, sock)
         return
     context = multiprocessing.get_context("fork")
@@ -151,6 +153,8 @@ def serve(**flags: str | None) -> None:
                  for _ in range(settings.workers)]
     for process in processes:
         process.start()
+    if settings.demo:  # after the fork: no database connection is carried into a worker
+        start_demo(settings.db)
 
     def stop_workers(signum: int, frame: object) -> None:
         # Without this, SIGTERM ends only this parent and the workers keep serving.
@@ -402,15 +406,10 @@ def region_configure(region_name: str, shelter_seconds: int | None, neighbours: 
 @friendly
 def history(region: str | None, type_: str | None, limit: int, as_json: bool,
             db: str | None) -> None:
-    """Past and present alerts, newest first."""
+    """Past and present alerts, newest first, imported history included."""
     code = resolve_region(region) if region else None
     with open_service(db) as service:
-        state = service.state
-        alerts = [a for a in state.alerts.values()
-                  if (code is None or state.catalogue.is_within(a.region, code))
-                  and (type_ is None or a.type.value == type_)]
-        alerts.sort(key=lambda a: (a.started_at, a.id), reverse=True)
-        items = [alert_json(a, state) for a in alerts[:limit]]
+        items = history_items(service.state, db, code, type_, limit)
     if as_json:
         echo_json({"alerts": items})
         return
@@ -418,7 +417,8 @@ def history(region: str | None, type_: str | None, limit: int, as_json: bool,
         end = item["ended_at"] or "active"
         click.echo(f"{item['id']:>6}  {item['type']:<18} {item['region_name_en']:<40} "
                    f"{item['started_at']} → {end}"
-                   f"{'' if item['actual'] else ' [' + item['status'].upper() + ']'}")
+                   f"{'' if item['actual'] else ' [' + item['status'].upper() + ']'}"
+                   f"{' [imported: ' + item['source'] + ']' if item.get('imported') else ''}")
 
 
 @main.command()
@@ -521,6 +521,21 @@ main.add_command(ingest)
 from tryvoga.cap.command import ingest_cap  # noqa: E402
 
 ingest.add_command(ingest_cap)
+
+# Channel posts, the historical record, its statistics and replays (ingest/cli.py).
+from tryvoga.ingest.cli import (  # noqa: E402
+    history_items,
+    import_history,
+    ingest_channel,
+    replay,
+    stats,
+)
+from tryvoga.ingest.replay import start_demo  # noqa: E402
+
+ingest.add_command(ingest_channel)
+main.add_command(import_history)
+main.add_command(stats)
+main.add_command(replay)
 
 
 # ---- webhooks: subscriptions and the delivery worker (delivery/cli.py) -------------------------

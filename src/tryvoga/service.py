@@ -42,7 +42,7 @@ from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.domain.render import alert_json, incident_json
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from tryvoga.storage.base import IdempotencyRecord, Storage, TokenRecord
+from tryvoga.storage.base import IdempotencyRecord, Storage, TokenRecord, WriteTransaction
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=StrEnum)
@@ -212,7 +212,9 @@ class Service:
     # ---- the one write path ------------------------------------------------------------
 
     def _execute(self, actor: Actor, idempotency_key: str | None, request: dict[str, Any],
-                 decide: Callable[[State, str], Decision]) -> Result:
+                 decide: Callable[[State, str], Decision],
+                 store: Callable[[WriteTransaction, Sequence[Event]], None] | None = None
+                 ) -> Result:
         if idempotency_key is not None:
             idempotency_key = _text(idempotency_key, "Idempotency-Key", required=True)[:200]
         request_hash = hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
@@ -244,6 +246,8 @@ class Service:
                     appended.append(event)
                 if appended:  # webhook deliveries for these events, in the same commit
                     self.outbox.enqueue(tx, self.state, appended)
+                if store is not None:
+                    store(tx, appended)  # rows that belong with these events, same commit
                 status, body = respond(self.state)
                 if key is not None:
                     tx.idempotency_put(key, IdempotencyRecord(request_hash, status, body),
@@ -259,6 +263,18 @@ class Service:
         if appended:
             self._notify(appended)
         return Result(status, body, tuple(appended))
+
+    def run(self, actor: Actor, request: dict[str, Any],
+            decide: Callable[[State, str], Decision], *, idempotency_key: str | None = None,
+            store: Callable[[WriteTransaction, Sequence[Event]], None] | None = None
+            ) -> Result:
+        """A command composed outside this module (an ingester), on the same write path.
+
+        ``decide`` is called inside the write transaction with the caught-up state and the
+        event time; ``store`` may write rows that belong with the appended events (e.g. the
+        imported history keyed by its ``history.imported`` event) in the same commit.
+        """
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     def _check_region(self, actor: Actor, code: Any, field_name: str = "region") -> str:
         if not isinstance(code, str) or not code.strip():

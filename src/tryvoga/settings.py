@@ -166,6 +166,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compat_networks", "--compat-networks", "", _networks,
             "comma-separated CIDR ranges whose clients may use the façades (others get 403); "
             "empty: every address"),
+    # Replay (ingest/replay.py).
+    Setting("demo", "--demo", False, _bool,
+            "on a database without events, replay the night of 2023-05-20 in the background "
+            "as an exercise, so a new installation does not open on an empty map"),
 )
 
 
@@ -201,6 +205,7 @@ class Settings:
     compat_rate_token: int = 120
     compat_rate_ip: int = 600
     compat_networks: tuple[str, ...] = ()
+    demo: bool = False
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

@@ -124,6 +124,9 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     compat_ukrainealarm.add_routes(app)
     from tryvoga.delivery import api as webhooks
     webhooks.add_routes(app)
+    from tryvoga.api import channel, history
+    channel.add_routes(app)
+    history.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "version": context.follower.state.seq,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import base64
+from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
 from tryvoga.api.app import Context, context_of
+from tryvoga.api.history import history_reader
 from tryvoga.api.http import (
     Rendered,
     cached_response,
@@ -24,6 +25,7 @@ from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
+from tryvoga.ingest.record import decode_cursor, history_page, imported_filter
 from tryvoga.service import Actor, Result
 
 PREFIX = "/api/v1"
@@ -213,19 +215,6 @@ async def status(request: web.Request) -> web.Response:
     return cached_response(request, ctx.cache.get(state.seq, key, render))
 
 
-def _encode_cursor(alert: Alert) -> str:
-    return base64.urlsafe_b64encode(f"{alert.started_at}|{alert.id}".encode()).decode()
-
-
-def _decode_cursor(raw: str) -> tuple[str, int]:
-    try:
-        started, alert_id = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        return started, int(alert_id)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("cursor is not one this server gave out", field="cursor",
-                         status=400) from None
-
-
 async def history(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
@@ -236,10 +225,13 @@ async def history(request: web.Request) -> web.Response:
     end = query_time(request, "to")
     limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
     cursor = request.query.get("cursor")
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
+    # Imported history (ingest/record.py): included unless imported=false; imported=true
+    # gives only imported alerts.
+    imported = _enum_param(request, "imported", _Imported)
     state = ctx.follower.state
     chosen: list[Alert] = []
-    for alert in state.alerts.values():
+    for alert in state.alerts.values() if imported is not _Imported.ONLY else ():
         if region is not None and not ctx.catalogue.is_within(alert.region, region):
             continue
         if type_ is not None and alert.type is not type_:
@@ -251,13 +243,17 @@ async def history(request: web.Request) -> web.Response:
         if end is not None and alert.started_at > end:
             continue
         chosen.append(alert)
-    chosen.sort(key=lambda a: (a.started_at, a.id), reverse=True)
-    if after is not None:
-        chosen = [a for a in chosen if (a.started_at, a.id) < after]
-    page = chosen[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(chosen) > limit else None
-    return json_response({"alerts": [alert_json(a, state) for a in page],
-                          "next": next_cursor, "version": state.seq})
+    where = None if imported is _Imported.EXCLUDE else imported_filter(
+        ctx.catalogue, region, type_, status_, start, end)
+    rows = [] if where is None else await ctx.read(history_reader(request.app).page, where,
+                                                   after, limit + 1)
+    items, next_cursor = history_page(state, chosen, rows, after, limit)
+    return json_response({"alerts": items, "next": next_cursor, "version": state.seq})
+
+
+class _Imported(StrEnum):
+    ONLY = "true"
+    EXCLUDE = "false"
 
 
 async def declare(request: web.Request) -> web.Response:

@@ -48,6 +48,7 @@ class Sender:
                                               sock_read=read_timeout)
         connector = aiohttp.TCPConnector(resolver=SafeResolver(policy), limit=concurrency,
                                          ttl_dns_cache=10)
+        self._targets: dict[str, tuple[URL, str | None]] = {}
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": USER_AGENT})
@@ -58,11 +59,10 @@ class Sender:
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
         start = time.perf_counter()
         try:
-            host = URL(url).host or ""
-            literal = literal_ip(host)
-            if literal is not None and not self.policy.allows(literal):
-                return Answer(None, 0.0, f"refused: {self.policy.why_refused(str(literal))}")
-            async with self.session.post(url, data=body, headers=headers,
+            target, refusal = self._target(url)
+            if refusal is not None:
+                return Answer(None, 0.0, refusal)
+            async with self.session.post(target, data=body, headers=headers,
                                          allow_redirects=False) as response:
                 status = response.status
                 snippet = await self._read_bounded(response)
@@ -78,6 +78,21 @@ class Sender:
         except Exception as exc:  # a failed delivery is data, never a crash
             latency = (time.perf_counter() - start) * 1000
             return Answer(None, latency, self._describe(exc))
+
+    def _target(self, url: str) -> tuple[URL, str | None]:
+        """The parsed URL, and why it is refused if its host is a disallowed IP literal
+        (names are checked by the resolver). Cached: the same URLs come again and again."""
+        found = self._targets.get(url)
+        if found is None:
+            if len(self._targets) > 10000:
+                self._targets.clear()
+            target = URL(url)
+            literal = literal_ip(target.host or "")
+            refusal = None
+            if literal is not None and not self.policy.allows(literal):
+                refusal = f"refused: {self.policy.why_refused(str(literal))}"
+            found = self._targets[url] = (target, refusal)
+        return found
 
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
         kept = b""

@@ -18,7 +18,7 @@ event; then the delivery is given up. When a subscription gives up a delivery an
 success for that whole window either, it is disabled, with the reason in its status and an audit
 record.
 
-Pipeline: one claim loop keeps up to ``2 × concurrency`` deliveries in hand and at most
+Pipeline: one claim loop keeps up to ``4 × concurrency`` deliveries in hand and at most
 ``concurrency`` on the wire; outcomes are written back in batches (one transaction each), and
 all database calls run on one thread of their own so the event loop never waits for a disk
 flush.
@@ -54,6 +54,7 @@ T = TypeVar("T")
 MAX_BACKOFF = 3600.0
 FLUSH_EVERY = 0.02  # seconds between write-backs while outcomes are waiting
 FLUSH_SIZE = 256
+HAND = 4  # deliveries claimed ahead, in multiples of the concurrency: fewer, larger claims
 PAYLOAD_CACHE = 2048
 PRUNE_AFTER = 7 * 86400.0  # finished deliveries and their attempts are kept this long
 PRUNE_EVERY = 3600.0
@@ -180,7 +181,10 @@ class DeliveryWorker:
         for owner in owners:
             host, _, rest = owner.partition("/")
             pid_text = rest.partition("/")[0]
-            if host != self.host or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            if host != self.host or not pid_text.isdigit() or owner.startswith(self.name + "#"):
+                continue
+            if int(pid_text) == os.getpid():
+                dead.append(owner)  # an earlier life of this very process id
                 continue
             try:
                 os.kill(int(pid_text), 0)
@@ -218,7 +222,7 @@ class DeliveryWorker:
                 log.info("webhooks: %d delivered, %d failed attempts since start",
                          self.delivered, self.failed)
                 self._reported = (self.delivered, self.failed)
-        room = 2 * self.concurrency - self._in_hand
+        room = HAND * self.concurrency - self._in_hand
         if room <= 0:
             self._room.clear()
             await self._room.wait()
@@ -297,7 +301,7 @@ class DeliveryWorker:
             self._owners.pop(owner, None)
         else:
             self._owners[owner] = left
-        if self._in_hand < self.concurrency:
+        if self._in_hand <= (HAND - 1) * self.concurrency:
             self._room.set()
 
     # ---- sending ------------------------------------------------------------------------

@@ -25,6 +25,8 @@ class Kind(StrEnum):
     INCIDENT_REPORTED = "incident.reported"
     INCIDENT_UPDATED = "incident.updated"
     REGION_CONFIGURED = "region.configured"
+    # One per import of a historical record; its rows live in the history store, keyed by it.
+    HISTORY_IMPORTED = "history.imported"
 
 
 def canonical_json(value: Any) -> str:

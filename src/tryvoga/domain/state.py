@@ -177,6 +177,9 @@ class State:
             neighbours = None if p["neighbours"] is None else tuple(p["neighbours"])
         self.settings[p["region"]] = RegionSettings(shelter, neighbours)
 
+    def _history_imported(self, event: Event) -> None:
+        """Imported history is kept apart (the history store): the live state is untouched."""
+
     # ---- queries -----------------------------------------------------------------------
 
     def active_alerts(self) -> list[Alert]:
@@ -285,4 +288,5 @@ _HANDLERS = {
     Kind.INCIDENT_REPORTED.value: State._incident_reported,
     Kind.INCIDENT_UPDATED.value: State._incident_updated,
     Kind.REGION_CONFIGURED.value: State._region_configured,
+    Kind.HISTORY_IMPORTED.value: State._history_imported,
 }

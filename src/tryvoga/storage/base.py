@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tryvoga.domain.events import Event
+from tryvoga.storage.history import HistoryBatch, ImportRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,11 @@ class WriteTransaction(Protocol):
 
     def outbox_add(self, event_seq: int, format_name: str, content_type: str, body: bytes,
                    webhook_ids: Sequence[str], due: float) -> None: ...
+
+    # Imported history (storage/history.py): rows written beside their history.imported event.
+    def history_add(self, seq: int, time: str, batch: HistoryBatch) -> int: ...
+
+    def history_import(self, sha256: str) -> ImportRecord | None: ...
 
 
 class Storage(Protocol):

@@ -17,7 +17,7 @@ from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
-from tryvoga.storage import compat_webhooks, webhooks
+from tryvoga.storage import compat_webhooks, history, webhooks
 from tryvoga.storage.base import (
     AuditRecord,
     IdempotencyRecord,
@@ -64,6 +64,9 @@ MIGRATIONS: dict[int, list[str]] = {1: [
 ]}
 # Webhook subscriptions, outbox deliveries and attempts (issue 3; see storage/webhooks.py).
 MIGRATIONS[2] = webhooks.MIGRATION
+# Imported records of past alerts, keyed by their history.imported event (issue 6; see
+# storage/history.py).
+MIGRATIONS[3] = history.MIGRATION
 # ukrainealarm webhook registrations (issue 4; see storage/compat_webhooks.py).
 MIGRATIONS[5] = compat_webhooks.MIGRATION
 
@@ -149,6 +152,12 @@ class SQLiteTransaction:
                    webhook_ids: Sequence[str], due: float) -> None:
         webhooks.outbox_add(self._conn, event_seq, format_name, content_type, body,
                             webhook_ids, due)
+
+    def history_add(self, seq: int, time: str, batch: history.HistoryBatch) -> int:
+        return history.add(self._conn, seq, time, batch)
+
+    def history_import(self, sha256: str) -> history.ImportRecord | None:
+        return history.import_by_sha(self._conn, sha256)
 
     def compat_webhook_put(self, owner: str, url: str, region_ids: tuple[str, ...] | None,
                            time: str) -> compat_webhooks.CompatWebhook:

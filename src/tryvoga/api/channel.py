@@ -1,0 +1,80 @@
+"""The live feed of the alert channel: ``POST /api/v1/ingest/channel`` with a write token.
+
+The body is one post, ``{"channel": "air_alert_ua", "id": 12345, "date":
+"2024-08-22T08:40:01+03:00", "text": "🔴 08:39 Повітряна тривога в м. Київ ..."}`` (``date``
+may be ``date_unixtime``, ``text`` a list of Telegram entities, ``channel`` defaults to
+``air_alert_ua``), or ``{"channel": ..., "posts": [...]}`` with up to 500 of them. Each post is
+applied once, keyed by channel and message id, in order of time and id; the answer lists what
+became of each (applied, skipped or failed, with the reason) and a summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tryvoga.api.app import CONTEXT, context_of
+from tryvoga.api.http import check_fields, json_response, read_json
+from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.ingest.channel import (
+    DEFAULT_CHANNEL,
+    ChannelIngest,
+    Outcome,
+    Post,
+    post_from_json,
+    summarize,
+)
+
+PREFIX = "/api/v1"
+MAX_POSTS = 500
+INGEST = web.AppKey("channel_ingest", ChannelIngest)
+
+
+async def ingest_channel(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    assert actor is not None
+    body = await read_json(request)
+    if "posts" in body:
+        check_fields(body, {"channel", "posts"})
+        items = body["posts"]
+        if not isinstance(items, list) or not items:
+            raise BadRequest("posts must be a non-empty list of posts", field="posts")
+        if len(items) > MAX_POSTS:
+            raise BadRequest(f"at most {MAX_POSTS} posts per request", field="posts")
+        channel = body.get("channel", DEFAULT_CHANNEL)
+        posts = [post_from_json(item, channel, where=f"posts[{i}]")
+                 for i, item in enumerate(items)]
+    else:
+        posts = [post_from_json(body)]
+    ingest = request.app[INGEST]
+    outcomes: list[Outcome] = []
+    for post in sorted(posts, key=Post.sort_key):
+        prepared = ingest.prepare(post)
+        if isinstance(prepared, Outcome):
+            outcomes.append(prepared)
+            continue
+        try:
+            result = await ctx.command(ingest.apply, ctx.service, actor, post, prepared)
+        except TryvogaError as exc:
+            if exc.status >= 500:
+                raise
+            reason = ("changed_after_applied" if exc.code == "idempotency_key_reused"
+                      else exc.code)
+            outcomes.append(Outcome(post, "failed", reason, notes=(exc.message,)))
+            continue
+        outcomes.append(ingest.outcome(post, result))
+    answer: dict[str, Any] = {"summary": summarize(outcomes),
+                              "posts": [o.to_json() for o in outcomes],
+                              "version": ctx.follower.state.seq}
+    return json_response(answer)
+
+
+def add_routes(app: web.Application) -> None:
+    context = app[CONTEXT]
+    app[INGEST] = ChannelIngest(context.catalogue, context.names)
+    app.router.add_post(f"{PREFIX}/ingest/channel", ingest_channel)
+
+
+__all__ = ["add_routes"]
