@@ -522,6 +522,12 @@ from tryvoga.cap.command import ingest_cap  # noqa: E402
 
 ingest.add_command(ingest_cap)
 
+# Statements become proposals; an operator accepts or rejects them (ingest/statement_cli.py).
+from tryvoga.ingest.statement_cli import ingest_statement, proposal  # noqa: E402
+
+ingest.add_command(ingest_statement)
+main.add_command(proposal)
+
 # Channel posts, the historical record, its statistics and replays (ingest/cli.py).
 from tryvoga.ingest.cli import (  # noqa: E402
     history_items,

@@ -75,6 +75,8 @@ class Result:
 
 
 Decision = tuple[list[NewEvent], Callable[[State], tuple[int, dict[str, Any]]]]
+# Rows that belong with a command's events, written in the same commit (see ``run``).
+Store = Callable[[WriteTransaction, Sequence[Event]], None]
 
 
 def hash_token(token: str) -> str:
@@ -312,7 +314,7 @@ class Service:
     def declare(self, actor: Actor, regions: Any, type_: Any, threats: Any = None,
                 status: Any = "actual", source: Any = "", note: Any = "",
                 started_at: Any = None, idempotency_key: str | None = None,
-                cap: Any = None) -> Result:
+                cap: Any = None, store: Store | None = None) -> Result:
         if isinstance(regions, str):
             regions = [regions]
         if not isinstance(regions, list) or not regions:
@@ -370,12 +372,12 @@ class Service:
 
             return events, respond
 
-        return self._execute(actor, idempotency_key, request, decide)
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     def end(self, actor: Actor, alert_id: Any = None, region: Any = None, type_: Any = None,
             status: Any = "actual", reason: Any = "", withdraw: bool = False,
             ended_at: Any = None, idempotency_key: str | None = None,
-            cap: Any = None) -> Result:
+            cap: Any = None, store: Store | None = None) -> Result:
         reason_text = _text(reason, "reason")
         end_time = _time(ended_at, "ended_at")
         if alert_id is not None:
@@ -427,7 +429,7 @@ class Service:
             return [NewEvent(kind, payload)], lambda after: (
                 200, {"alert": alert_json(after.alerts[alert_id_final], after)})
 
-        return self._execute(actor, idempotency_key, request, decide)
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     def update(self, actor: Actor, alert_id: Any, threats: Any = None, note: Any = None,
                idempotency_key: str | None = None, cap: Any = None) -> Result:
@@ -471,7 +473,8 @@ class Service:
                         source: Any = "", description: Any = "", address: Any = None,
                         latitude: Any = None, longitude: Any = None, killed: Any = None,
                         injured: Any = None, embargo_until: Any = None, alert_id: Any = None,
-                        idempotency_key: str | None = None) -> Result:
+                        idempotency_key: str | None = None,
+                        store: Store | None = None) -> Result:
         code = self._check_region(actor, region)
         payload: dict[str, Any] = {
             "kind": _enum(IncidentKind, kind, "kind").value,
@@ -502,7 +505,7 @@ class Service:
             return [event], lambda after: (201, {"incident": incident_json(
                 after.incidents[incident_id], after)})
 
-        return self._execute(actor, idempotency_key, request, decide)
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     _INCIDENT_FIELDS = frozenset({"kind", "status", "source", "description", "address",
                                   "latitude", "longitude", "killed", "injured",

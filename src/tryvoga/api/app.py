@@ -124,6 +124,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     compat_ukrainealarm.add_routes(app)
     from tryvoga.delivery import api as webhooks
     webhooks.add_routes(app)
+    from tryvoga.api import proposals
+    proposals.add_routes(app)
     from tryvoga.api import channel, history
     channel.add_routes(app)
     history.add_routes(app)

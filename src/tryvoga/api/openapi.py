@@ -115,6 +115,19 @@ PATHS: dict[str, dict[str, Any]] = {
     "/events": {"get": _op("The raw event log", [
         _param("since", "query", "sequence number to start after", {"type": "integer"}),
         LIMIT])},
+    # Statements become proposals; nothing is applied until an operator accepts one.
+    "/ingest/statement": {"post": _op(
+        "Read a statement (JSON {text, source, within} or text/plain) into proposals",
+        None, "object", write=True, ok="201")},
+    "/proposals": {"get": {**_op("Proposals from statements, newest first", [
+        _param("state", "query", "pending, accepted, rejected, or all (the default)"),
+        LIMIT]), "security": [{"bearer": []}]}},
+    "/proposals/{id}": {"get": {**_op("One proposal", [ID]), "security": [{"bearer": []}]}},
+    "/proposals/{id}/accept": {"post": _op(
+        "Apply a proposal (declare, end or report) within the token's scope", [ID],
+        write=True, ok="201")},
+    "/proposals/{id}/reject": {"post": _op("Reject a proposal: nothing is applied", [ID],
+                                           "object", write=True)},
 }
 
 # Webhook subscriptions (delivery/api.py); every one needs a write token.

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from tryvoga.domain.events import Event
 from tryvoga.storage.history import HistoryBatch, ImportRecord
+from tryvoga.storage.proposals import ProposalRecord, StatementRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,20 @@ class WriteTransaction(Protocol):
     def history_add(self, seq: int, time: str, batch: HistoryBatch) -> int: ...
 
     def history_import(self, sha256: str) -> ImportRecord | None: ...
+
+    # Statements and their proposals (storage/proposals.py): decided beside the events applied.
+    def statement_by_sha(self, sha256: str) -> StatementRecord | None: ...
+
+    def statement_add(self, sha256: str, time: str, actor: str, source: str, text: str,
+                      unresolved: list[dict[str, Any]],
+                      bodies: Sequence[dict[str, Any]]) -> int: ...
+
+    def proposals_of(self, statement: int) -> list[ProposalRecord]: ...
+
+    def proposal_get(self, proposal_id: int) -> ProposalRecord | None: ...
+
+    def proposal_decide(self, proposal_id: int, state: str, time: str, actor: str, reason: str,
+                        events: Sequence[int]) -> bool: ...
 
 
 class Storage(Protocol):

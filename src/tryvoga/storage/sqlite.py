@@ -17,7 +17,7 @@ from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
-from tryvoga.storage import compat_webhooks, history, webhooks
+from tryvoga.storage import compat_webhooks, history, proposals, webhooks
 from tryvoga.storage.base import (
     AuditRecord,
     IdempotencyRecord,
@@ -69,6 +69,9 @@ MIGRATIONS[2] = webhooks.MIGRATION
 MIGRATIONS[3] = history.MIGRATION
 # ukrainealarm webhook registrations (issue 4; see storage/compat_webhooks.py).
 MIGRATIONS[5] = compat_webhooks.MIGRATION
+# Statements and the events they propose, waiting for an operator (issue 6, statements; see
+# storage/proposals.py).
+MIGRATIONS[6] = proposals.MIGRATION
 
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -158,6 +161,25 @@ class SQLiteTransaction:
 
     def history_import(self, sha256: str) -> history.ImportRecord | None:
         return history.import_by_sha(self._conn, sha256)
+
+    def statement_by_sha(self, sha256: str) -> proposals.StatementRecord | None:
+        return proposals.statement_by_sha(self._conn, sha256)
+
+    def statement_add(self, sha256: str, time: str, actor: str, source: str, text: str,
+                      unresolved: list[dict[str, Any]],
+                      bodies: Sequence[dict[str, Any]]) -> int:
+        return proposals.add_statement(self._conn, sha256, time, actor, source, text,
+                                       unresolved, bodies)
+
+    def proposals_of(self, statement: int) -> list[proposals.ProposalRecord]:
+        return proposals.of_statement(self._conn, statement)
+
+    def proposal_get(self, proposal_id: int) -> proposals.ProposalRecord | None:
+        return proposals.get(self._conn, proposal_id)
+
+    def proposal_decide(self, proposal_id: int, state: str, time: str, actor: str, reason: str,
+                        events: Sequence[int]) -> bool:
+        return proposals.decide(self._conn, proposal_id, state, time, actor, reason, events)
 
     def compat_webhook_put(self, owner: str, url: str, region_ids: tuple[str, ...] | None,
                            time: str) -> compat_webhooks.CompatWebhook:

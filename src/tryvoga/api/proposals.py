@@ -1,0 +1,104 @@
+"""Statements in, proposals out, over HTTP (write tokens only; proposals are not public).
+
+    POST /api/v1/ingest/statement        {"text", "source"?, "within"?} or a text/plain body
+    GET  /api/v1/proposals?state=&limit=
+    GET  /api/v1/proposals/{id}
+    POST /api/v1/proposals/{id}/accept   applies it through the Service, scope checked
+    POST /api/v1/proposals/{id}/reject   {"reason"?}
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.http import check_fields, json_response, query_int, read_json
+from tryvoga.errors import BadRequest, Unauthorized
+from tryvoga.ingest.proposals import ProposalDesk, proposal_json
+from tryvoga.service import Actor
+from tryvoga.storage.proposals import ProposalReader
+
+PREFIX = "/api/v1"
+DESK = web.AppKey("proposal_desk", ProposalDesk)
+
+
+def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
+    ctx = context_of(request)
+    actor = ctx.actor(request, required=True)
+    if actor is None:  # required=True never gives None; this keeps the type exact
+        raise Unauthorized("this needs a bearer token", code="token_missing")
+    return ctx, request.app[DESK], actor
+
+
+async def ingest_statement(request: web.Request) -> web.Response:
+    ctx, desk, actor = _desk(request)
+    if request.content_type == "text/plain":
+        raw = await request.read()
+        try:
+            body: dict[str, Any] = {"text": raw.decode(request.charset or "utf-8")}
+        except (UnicodeDecodeError, LookupError):
+            raise BadRequest("the body is not text in its declared charset", field="text",
+                             status=400) from None
+        body["source"] = request.query.get("source")
+        body["within"] = request.query.get("within")
+    else:
+        body = await read_json(request)
+        check_fields(body, {"text", "source", "within"})
+    prepared = await ctx.read(desk.prepare, actor, body.get("text"), body.get("source"),
+                              body.get("within"))
+    result = await ctx.command(desk.save, actor, prepared)
+    return json_response(result.body, status=result.status)
+
+
+async def list_proposals(request: web.Request) -> web.Response:
+    ctx, desk, actor = _desk(request)
+    state = request.query.get("state") or None
+    limit = query_int(request, "limit", 100, 1, 5000)
+    records = await ctx.read(desk.list, actor, state, limit)
+    return json_response({"proposals": [proposal_json(r) for r in records]})
+
+
+async def get_proposal(request: web.Request) -> web.Response:
+    ctx, desk, actor = _desk(request)
+    record = await ctx.read(desk.get, actor, request.match_info["id"])
+    return json_response({"proposal": proposal_json(record)})
+
+
+async def accept(request: web.Request) -> web.Response:
+    ctx, desk, actor = _desk(request)
+    if (await request.read()).strip():
+        check_fields(await read_json(request), set())
+    result = await ctx.command(desk.accept, actor, request.match_info["id"])
+    return json_response(result.body, status=result.status)
+
+
+async def reject(request: web.Request) -> web.Response:
+    ctx, desk, actor = _desk(request)
+    body: dict[str, Any] = {}
+    if (await request.read()).strip():
+        body = await read_json(request)
+        check_fields(body, {"reason"})
+    result = await ctx.command(desk.reject, actor, request.match_info["id"],
+                               body.get("reason", ""))
+    return json_response(result.body, status=result.status)
+
+
+def add_routes(app: web.Application) -> None:
+    context = app[CONTEXT]
+    app[DESK] = ProposalDesk(context.service, context.names, ProposalReader(context.settings.db))
+
+    async def close(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await asyncio.get_running_loop().run_in_executor(None, app[DESK].reader.close)
+
+    app.cleanup_ctx.append(close)
+    r = app.router
+    r.add_post(f"{PREFIX}/ingest/statement", ingest_statement)
+    r.add_get(f"{PREFIX}/proposals", list_proposals)
+    r.add_get(f"{PREFIX}/proposals/{{id}}", get_proposal)
+    r.add_post(f"{PREFIX}/proposals/{{id}}/accept", accept)
+    r.add_post(f"{PREFIX}/proposals/{{id}}/reject", reject)
