@@ -19,8 +19,9 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
+# --demo: on a fresh database, replay the night of 2023-05-20 (bundled) as an exercise.
 run: $(STAMP_RUN)
-	$(BIN)/tryvoga serve
+	$(BIN)/tryvoga serve --demo true
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests scripts

@@ -106,6 +106,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/history": {"get": _op("Alerts with start, end and duration, newest first", [
         REGION, TYPE, _param("status", "query", "actual, exercise or test"),
         _param("from", "query", "ISO-8601 time"), _param("to", "query", "ISO-8601 time"),
+        _param("imported", "query", "imported history (\"imported\": true, ids h<n>) is "
+               "included; true: only it; false: without it"),
         _param("cursor", "query", "from the previous page's next"), LIMIT])},
     "/incidents": {"get": _op("Incident reports", [REGION, LIMIT]),
                    "post": _op("Report an incident", None, "Incident", write=True, ok="201")},
@@ -147,6 +149,29 @@ PATHS.update({
         "Delivery attempts, newest first: time, status, latency, error, next try",
         [ID, LIMIT, _param("before", "query", "attempt id from the previous page's next",
                            {"type": "integer"})]), "security": [{"bearer": []}]}},
+})
+
+# The alert channel's live feed, and history statistics and imports (api/channel.py,
+# api/history.py).
+PATHS.update({
+    "/ingest/channel": {"post": _op(
+        "Apply official channel posts, once each: {id, date|date_unixtime, text, channel} or "
+        "{channel, posts: [...]} (up to 500); answers each post's outcome", None, "object",
+        write=True)},
+    "/history/stats": {"get": _op(
+        "Per region: alerts, total and longest time under alert, by hour of day and month "
+        "(Kyiv time); JSON or CSV", [
+            _param("region", "query", "comma-separated KATOTTG codes; default: every oblast "
+                   "and Kyiv"),
+            _param("within", "query", "with level=: every region at those levels inside this"),
+            _param("level", "query", "comma-separated levels"), TYPE,
+            _param("from", "query", "ISO-8601 time; default: all"),
+            _param("to", "query", "ISO-8601 time; default: now"),
+            _param("imported", "query", "true: only imported history; false: only live"),
+            _param("source", "query", "official or volunteer (imported records)"),
+            _param("format", "query", "json (default) or csv")])},
+    "/history/imports": {"get": _op(
+        "Imports of historical records, with the rows that could not be resolved")},
 })
 
 
