@@ -333,6 +333,16 @@ def test_a_token_writes_only_in_its_scope(feed: Feed) -> None:
                                 "🔴 12:00 Повітряна тривога в м. Київ", actor=kyiv_only)
     assert kinds(events) == [("alert.declared", KYIV)]
     assert events[0].actor == "channel:air_alert_ua"
+    # A post the narrow token could apply only in part is applied in full when a token for
+    # the whole country sends it; the part applied before is not applied again.
+    both = "🔴 12:05 Повітряна тривога в\n• м. Київ\n• Сумська область"
+    outcome, events = feed.send(kyiv("2023-05-21 12:05:00"), both, ident="500",
+                                actor=kyiv_only)
+    assert (outcome.outcome, outcome.reason) == ("failed", "out_of_scope") and events == []
+    outcome, events = feed.send(kyiv("2023-05-21 12:05:00"), both, ident="500")
+    assert kinds(events) == [("alert.declared", "UA59000000000057109")]
+    outcome, events = feed.send(kyiv("2023-05-21 12:05:00"), both, ident="500")
+    assert (outcome.outcome, outcome.reason) == ("skipped", "duplicate")
 
 
 # ---- input forms ----------------------------------------------------------------------------

@@ -29,9 +29,10 @@ timestamp is authoritative and becomes the alert's start or end.
 Applying a post
 ---------------
 Each post is one command on the write path, keyed by channel and message id (the idempotency
-key ``post:<id>`` of the actor ``channel:<channel>``), so it is applied once whatever the input
-it arrives by (an export, a text file, the live feed) and re-sending it changes nothing. Within
-the post everything is decided against the current state and applied in one transaction:
+key ``post:<id>`` of the actor ``channel:<channel>``; a token limited to some regions has keys
+of its own), so it is applied once whatever the input it arrives by (an export, a text file, the
+live feed) and re-sending it changes nothing. Within the post everything is decided against the
+current state and applied in one transaction:
 
 * a start on a place that already has its own active alert of that type changes nothing; a
   start older than the place's last all-clear of that type (a post arriving out of order) is
@@ -70,7 +71,7 @@ from tryvoga.domain.model import (
     ThreatType,
 )
 from tryvoga.domain.names import NameIndex
-from tryvoga.domain.regions import PARTITIONING_LEVELS, Catalogue, Level
+from tryvoga.domain.regions import COUNTRY, PARTITIONING_LEVELS, Catalogue, Level
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.service import Actor, Decision, Result, Service
@@ -388,6 +389,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Action, AlertType, ThreatType | None], .
         (r"^(?P<place>.+?)\s+[-–—]\s+повітряна\s+тривога\s*[.!]*$", Action.START,
          AlertType.AIR_RAID, None),
     ))
+
 
 def _recognize(head: str) -> tuple[re.Match[str], Action, AlertType, ThreatType | None] | None:
     for pattern, action, alert_type, threat in _PATTERNS:
@@ -828,7 +830,13 @@ class ChannelIngest:
                     "notes": work.notes, "places": places}
             return work.events, lambda after: (200, body)
 
-        return service.run(actor, request, decide, idempotency_key=f"post:{post.id}")
+        # Once per post and scope: a post that a narrower token could apply only in part is
+        # still applied in full when a token that covers the rest sends it (starts and ends
+        # already applied change nothing the second time).
+        key = f"post:{post.id}"
+        if set(actor.scopes) != {COUNTRY}:
+            key += ":scope:" + ",".join(sorted(actor.scopes))
+        return service.run(actor, request, decide, idempotency_key=key)
 
     def outcome(self, post: Post, result: Result) -> Outcome:
         return _outcome_from(post, result.body, tuple(e.seq for e in result.events),
