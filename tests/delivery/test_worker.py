@@ -70,7 +70,11 @@ def answer(status: int, text: str = "", headers: dict[str, str] | None = None
 async def receiver() -> AsyncIterator[Receiver]:
     found = Receiver()
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", found.handle)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await found.handle(request)  # looked up per request: a test may replace it
+
+    app.router.add_route("*", "/{tail:.*}", route)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -309,3 +313,40 @@ async def test_a_closed_port_is_a_recorded_failure(
     attempt = hooks.attempts(admin, webhook_id)["attempts"][-1]
     assert attempt["error"].startswith("cannot connect to 127.0.0.1:9")
     assert attempt["delivery_state"] == "pending" and attempt["next_attempt_at"]
+
+
+async def test_a_hanging_receiver_does_not_hold_up_the_others(
+        service: Service, hooks: Webhooks, admin: Actor, receiver: Receiver,
+        db_path: Path) -> None:
+    from tryvoga.delivery.worker import PER_SUBSCRIPTION
+
+    hang = asyncio.Event()
+    original = receiver.handle
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path == "/hang":
+            receiver.got.append(Received(dict(request.headers), await request.read(),
+                                         request.path))
+            await hang.wait()
+            return web.Response(status=200)
+        return await original(request)
+
+    receiver.handle = handle  # type: ignore[method-assign]
+    stuck, _ = subscribe(hooks, admin, receiver.url("/hang"))
+    fine, _ = subscribe(hooks, admin, receiver.url("/ok"))
+    for index in range(20):
+        service.declare(admin, [KYIV], ("air_raid", "chemical")[index % 2])
+        service.end(admin, region=KYIV, type_=("air_raid", "chemical")[index % 2])
+    worker = await running(db_path, webhook_concurrency=2 * PER_SUBSCRIPTION,
+                           webhook_read_timeout=60.0)
+    try:
+        await until(lambda: hooks.get(admin, fine)["deliveries"]["delivered"] == 40,
+                    what="every delivery to the healthy receiver")
+        on_the_wire = sum(1 for r in receiver.got if r.path == "/hang")
+        assert on_the_wire == PER_SUBSCRIPTION
+        hang.set()
+        await until(lambda: hooks.get(admin, stuck)["deliveries"]["delivered"] == 40,
+                    what="the hanging receiver's deliveries once it answers")
+    finally:
+        hang.set()
+        await stopped(worker)

@@ -19,9 +19,10 @@ success for that whole window either, it is disabled, with the reason in its sta
 record.
 
 Pipeline: one claim loop keeps up to ``4 × concurrency`` deliveries in hand and at most
-``concurrency`` on the wire; outcomes are written back in batches (one transaction each), and
-all database calls run on one thread of their own so the event loop never waits for a disk
-flush.
+``concurrency`` on the wire, at most ``PER_SUBSCRIPTION`` of them for any one subscription (a
+hanging receiver does not take every slot); outcomes are written back in batches (one
+transaction each), and all database calls run on one thread of their own so the event loop
+never waits for a disk flush.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ MAX_BACKOFF = 3600.0
 FLUSH_EVERY = 0.02  # seconds between write-backs while outcomes are waiting
 FLUSH_SIZE = 256
 HAND = 4  # deliveries claimed ahead, in multiples of the concurrency: fewer, larger claims
+PER_SUBSCRIPTION = 8  # deliveries of one subscription on the wire at once
 PAYLOAD_CACHE = 2048
 PRUNE_AFTER = 7 * 86400.0  # finished deliveries and their attempts are kept this long
 PRUNE_EVERY = 3600.0
@@ -100,6 +102,7 @@ class DeliveryWorker:
         self._in_hand = 0
         self._sending = asyncio.Semaphore(self.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes: dict[str, asyncio.Semaphore] = {}
         self._outcomes: list[Outcome] = []
         self._secrets: dict[str, tuple[str, str, str]] = {}
         self._secrets_version = -1
@@ -308,7 +311,12 @@ class DeliveryWorker:
 
     async def _deliver(self, job: Job) -> None:
         assert self.sender is not None
-        async with self._sending:
+        # A subscriber that hangs until the timeout holds at most PER_SUBSCRIPTION slots of the
+        # wire; the others keep theirs. Its queued deliveries wait here, off the wire.
+        lane = self._lanes.get(job.row.webhook)
+        if lane is None:
+            lane = self._lanes[job.row.webhook] = asyncio.Semaphore(PER_SUBSCRIPTION)
+        async with lane, self._sending:
             timestamp = str(int(time.time()))
             headers = {
                 "Content-Type": job.content_type,
@@ -321,6 +329,8 @@ class DeliveryWorker:
         self._outcomes.append(self._outcome(job, answer))
         if len(self._outcomes) >= FLUSH_SIZE:
             self._flush_now.set()
+        if not lane.locked() and len(self._lanes) > 10000:
+            self._lanes.pop(job.row.webhook, None)  # keep the map bounded
 
     def _outcome(self, job: Job, answer: Answer) -> Outcome:
         now = time.time()
