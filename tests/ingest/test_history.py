@@ -19,6 +19,7 @@ from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, Level
 from tryvoga.ingest.history import FORMER_NAMES
 from tryvoga.service import Actor, Service
+from tryvoga.storage.history import HistoryReader
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import KYIV, Server, run_cli, start_server, stop_server
@@ -187,8 +188,18 @@ def test_importing_twice_adds_nothing_and_the_other_language_adds_only_what_is_n
         newer = sum(1 for r in csv.DictReader(handle)
                     if (r["started_at"], r["finished_at"]) not in known)
     assert english["rows"] == 43031 and english["resolved"] == 43031
+    # Every row of the English file resolved to the region its Ukrainian twin did (or the
+    # twin would not have been recognised), and the store holds each English row once.
     assert english["added"] == newer and english["already_in_history"] == 43031 - newer
     assert [e.kind for e in events_of(db)] == ["history.imported"] * 2
+    reader = HistoryReader(db)
+    try:
+        stored = Counter((minute(a.started_at), minute(a.ended_at)) for a in reader.alerts())
+    finally:
+        reader.close()
+    with OFFICIAL_EN.open(newline="", encoding="utf-8") as handle:
+        assert stored == Counter((minute(r["started_at"]), minute(r["finished_at"]))
+                                 for r in csv.DictReader(handle))
 
 
 def test_unresolved_rows_are_listed_and_volunteer_rows_marked(tmp_path: Path) -> None:
