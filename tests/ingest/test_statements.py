@@ -296,3 +296,30 @@ def test_a_channel_style_post(names: NameIndex) -> None:
     assert debris["description"] == "debris, damage: приватний будинок"  # no casualties
     assert (clear["kind"], clear["region"]) == ("all_clear", KYIV)
     assert answer["unresolved"] == []
+
+
+def test_a_wire_report_with_background_paragraphs(names: NameIndex) -> None:
+    answer = read(
+        "KYIV, May 20 - Russia launched a wave of drones at Kyiv overnight, the city's military "
+        "administration said.\n\n"
+        "Air defences destroyed all the drones heading for Kyiv, the head of the Kyiv City "
+        "Military Administration said on Telegram.\n\n"
+        "Debris fell on a non-residential building in the Sviatoshynskyi district, causing a "
+        "fire, Mayor Vitali Klitschko said. No one was injured.\n\n"
+        "In the southern city of Odesa, a missile strike damaged port infrastructure, regional "
+        "governor Oleh Kiper said. Two people were wounded.\n\n"
+        "The war in Ukraine has killed tens of thousands of people since February 2022.", names)
+    alert, debris, damage = answer["proposals"]
+    assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KYIV, ["drones"])
+    assert alert["source"] == "Kyiv City Military Administration"
+    # "destroyed all the drones" is an interception, not damage.
+    assert (debris["incident_kind"], debris["region"]) == ("debris", "UA80000000000875983")
+    assert debris["description"] == "debris, fire: a non-residential building"
+    assert debris["source"] == "Mayor of Kyiv"
+    assert (damage["incident_kind"], damage["region"]) == ("damage", ODESA_CITY)
+    assert damage["source"] == "Head of the Odesa Regional Military Administration"
+    # The wounded are told apart from their place: offered with the city the report was in;
+    # the background paragraph gives nothing.
+    (wounded,) = answer["unresolved"]
+    assert (wounded["text"], wounded["reason"]) == ("casualties", "no_place")
+    assert [c["code"] for c in wounded["candidates"]] == [ODESA_CITY]

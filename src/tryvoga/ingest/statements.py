@@ -208,6 +208,10 @@ _NOT_A_FIRE = _any(r"\b(?:heavy|artillery|mortar|machine[- ]gun|gun|small[- ]arm
                    r"direct|suppressing|covering)\s+fire\b",
                    r"\bfire\s+(?:from|at|on|upon|support|fights?|fighting|exchange)\b",
                    r"\bunder\s+fire\b", r"\bcease[- ]?fires?\b")
+# Drones and missiles destroyed in the air are interceptions, not damage on the ground.
+_WEAPON = r"(?:drones?|missiles?|rockets?|UAVs?|Shaheds?|targets?)"
+_NOT_DAMAGE = _any(rf"\bdestroy\w*\s+(?:[\w-]+\s+){{0,3}}{_WEAPON}\b",
+                   rf"\b{_WEAPON}\s+(?:[\w-]+\s+){{0,3}}destroyed\b")
 # "Постраждалих немає", "no one was injured": casualties denied are not casualties.
 _NO_CASUALTIES = _any(r"\bno\s+(?:one|body)\s+was\s+(?:killed|injured|hurt|wounded)\b",
                       r"\bno\s+(?:casualties|injuries|victims|dead|injured)\b",
@@ -268,6 +272,7 @@ _CAPITAL = _any(r"\b(?:the\s+)?(?:Ukrainian\s+|Ukraine['’]s\s+)?capital\b", r"
 _WHOLE_COUNTRY = _any(r"\b(?:all\s+(?:of\s+)?|across\s+(?:all\s+of\s+)?|throughout\s+)Ukraine\b",
                       r"\bнаціональн\w+\s+тривог\w*", r"\bпо\s+всій\s+(?:території\s+)?Україні\b",
                       r"\bпо\s+всей\s+(?:территории\s+)?Украин[еы]\b", r"\bnationwide\b")
+_COUNTRY = re.compile(r"\bUkraine\b|\bУкраїн(?:а|и|і|у|ою)\b|\bУкраин(?:а|е|у|ы|ой)\b")
 _QUANTITY = (r"(?:several|some|many|a\s+number\s+of|a\s+few|other|multiple|various|most|"
              r"\d+|two|three|four|five|six|seven|eight|nine|ten)")
 _COMPASS = r"(?:eastern|western|southern|northern|central|north-?eastern|south-?eastern|" \
@@ -330,7 +335,14 @@ _NOT_PLACES = frozenset({
     "вона", "вони", "ми", "також", "крім", "окрім", "внаслідок", "згідно", "після", "під", "до",
     "про", "по", "україна", "україни", "україні", "україну", "росія", "росії", "рф", "он", "она",
     "они", "мы", "это", "также", "кроме", "после", "во", "украина", "украины", "украине",
-    "россия", "россии"
+    "россия", "россии",
+    # Months: "in February" is a time.
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "січень", "лютий", "березень", "квітень", "травень",
+    "червень", "липень", "серпень", "вересень", "жовтень", "листопад", "грудень", "січні",
+    "лютому", "березні", "квітні", "травні", "червні", "липні", "серпні", "вересні", "жовтні",
+    "листопаді", "грудні", "январе", "феврале", "марте", "апреле", "мае", "июне", "июле",
+    "августе", "сентябре", "октябре", "ноябре", "декабре",
 })
 _BIG = frozenset({Level.SPECIAL_CITY, Level.CITY, Level.OBLAST})
 _CITIES = frozenset({Level.SPECIAL_CITY, Level.CITY})
@@ -426,6 +438,7 @@ class _Sentence:
     incident_kinds: list[IncidentKind] = field(default_factory=list)
     status: IncidentStatus = IncidentStatus.PRELIMINARY
     objects: list[str] = field(default_factory=list)
+    national: bool = False  # names the country itself ("the war in Ukraine")
 
     @property
     def has_event(self) -> bool:
@@ -564,6 +577,7 @@ class _Reader:
         if sentence.source is not None and sentence.source.place is not None:
             sentence.contexts.append(sentence.source.place)
         self._triggers(sentence)
+        sentence.national = _COUNTRY.search(text) is not None
         vague = _spans(_VAGUE, text)
         whole = _spans(_WHOLE_COUNTRY, text)
         capital = [span for span in _spans(_CAPITAL, text) if not _overlaps(*span, masked)]
@@ -700,12 +714,15 @@ class _Reader:
         sentence.threat_now = _THREAT_NOW.search(text) is not None
         not_fire = _spans(_NOT_A_FIRE, text)
         no_casualties = _spans(_NO_CASUALTIES, text)
+        not_damage = _spans(_NOT_DAMAGE, text)
         for kind, pattern in _INCIDENTS.items():
             spans = _spans(pattern, text)
             if kind is IncidentKind.FIRE:
                 spans = [s for s in spans if not _overlaps(*s, not_fire)]
             elif kind is IncidentKind.CASUALTIES:
                 spans = [s for s in spans if not _overlaps(*s, no_casualties)]
+            elif kind is IncidentKind.DAMAGE:
+                spans = [s for s in spans if not _overlaps(*s, not_damage)]
             if spans:
                 sentence.incident_kinds.append(kind)
         if sentence.incident_kinds:
@@ -848,7 +865,10 @@ class _Statement:
         precise = [c for c in targets if c != COUNTRY and not any(
             other != c and catalogue.is_within(other, c) for other in targets)]
         kinds = ", ".join(k.value for k in sentence.incident_kinds)
-        if not precise and not any(u.reason != "vague" for u in sentence.unresolved):
+        # A sentence about the whole country ("the war in Ukraine has killed ...") is
+        # background, not an incident without its place.
+        if not precise and not sentence.national and not any(
+                u.reason != "vague" for u in sentence.unresolved):
             self.no_place(kinds, sentence, self.reader.contexts[-1:])
         kind = sentence.incident_kinds[0]
         description = kinds
