@@ -153,8 +153,6 @@ def serve(**flags: str | None) -> None:
                  for _ in range(settings.workers)]
     for process in processes:
         process.start()
-    if settings.demo:  # after the fork: no database connection is carried into a worker
-        start_demo(settings.db)
 
     def stop_workers(signum: int, frame: object) -> None:
         # Without this, SIGTERM ends only this parent and the workers keep serving.
@@ -162,6 +160,8 @@ def serve(**flags: str | None) -> None:
             process.terminate()
 
     signal.signal(signal.SIGTERM, stop_workers)
+    if settings.demo:  # after the fork: no database connection is carried into a worker
+        start_demo(settings.db)
     try:
         for process in processes:
             process.join()
