@@ -267,3 +267,14 @@ def test_lookup_by_api_id_and_neighbours_filter(server: Server, catalogue: Catal
     assert own == []
     near = server.get(f"/api/v1/alerts/active?region={KYIV}&neighbours=true").json()["alerts"]
     assert [a["region"] for a in near] == [kyiv_oblast]
+
+
+def test_last_modified_moves_for_every_change_even_within_one_second(server: Server) -> None:
+    # HTTP dates have whole seconds: a second change in the same second must still move
+    # Last-Modified, or a client polling with If-Modified-Since would miss it.
+    first = server.post("/api/v1/alerts", {"regions": [KYIV], "type": "air_raid"})
+    seen = server.get("/api/v1/status").headers["Last-Modified"]
+    server.post(f"/api/v1/alerts/{first.json()['alerts'][0]['id']}/end")
+    again = server.get("/api/v1/status", headers={"If-Modified-Since": seen})
+    assert again.status == 200 and again.headers["Last-Modified"] != seen
+    assert again.json()["regions"][KYIV]["air_raid"] == "N"

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context, context_of
-from tryvoga.api.http import RenderCache, Rendered, cached_response
+from tryvoga.api.http import RenderCache, Rendered, cached_response, rendered
 from tryvoga.cap import feeds, render
 from tryvoga.cap.ingest import Ingester
 from tryvoga.cap.poller import Poller
@@ -70,8 +70,8 @@ class CapSide:
             messages = projection.feed(now, feeds.RECENT_SECONDS)
             write = feeds.atom if kind == "atom" else feeds.rss
             body = write(messages, self.publisher, self.context.catalogue, base, last_time)
-            return Rendered.of(body, last_time,
-                               feeds.ATOM_TYPE if kind == "atom" else feeds.RSS_TYPE)
+            return rendered(body, projection.state,
+                            feeds.ATOM_TYPE if kind == "atom" else feeds.RSS_TYPE)
 
         key = f"{kind}|{base}|{projection.hidden_count(now)}"
         return self.feed_cache.get(projection.seq, key, build)

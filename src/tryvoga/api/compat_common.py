@@ -15,21 +15,18 @@ three ways that the clients depend on:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import ClassVar
 
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context
-from tryvoga.api.http import JSON, Rendered, dumps, http_date
+from tryvoga.api.http import JSON, dumps, last_modified, rendered
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.domain.state import State
@@ -313,20 +310,6 @@ def covering(state: State, region: str) -> list[Alert]:
 
 # ---- validators ------------------------------------------------------------------------------
 
-def last_modified(state: State, second: int | None = None) -> str:
-    """Last-Modified for a representation of ``state``: strictly later for every newer command
-    (``State.modified_second``), so a conditional request never gets 304 for a changed state.
-    ``second`` (Unix time) is used instead when a representation also depends on the clock."""
-    if not state.seq and second is None:
-        return http_date(None)
-    moment = datetime.fromtimestamp(state.modified_second if second is None else second, UTC)
-    return format_datetime(moment, usegmt=True)
-
-
-def rendered(body: bytes, state: State, content_type: str = JSON,
-             modified: int | None = None) -> Rendered:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered(body, etag, last_modified(state, modified), content_type)
 
 
 def iso_seconds(log_time: str) -> str:

@@ -6,13 +6,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
 
 from tryvoga.domain.events import format_time, parse_time
+from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 
 JSON = "application/json"
@@ -98,6 +99,22 @@ class Rendered:
     def of(cls, body: bytes, last_time: str | None, content_type: str = JSON) -> Rendered:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         return cls(body, etag, http_date(last_time), content_type)
+
+
+def last_modified(state: State, second: int | None = None) -> str:
+    """Last-Modified for a representation of ``state``: strictly later for every newer command
+    (``State.modified_second``), so a conditional request never gets 304 for a changed state.
+    ``second`` (Unix time) is used instead when a representation also depends on the clock."""
+    if not state.seq and second is None:
+        return http_date(None)
+    moment = datetime.fromtimestamp(state.modified_second if second is None else second, UTC)
+    return format_datetime(moment, usegmt=True)
+
+
+def rendered(body: bytes, state: State, content_type: str = JSON,
+             modified: int | None = None) -> Rendered:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Rendered(body, etag, last_modified(state, modified), content_type)
 
 
 class RenderCache:

@@ -18,6 +18,7 @@ from tryvoga.api.http import (
     query_int,
     query_time,
     read_json,
+    rendered,
 )
 from tryvoga.domain.events import now_utc
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, IncidentStatus
@@ -179,7 +180,7 @@ async def active_alerts(request: web.Request) -> web.Response:
         alerts = [alert_json(a, state) for a in state.active_alerts()
                   if (not roots or any(_touches(state, a, root) for root in roots))
                   and (type_ is None or a.type is type_)]
-        return Rendered.of(dumps({"version": state.seq, "alerts": alerts}), state.last_time)
+        return rendered(dumps({"version": state.seq, "alerts": alerts}), state)
 
     key = f"active|{','.join(roots)}|{type_}"
     return cached_response(request, ctx.cache.get(state.seq, key, render))
@@ -208,8 +209,8 @@ async def status(request: web.Request) -> web.Response:
             r.code: {t.value: effective[t].get(r.code, "N") for t in AlertType}
             for r in sorted(ctx.catalogue.at_level(*levels), key=lambda r: r.code)
         }
-        return Rendered.of(dumps({"version": state.seq, "updated_at": state.last_time,
-                                  "regions": regions}), state.last_time)
+        return rendered(dumps({"version": state.seq, "updated_at": state.last_time,
+                               "regions": regions}), state)
 
     key = "status|" + ",".join(sorted(lv.value for lv in levels))
     return cached_response(request, ctx.cache.get(state.seq, key, render))
