@@ -155,6 +155,19 @@ async def test_frames_are_the_logs_events(srv: Server, fmt: str) -> None:
     assert [e["kind"] for e in received] == ["alert.declared", "alert.ended"]
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_an_embargoed_incident_is_withheld_as_in_the_log(srv: Server, fmt: str) -> None:
+    start = head(srv)
+    async with aiohttp.ClientSession() as session, open_stream(session, srv, fmt) as stream:
+        incident = post(srv, "/api/v1/incidents", {
+            "kind": "damage", "region": KYIV, "source": "KCMA", "description": "secret",
+            "embargo_until": "2099-01-01T00:00:00+00:00"})["incident"]
+        received = await stream.events_until(start + 1)
+    assert received[-1]["payload"] == {"incident_id": incident["id"], "embargoed": True,
+                                       "embargo_until": "2099-01-01T00:00:00.000Z"}
+    assert received == srv.get(f"/api/v1/events?since={start}").json()["events"]
+
+
 async def test_filters_and_inherited_alerts(srv: Server, catalogue: Catalogue) -> None:
     oblast = catalogue.parent_of(hromadas(catalogue, 1)[0])
     assert oblast is not None

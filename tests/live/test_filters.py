@@ -83,7 +83,7 @@ def test_bad_filters_are_refused(catalogue: Catalogue, part: str, value: str,
 
 def test_frames_carry_the_events_json_once_per_format(catalogue: Catalogue) -> None:
     event = declared(7, COUNTRY)
-    encoded = Frames(event)
+    encoded = Frames(event, State(catalogue))
     body = json.dumps(event.to_json(), ensure_ascii=False,
                       separators=(",", ":")).encode()
     sse = encoded.get(Format.SSE, True)

@@ -21,7 +21,9 @@ import struct
 from enum import StrEnum
 from typing import Any
 
-from tryvoga.domain.events import Event
+from tryvoga.domain.events import Event, now_utc
+from tryvoga.domain.render import public_event_json
+from tryvoga.domain.state import State
 
 
 class Format(StrEnum):
@@ -70,17 +72,18 @@ def _wrap(fmt: Format, chunked: bool, data: bytes) -> bytes:
 class Frames:
     """The frames of one event, encoded on first use and then shared by every subscriber."""
 
-    __slots__ = ("_body", "_cache", "event")
+    __slots__ = ("_body", "_cache", "event", "state")
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, state: State) -> None:
         self.event = event
+        self.state = state  # to withhold an embargoed incident's content, as /events does
         self._body: bytes | None = None
         self._cache: dict[tuple[Format, bool], bytes] = {}
 
     @property
     def body(self) -> bytes:
         if self._body is None:
-            self._body = dumps(self.event.to_json())
+            self._body = dumps(public_event_json(self.event, self.state, now_utc()))
         return self._body
 
     def get(self, fmt: Format, chunked: bool) -> bytes:

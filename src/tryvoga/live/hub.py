@@ -141,7 +141,7 @@ class Hub:
                     if sub.filter.matches(self.router.route(event, state)):
                         if sub.transport.is_closing():
                             raise ConnectionResetError("the client went away")
-                        sub.transport.write(Frames(event).get(sub.fmt, sub.chunked))
+                        sub.transport.write(Frames(event, state).get(sub.fmt, sub.chunked))
                     sub.position = event.seq
                 if sub.transport.get_write_buffer_size() > self.buffer_limit:
                     await drain()
@@ -202,7 +202,7 @@ class Hub:
         for event in events:
             seq = event.seq
             route = self.router.route(event, state)
-            encoded = Frames(event)
+            encoded = Frames(event, state)
             slow: list[Subscriber] = []
             too_many: list[Subscriber] = []
             gone: list[Subscriber] = []
