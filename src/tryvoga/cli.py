@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from tryvoga import __version__
+from tryvoga.cap.signing import signer_from
 from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
@@ -130,9 +131,11 @@ def serve(**flags: str | None) -> None:
     settings = Settings.load(None, **flags)
     if settings.workers < 1:
         raise BadRequest("--workers must be at least 1")
-    # Open once here so that a bad or too-new database stops us with a clear line.
+    # Open once here so that a bad or too-new database, or a bad signing key, stops us with
+    # a clear line before any worker is forked.
     SQLiteStorage(settings.db).close()
     load_catalogue()
+    signer_from(settings.cap_signing_key, settings.cap_signing_cert)
     try:
         sock = socket.create_server((settings.host, settings.port), reuse_port=False,
                                     backlog=LISTEN_BACKLOG)

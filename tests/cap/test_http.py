@@ -155,9 +155,12 @@ def test_round_trip_b_polls_a_and_holds_the_same_active_alerts(tmp_path: Path) -
         stop_server(a)
 
 
-def test_a_half_configured_signature_stops_the_server(tmp_path: Path, key_pair: KeyPair) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_half_configured_signature_stops_the_server(tmp_path: Path, key_pair: KeyPair,
+                                                      workers: str) -> None:
     env = {**os.environ, "TRYVOGA_CAP_SIGNING_KEY_FILE": str(key_pair.key)}
-    done = subprocess.run([*TRYVOGA, "serve", "--port", "0", "--db", str(tmp_path / "x.db")],
+    done = subprocess.run([*TRYVOGA, "serve", "--port", "0", "--db", str(tmp_path / "x.db"),
+                           "--workers", workers],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "TRYVOGA_CAP_SIGNING_CERT" in done.stderr and "Traceback" not in done.stderr
