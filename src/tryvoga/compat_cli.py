@@ -19,7 +19,7 @@ def compat() -> None:
               help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
 def webhooks(as_json: bool, db: str | None) -> None:
     """List the webhooks registered through the ukrainealarm façade (/api/v3/webhook)."""
-    from tryvoga.cli import echo_json, friendly
+    from tryvoga.clikit import echo_json, friendly
 
     @friendly
     def run() -> None:

@@ -1,7 +1,7 @@
 """``tryvoga webhook create|list|delete|attempts`` and ``tryvoga worker``.
 
-Attached to the main group in ``tryvoga/cli.py``. This module does not import that one at load
-time (it is itself run as ``python -m tryvoga.cli``), so the few helpers it needs are here.
+Attached to the main group in ``tryvoga/cli.py``; the shared helpers come from
+``tryvoga.clikit``.
 """
 
 from __future__ import annotations
@@ -11,42 +11,22 @@ import contextlib
 import json
 import logging
 import signal
-import sys
 from collections.abc import Callable, Iterator
-from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from tryvoga.clikit import db_option, friendly, resolve_region
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.delivery.worker import DeliveryWorker
 from tryvoga.domain.regions import load_catalogue
-from tryvoga.errors import TryvogaError
 from tryvoga.service import OPERATOR
 from tryvoga.settings import SETTINGS, Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-db_option = click.option("--db", envvar="TRYVOGA_DB", default=None,
-                         help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
-
-
-def friendly(func: Callable[P, R]) -> Callable[P, R]:
-    """Bad input prints one clear line and exits non-zero, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except TryvogaError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(1 if exc.status < 500 else 2)
-
-    return wrapper
-
 
 @contextlib.contextmanager
 def open_webhooks(db: str | None) -> Iterator[Webhooks]:
@@ -59,7 +39,6 @@ def open_webhooks(db: str | None) -> Iterator[Webhooks]:
 
 
 def _region(text: str) -> str:
-    from tryvoga.cli import resolve_region  # at call time: see the module docstring
 
     return resolve_region(text)
 

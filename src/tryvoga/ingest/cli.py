@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
-from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from tryvoga.clikit import db_option, friendly
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, Level, load_catalogue
 from tryvoga.domain.state import State
 from tryvoga.domain.stats import KYIV, compute, to_csv
-from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.errors import BadRequest
 from tryvoga.ingest import channel as channel_posts
 from tryvoga.ingest.history import (
     count_lines,
@@ -49,24 +49,6 @@ from tryvoga.storage.sqlite import SQLiteStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-db_option = click.option("--db", envvar="TRYVOGA_DB", default=None,
-                         help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
-
-
-def friendly(func: Callable[P, R]) -> Callable[P, R]:
-    """Bad input prints one clear line and exits non-zero, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except TryvogaError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(1 if exc.status < 500 else 2)
-
-    return wrapper
-
 
 @contextmanager
 def opened(db: str | None) -> Iterator[tuple[Service, HistoryReader]]:

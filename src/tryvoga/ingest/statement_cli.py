@@ -1,25 +1,24 @@
 """``tryvoga ingest statement FILE`` and ``tryvoga proposal list|show|accept|reject``.
 
-Attached in ``tryvoga/cli.py`` (the statement command to the ``ingest`` group). This module does
-not import that one at load time (it is itself run as ``python -m tryvoga.cli``), so the few
-helpers it needs are here.
+Attached in ``tryvoga/cli.py`` (the statement command to the ``ingest`` group); the shared
+helpers come from ``tryvoga.clikit``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from tryvoga.clikit import db_option, friendly, resolve_region
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import load_catalogue
-from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.errors import BadRequest
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
 from tryvoga.service import OPERATOR, Service
 from tryvoga.settings import Settings
@@ -28,24 +27,6 @@ from tryvoga.storage.sqlite import SQLiteStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-db_option = click.option("--db", envvar="TRYVOGA_DB", default=None,
-                         help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
-
-
-def friendly(func: Callable[P, R]) -> Callable[P, R]:
-    """Bad input prints one clear line and exits non-zero, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except TryvogaError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(1 if exc.status < 500 else 2)
-
-    return wrapper
-
 
 @contextmanager
 def open_desk(db: str | None) -> Iterator[ProposalDesk]:
@@ -107,7 +88,6 @@ def ingest_statement(file: str, source: str | None, within: str | None, as_json:
         except UnicodeDecodeError:
             raise BadRequest(f"{file} is not UTF-8 text") from None
     if within is not None:
-        from tryvoga.cli import resolve_region  # at call time: see the module docstring
 
         within = resolve_region(within)
     with open_desk(db) as desk:
