@@ -76,8 +76,21 @@ MIGRATIONS[6] = proposals.MIGRATION
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+class CorruptEvent(StorageError):
+    """A stored event that cannot even be read back (its payload is not JSON)."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(f"event {seq} is corrupt: its payload is not JSON",
+                         code="event_corrupt")
+        self.seq = seq
+
+
 def _event(row: tuple[Any, ...]) -> Event:
-    return Event(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6])
+    try:
+        payload = json.loads(row[4])
+    except (TypeError, json.JSONDecodeError):
+        raise CorruptEvent(row[0]) from None
+    return Event(row[0], row[1], row[2], row[3], payload, row[5], row[6])
 
 
 def _token(row: tuple[Any, ...]) -> TokenRecord:
@@ -107,6 +120,10 @@ class SQLiteTransaction:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (event.seq, event.time, event.actor, event.kind, canonical_json(event.payload),
              event.prev_hash, event.hash))
+        # The head is kept apart from the chain: a chain alone cannot show that events were
+        # cut from its end.
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('head', ?)",
+                           (f"{event.seq} {event.hash}",))
         return event
 
     def idempotency_get(self, key: str) -> IdempotencyRecord | None:
@@ -181,16 +198,10 @@ class SQLiteTransaction:
                         events: Sequence[int]) -> bool:
         return proposals.decide(self._conn, proposal_id, state, time, actor, reason, events)
 
-    def compat_webhook_put(self, owner: str, url: str, region_ids: tuple[str, ...] | None,
-                           time: str) -> compat_webhooks.CompatWebhook:
-        return compat_webhooks.put(self._conn, owner, url, region_ids, time)
-
-    def compat_webhook_delete(self, owner: str, url: str) -> bool:
-        return compat_webhooks.delete(self._conn, owner, url)
-
-    def compat_webhook_list(self, owner: str | None = None
-                            ) -> list[compat_webhooks.CompatWebhook]:
-        return compat_webhooks.listing(self._conn, owner)
+    def ukrainealarm_registrations(self) -> compat_webhooks.Registrations:
+        """The ukrainealarm façade's webhook registrations and their delivery subscriptions,
+        changed inside this transaction."""
+        return compat_webhooks.Registrations(self._conn)
 
 
 class SQLiteStorage:
@@ -288,6 +299,15 @@ class SQLiteStorage:
             row = self._read.execute(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return (0, GENESIS_HASH) if row is None else (row[0], row[1])
+
+    def recorded_head(self) -> tuple[int, str] | None:
+        """The sequence and hash of the last event appended, as the meta table records it."""
+        with self._read_lock:
+            row = self._read.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        if row is None:
+            return None
+        seq, _, digest = str(row[0]).partition(" ")
+        return int(seq), digest
 
     def changed(self) -> bool:
         with self._read_lock:
