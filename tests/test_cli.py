@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import KYIV, run_cli
+from .conftest import KYIV, TRYVOGA, run_cli
 
 
 def test_token_create_prints_the_token_alone_on_its_last_line(db_path: Path) -> None:
@@ -105,3 +106,66 @@ def test_serve_refuses_a_newer_database(db_path: Path) -> None:
     conn.close()
     result = run_cli("serve", "--port", "0", db=db_path, check=False)
     assert result.returncode != 0 and "newer Tryvoga" in result.stderr
+
+
+def test_serve_flags_work_on_the_bare_command_and_are_refused_elsewhere(db_path: Path) -> None:
+    bad = run_cli("--port", "99999", db=None, check=False)
+    assert bad.returncode != 0 and "--port" in bad.stderr and "Traceback" not in bad.stderr
+    misplaced = run_cli("--port", "8001", "token", "list", db=db_path, check=False)
+    assert misplaced.returncode == 2 and "put it after the command" in misplaced.stderr
+
+
+def test_write_token_needs_an_explicit_scope(db_path: Path) -> None:
+    result = run_cli("token", "create", "--name", "w", "--write", db=db_path, check=False)
+    assert result.returncode == 1 and "--scope" in result.stderr
+    assert "UA" in run_cli("token", "create", "--name", "w", "--write", "--scope", "UA",
+                           db=db_path).stdout
+
+
+def test_region_find_by_api_id() -> None:
+    assert run_cli("region", "find", "31", db=None).stdout.startswith(KYIV)
+
+
+def test_configure_and_end_drills_by_name(db_path: Path) -> None:
+    out = run_cli("region", "configure", "Dnipro district", "--within", "Kyiv",
+                  "--shelter-seconds", "60", db=db_path).stdout
+    assert '"shelter_seconds": 60' in out
+    run_cli("alert", "declare", KYIV, "--status", "exercise", db=db_path)
+    plain = run_cli("alert", "end", "--region", KYIV, db=db_path, check=False)
+    assert plain.returncode == 1 and "no active actual" in plain.stderr
+    assert "ended: alert 1" in run_cli("alert", "end", "--region", KYIV, "--status",
+                                       "exercise", db=db_path).stdout
+
+
+def test_text_that_is_not_text_is_refused(db_path: Path) -> None:
+    result = subprocess.run([*TRYVOGA, "alert", "declare", KYIV, "--source", "\udcff",
+                             "--db", str(db_path)], capture_output=True, timeout=60)
+    assert result.returncode == 1 and b"source is not valid text" in result.stderr
+
+
+def test_verify_needs_an_existing_database(tmp_path: Path) -> None:
+    result = run_cli("verify", db=tmp_path / "typo.db", check=False)
+    assert result.returncode == 1 and "no database" in result.stderr
+    assert not (tmp_path / "typo.db").exists()
+
+
+def _tamper(db_path: Path, sql: str) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def test_verify_finds_a_cut_end_and_an_unreadable_event(db_path: Path) -> None:
+    for _ in range(2):
+        run_cli("alert", "declare", KYIV, db=db_path)
+        run_cli("alert", "end", "--region", KYIV, db=db_path)
+    _tamper(db_path, "DELETE FROM events WHERE seq = 4")
+    cut = run_cli("verify", db=db_path, check=False)
+    assert cut.returncode == 1 and "removed from its end" in cut.stderr
+    _tamper(db_path, "UPDATE events SET payload = '{bad' WHERE seq = 2")
+    corrupt = run_cli("verify", db=db_path, check=False)
+    assert corrupt.returncode == 1 and "sequence 2" in corrupt.stderr
+    assert "Traceback" not in corrupt.stderr
+    listed = run_cli("alert", "list", db=db_path, check=False)
+    assert listed.returncode != 0 and listed.stderr.startswith("error: event 2 is corrupt")

@@ -22,8 +22,8 @@ from tryvoga.domain.regions import COUNTRY, load_catalogue
 from tryvoga.domain.render import alert_json, incident_json
 from tryvoga.errors import BadRequest
 from tryvoga.service import OPERATOR
-from tryvoga.settings import SETTINGS, Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.settings import SETTINGS, Setting, Settings
+from tryvoga.storage.sqlite import CorruptEvent, SQLiteStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,13 +36,33 @@ def parse_threat(text: str) -> dict[str, str]:
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="tryvoga")
 @click.pass_context
-def main(ctx: click.Context) -> None:
-    """Tryvoga: public warning service. With no command, runs the server."""
+def main(ctx: click.Context, /, **flags: str | None) -> None:
+    """Tryvoga: public warning service. With no command, runs the server (`tryvoga --port
+    8080` is `tryvoga serve --port 8080`)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve)
+        ctx.invoke(serve, **flags)
+    elif any(value is not None for value in flags.values()):
+        given = ", ".join(f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None)
+        click.echo(f"error: {given} belongs to serve; put it after the command "
+                   f"({ctx.invoked_subcommand} --db ... where it applies)", err=True)
+        sys.exit(2)
 
 
 # ---- serve -----------------------------------------------------------------------------------
+
+def _setting_option(setting: Setting) -> click.Option:
+    return click.Option([setting.flag, setting.name], default=None, metavar="VALUE",
+                        help=f"{setting.help} [{setting.env}; {setting.default}]")
+
+
+def settings_options(func: Callable[..., R]) -> Callable[..., R]:
+    """One flag per setting, named and described as in the settings table."""
+    params: list[click.Parameter] = func.__dict__.setdefault("__click_params__", [])
+    params.extend(_setting_option(setting) for setting in reversed(SETTINGS))
+    return func
+
+
+main.params.extend(_setting_option(setting) for setting in SETTINGS)
 
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
@@ -63,14 +83,6 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=None,
                     access_log=None, backlog=LISTEN_BACKLOG)
-
-
-def settings_options(func: Callable[..., R]) -> Callable[..., R]:
-    """One flag per setting, named and described as in the settings table."""
-    for setting in reversed(SETTINGS):
-        func = click.option(setting.flag, setting.name, default=None, metavar="VALUE",
-                            help=f"{setting.help} [{setting.env}; {setting.default}]")(func)
-    return func
 
 
 @main.command()
@@ -157,11 +169,13 @@ def alert_declare(regions: tuple[str, ...], type_: str, threats: tuple[str, ...]
 @click.argument("alert_id", required=False, type=int)
 @click.option("--region", default=None, help="end by region and type instead of id")
 @click.option("--type", "type_", default="air_raid", show_default=True)
+@click.option("--status", default="actual", show_default=True,
+              help="with --region: the status of the alert to end (exercise, test)")
 @click.option("--reason", default="")
 @click.option("--withdraw", is_flag=True, help="declared in error: withdraw, not all-clear")
 @db_option
 @friendly
-def alert_end(alert_id: int | None, region: str | None, type_: str, reason: str,
+def alert_end(alert_id: int | None, region: str | None, type_: str, status: str, reason: str,
               withdraw: bool, db: str | None) -> None:
     """End an alert by ALERT_ID, or by --region and --type."""
     if alert_id is None and region is None:
@@ -169,7 +183,8 @@ def alert_end(alert_id: int | None, region: str | None, type_: str, reason: str,
     code = resolve_region(region) if region else None
     with open_service(db) as service:
         result = service.end(OPERATOR, alert_id=alert_id, region=code,
-                             type_=type_ if code else None, reason=reason, withdraw=withdraw)
+                             type_=type_ if code else None, status=status, reason=reason,
+                             withdraw=withdraw)
     item = result.body["alert"]
     click.echo(f"{'withdrawn' if withdraw else 'ended'}: alert {item['id']} {item['type']} in "
                f"{item['region_name_en']} after {item['duration_seconds']} s")
@@ -316,8 +331,9 @@ def region_find(name: str, within: str | None) -> None:
     catalogue = load_catalogue()
     names = NameIndex(catalogue)
     parent = resolve_region(within) if within else None
+    by_id = catalogue.by_api_id.get(int(name)) if name.strip().isdigit() else None
     found = names.find(name, within=parent)
-    matches = list(found.matches) or names.search(name, limit=10)
+    matches = [by_id] if by_id else list(found.matches) or names.search(name, limit=10)
     if not matches:
         raise BadRequest(f"no region matches {name!r}")
     if found.ambiguous:
@@ -332,12 +348,13 @@ def region_find(name: str, within: str | None) -> None:
 @click.argument("region_name")
 @click.option("--shelter-seconds", type=int, default=None)
 @click.option("--neighbour", "neighbours", multiple=True, help="replace the neighbour list")
+@click.option("--within", default=None, help="parent region (code or name) to resolve a name in")
 @db_option
 @friendly
 def region_configure(region_name: str, shelter_seconds: int | None, neighbours: tuple[str, ...],
-                     db: str | None) -> None:
+                     within: str | None, db: str | None) -> None:
     """Set seconds to reach shelter and/or neighbours for a region."""
-    code = resolve_region(region_name)
+    code = resolve_region(region_name, resolve_region(within) if within else None)
     kwargs: dict[str, Any] = {}
     if shelter_seconds is not None:
         kwargs["shelter_seconds"] = shelter_seconds
@@ -380,17 +397,29 @@ def history(region: str | None, type_: str | None, limit: int, as_json: bool,
 def verify(db: str | None) -> None:
     """Check the whole hash chain of the event log."""
     settings = Settings.load(db=db)
+    if not os.path.exists(settings.db):
+        raise BadRequest(f"no database at {settings.db}")
     storage = SQLiteStorage(settings.db)
+    head: tuple[int, str] = (0, "")
     try:
         count = 0
 
         def counted() -> Iterator[Any]:
-            nonlocal count
+            nonlocal count, head
             for event in storage.iter_events():
                 count += 1
+                head = (event.seq, event.hash)
                 yield event
 
-        broken = first_broken_link(counted())
+        try:
+            broken = first_broken_link(counted())
+        except CorruptEvent as exc:
+            broken = (exc.seq, exc.message)
+        if broken is None:
+            recorded = storage.recorded_head()
+            if recorded is not None and recorded[0] != head[0]:
+                broken = (head[0] + 1, f"the log ends at {head[0]} but event {recorded[0]} "
+                                       "was written: events were removed from its end")
         audit_broken = first_broken_link(
             [_AuditView(a) for a in storage.audit_records()])
     finally:
@@ -402,7 +431,7 @@ def verify(db: str | None) -> None:
         click.echo(f"BROKEN: audit log at record {audit_broken[0]}: {audit_broken[1]}",
                    err=True)
         sys.exit(1)
-    click.echo(f"ok: {count} events, hash chain intact")
+    click.echo(f"ok: {count} events, hash chain intact; head {head[0]} {head[1] or '-'}")
 
 
 class _AuditView:
@@ -431,6 +460,9 @@ def token() -> None:
 @friendly
 def token_create(name: str, scopes: tuple[str, ...], write: bool, db: str | None) -> None:
     """Create a token; it is printed once, alone on the last line."""
+    if write and not scopes:
+        raise BadRequest("a write token needs --scope: a region code or name, or UA for the "
+                         "whole country")
     codes = [resolve_region(s) for s in scopes] or [COUNTRY]
     with open_service(db) as service:
         record, secret = service.create_token(name, codes, write)

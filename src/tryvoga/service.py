@@ -100,6 +100,11 @@ def _text(value: Any, field_name: str, *, required: bool = False) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"{field_name} must be a string", field=field_name)
     text: str = value.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{field_name} is not valid text (an undecodable byte or an unpaired "
+                         "surrogate)", field=field_name) from None
     if required and not text:
         raise BadRequest(f"{field_name} is required", field=field_name)
     if len(text) > MAX_TEXT:
@@ -283,10 +288,11 @@ class Service:
             raise BadRequest(f"{field_name} must be a KATOTTG code such as "
                              "UA80000000000093317, or UA for the whole country", field=field_name)
         code_text: str = code.strip().upper()
+        if code_text not in self.catalogue:
+            raise NotFound(f"{field_name}: unknown region {code.strip()!r} (expected a KATOTTG "
+                           "code; find one with GET /api/v1/regions?q=NAME)",
+                           code="region_not_found", field=field_name)
         code = code_text
-        if code not in self.catalogue:
-            raise NotFound(f"{field_name}: unknown region {code!r}", code="region_not_found",
-                           field=field_name)
         if not actor.write:
             raise Forbidden(f"token {actor.name!r} is read-only", code="token_read_only")
         if not actor.may_write(self.catalogue, code):

@@ -278,3 +278,13 @@ def test_last_modified_moves_for_every_change_even_within_one_second(server: Ser
     again = server.get("/api/v1/status", headers={"If-Modified-Since": seen})
     assert again.status == 200 and again.headers["Last-Modified"] != seen
     assert again.json()["regions"][KYIV]["air_raid"] == "N"
+
+
+def test_unpaired_surrogates_and_doubled_regions_are_refused(srv: Server) -> None:
+    raw = b'{"regions": ["' + KYIV.encode() + b'"], "type": "air_raid", "source": "\\ud800"}'
+    assert_error(srv.request("POST", "/api/v1/alerts", raw=raw), 400, "malformed_json")
+    assert_error(srv.post("/api/v1/alerts", {"regions": [KYIV], "region": "UA",
+                                             "type": "air_raid"}), 422, "invalid_input",
+                 "region")
+    missing = srv.post("/api/v1/alerts", {"regions": ["Kyiv"], "type": "air_raid"})
+    assert "'Kyiv'" in missing.json()["error"]["message"]

@@ -46,6 +46,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
                          status=400) from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json", status=400)
+    try:
+        # JSON may spell an unpaired surrogate (\ud800), which is no character at all.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the body holds an unpaired surrogate escape, which is not text",
+                         code="malformed_json", status=400) from None
     return value
 
 

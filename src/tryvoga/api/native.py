@@ -260,6 +260,8 @@ class _Imported(StrEnum):
 async def declare(request: web.Request) -> web.Response:
     ctx, actor, body = await _write(request, {"regions", "region", "type", "threats", "status",
                                               "source", "note", "started_at"})
+    if "regions" in body and "region" in body:
+        raise BadRequest("give regions or region, not both", field="region")
     regions = body.get("regions", body.get("region"))
     if "type" not in body:
         raise BadRequest("type is required", field="type")
