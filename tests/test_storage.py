@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 from pathlib import Path
 
@@ -105,3 +106,11 @@ def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
     a.storage.close()
     b.storage.close()
     c.storage.close()
+
+
+def test_a_fresh_event_equals_the_same_event_read_back(service: Service, admin: Actor) -> None:
+    fresh = service.declare(admin, [KYIV], "air_raid", [{"type": "drones", "level": "red"}],
+                            source="s", note="n").events
+    stored = service.storage.read_events()
+    assert list(fresh) == stored
+    assert json.dumps(fresh[0].to_json()) == json.dumps(stored[0].to_json())

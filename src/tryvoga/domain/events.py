@@ -85,8 +85,11 @@ def event_hash(seq: int, time: str, actor: str, kind: str, payload: dict[str, An
 
 def make_event(seq: int, time: str, actor: str, kind: str, payload: dict[str, Any],
                prev_hash: str) -> Event:
-    return Event(seq, time, actor, kind, payload, prev_hash,
-                 event_hash(seq, time, actor, kind, payload, prev_hash))
+    # The payload as the log stores it (sorted keys, lists not tuples): an event fresh from a
+    # command and the same event read back from the log are then equal, byte for byte.
+    stored = json.loads(canonical_json(payload))
+    return Event(seq, time, actor, kind, stored, prev_hash,
+                 event_hash(seq, time, actor, kind, stored, prev_hash))
 
 
 @dataclass(frozen=True, slots=True)
