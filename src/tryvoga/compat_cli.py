@@ -18,7 +18,8 @@ def compat() -> None:
 @click.option("--db", envvar="TRYVOGA_DB", default=None,
               help="SQLite database file [env TRYVOGA_DB; default tryvoga.db]")
 def webhooks(as_json: bool, db: str | None) -> None:
-    """List the webhooks registered through the ukrainealarm façade (/api/v3/webhook)."""
+    """List the webhooks registered through the ukrainealarm façade (/api/v3/webhook), with
+    the delivery subscriptions of each (`tryvoga webhook attempts ID` shows their attempts)."""
     from tryvoga.clikit import echo_json, friendly
 
     @friendly
@@ -26,16 +27,22 @@ def webhooks(as_json: bool, db: str | None) -> None:
         storage = SQLiteStorage(Settings.load(db=db).db)
         try:
             with storage.writer() as tx:
-                records = tx.compat_webhook_list()
+                registrations = tx.ukrainealarm_registrations()
+                records = [(r, registrations.subscriptions(r.id))
+                           for r in registrations.listing()]
         finally:
             storage.close()
         if as_json:
-            echo_json({"webHooks": [dict(r.to_json(), owner=r.owner) for r in records]})
+            echo_json({"webHooks": [dict(r.to_json(), owner=r.owner, subscriptions=[
+                {"id": s.id, "format": s.format, "status": s.status,
+                 "status_reason": s.status_reason} for s in subs]) for r, subs in records]})
             return
         if not records:
             click.echo("no registrations")
-        for r in records:
+        for r, subs in records:
             regions = "every region" if r.region_ids is None else ", ".join(r.region_ids)
-            click.echo(f"{r.id:>4}  {r.owner:<20} {r.url}  ({regions}; since {r.created})")
+            active = sum(s.status == "active" for s in subs)
+            click.echo(f"{r.id:>4}  {r.owner:<20} {r.url}  ({regions}; since {r.created}; "
+                       f"{active} of {len(subs)} delivery subscriptions active)")
 
     run()

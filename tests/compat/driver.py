@@ -211,7 +211,7 @@ def ukrainealarm_like(module: str, base: str, key: str | None) -> dict[str, Op]:
 # ---- ua-alarm 1.3.7.2 ----------------------------------------------------------------------
 
 def ua_alarm(base: str, key: str | None) -> dict[str, Op]:
-    from ua_alarm import Client  # type: ignore[import-not-found]
+    from ua_alarm import Client, types  # type: ignore[import-not-found]
 
     # Its constructor makes a test request to the real host: build it without running it.
     client = Client.__new__(Client)
@@ -227,7 +227,9 @@ def ua_alarm(base: str, key: str | None) -> dict[str, Op]:
             "regions": lambda: run("get_regions"),
             "subscribe": lambda data: run("subscribe_to_webhook", data),
             "update": lambda data: run("update_webhook", data),
-            "unsubscribe": lambda data: run("unsubscribe_from_webhook", data)}
+            "unsubscribe": lambda data: run("unsubscribe_from_webhook", data),
+            # A webhook body as the client's own model reads it (it refuses a missing key).
+            "region_model": lambda body: plain(types.AlertRegionModel(**body))}
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:

@@ -164,37 +164,64 @@ def webhook_registration(private: Server) -> None:
         return private.request(method, "/api/v3/webhook", token=None, headers=headers,
                                raw=json.dumps(body).encode())
 
+    # No alert is declared on this server, so nothing is ever sent to these addresses.
     url = "https://hooks.example.org/tryvoga"
     assert_message(call("POST", {"webHookUrl": url}, headers=None), 401)
     assert_message(call("POST", {"webHookUrl": "ftp://x"}), 400)
     assert_message(call("POST", {}), 400)
     assert_message(call("POST", {"webHookUrl": url, "regionIds": ["123456"]}), 404)
+    # Loopback (and private) destinations only where TRYVOGA_WEBHOOK_ALLOW_NETWORKS allows.
+    for refused in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://10.0.0.1/"):
+        message = assert_message(call("POST", {"webHookUrl": refused}), 400)
+        assert "TRYVOGA_WEBHOOK_ALLOW_NETWORKS" in message, message
+    assert_message(call("PATCH", {"webHookUrl": url}), 404)  # nothing registered yet
     created = call("POST", {"webHookUrl": url})
     assert created.status == 200
     assert created.json()["webHookUrl"] == url and created.json()["regionIds"] is None
+    assert created.json()["signingSecret"].startswith("whsec_")  # shown this once
+    again = call("POST", {"webHookUrl": url})
+    assert again.status == 200 and "signingSecret" not in again.json()
     updated = call("PATCH", {"webHookUrl": url, "regionIds": [KHARKIV_OBLAST, "9999"]})
     assert updated.status == 200 and updated.json()["regionIds"] == [str(KHARKIV_OBLAST),
                                                                       "9999"]
-    assert_message(call("PATCH", {"webHookUrl": url + "/other"}), 404)
+    # A token's only registration moves to a URL it does not have yet (the original API keeps
+    # one webhook per key); its region ids stay unless given.
+    moved = call("PATCH", {"webHookUrl": url + "/moved"})
+    assert moved.status == 200 and "signingSecret" not in moved.json()
+    assert moved.json()["webHookUrl"] == url + "/moved"
+    assert moved.json()["regionIds"] == [str(KHARKIV_OBLAST), "9999"]
+    # With two, an unknown URL names neither.
+    assert call("POST", {"webHookUrl": url, "regionIds": ["31"]}).status == 200
+    assert "name the one" in assert_message(call("PATCH", {"webHookUrl": url + "/other"}), 404)
     listed = private.get("/api/v3/webhook", token=None, headers=key).json()["webHooks"]
     assert [(w["webHookUrl"], w["regionIds"]) for w in listed] == [
-        (url, [str(KHARKIV_OBLAST), "9999"])]
+        (url + "/moved", [str(KHARKIV_OBLAST), "9999"]), (url, ["31"])]
     # Another token sees only its own.
     other = reader_token(private, "other-hooks")
     assert private.get("/api/v3/webhook", token=None,
                        headers={"Authorization": other}).json() == {"webHooks": []}
-    # The operator lists every registration.
-    listing = run_cli("compat", "webhooks", "--json", db=private.db).stdout
-    assert [(w["owner"], w["webHookUrl"]) for w in json.loads(listing)["webHooks"]] == [
-        ("hooks", url)]
+    # The operator lists every registration, with the delivery subscriptions of each.
+    listing = json.loads(run_cli("compat", "webhooks", "--json", db=private.db).stdout)
+    assert [(w["owner"], w["webHookUrl"], sorted(s["format"] for s in w["subscriptions"]))
+            for w in listing["webHooks"]] == [
+        ("hooks", url + "/moved", ["ukrainealarm:22", "ukrainealarm:9999"]),
+        ("hooks", url, ["ukrainealarm:31"])]
 
     assert call("DELETE", {"webHookUrl": url}).status == 200
+    assert call("DELETE", {"webHookUrl": url + "/moved"}).status == 200
     assert_message(call("DELETE", {"webHookUrl": url}), 404)
     storage = SQLiteStorage(private.db)
     try:
         actions = [r.action for r in storage.audit_records() if r.actor == "hooks"]
+        events = storage.read_events()
+        statuses = storage._read.execute(  # a plain read of the subscriptions' table
+            "SELECT status, COUNT(*) FROM webhooks GROUP BY status").fetchall()
     finally:
         storage.close()
-    assert actions == ["compat.webhook.registered", "compat.webhook.updated",
+    assert actions == ["compat.webhook.registered", "compat.webhook.registered",
+                       "compat.webhook.updated", "compat.webhook.updated",
+                       "compat.webhook.registered", "compat.webhook.deleted",
                        "compat.webhook.deleted"]
+    assert events == []  # registrations are no public-log events
+    assert dict(statuses) == {"deleted": 30}  # 27 States for every region, then 22, 9999, 31
     assert "no registrations" in run_cli("compat", "webhooks", db=private.db).stdout

@@ -4,17 +4,15 @@ Regions are the State → District → Community tree of the regions that have a
 (oblasts, Kyiv, Sevastopol and Crimea as 9999; raions; hromadas). Every key of every object is
 present, null where empty, as its clients require. ``lastActionIndex`` is the event sequence.
 ``regionHistory`` answers one object whose ``duration`` is ``"hh:mm:ss"`` (``docs/compat.md``
-says why). Webhook registrations are stored and listed (``storage/compat_webhooks.py``); their
-delivery bodies are :func:`webhook_payloads`.
+says why). Webhooks (``/api/v3/webhook``) are ``ukrainealarm_webhooks.py``; what an alert's
+change is sent as is :func:`webhook_payloads`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -37,7 +35,9 @@ from tryvoga.domain.regions import COUNTRY, Region
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.service import Actor
-from tryvoga.storage.compat_webhooks import CompatWebhook
+
+if TYPE_CHECKING:
+    from tryvoga.api.ukrainealarm_webhooks import WebhookEndpoints
 
 PREFIX = "/api/v3"
 ALERT_TYPES = {AlertType.AIR_RAID: "AIR", AlertType.ARTILLERY_SHELLING: "ARTILLERY",
@@ -46,7 +46,6 @@ ALERT_TYPES = {AlertType.AIR_RAID: "AIR", AlertType.ARTILLERY_SHELLING: "ARTILLE
 LEVELS = {ThreatLevel.RED: "Red", ThreatLevel.YELLOW: "Yellow"}
 HISTORY_LENGTH = 25
 NEVER = "1970-01-01T00:00:00Z"  # lastUpdate of a region no alert has ever touched
-MAX_URL = 2000
 T = TypeVar("T")
 
 
@@ -224,155 +223,69 @@ class UkraineAlarm:
         return json_response({"regionId": self.ids.ukrainealarm_id(region),
                               "regionName": self.ids.title(region), "alarms": alarms})
 
-    # ---- webhooks ----------------------------------------------------------------------
-
-    async def _write(self, call: Callable[[], T]) -> T:
-        # Every write of a process goes through its one writer thread.
+    async def write(self, call: Callable[[], T]) -> T:
+        """Run ``call`` on the process's one writer thread, as every write of it is."""
         return await asyncio.get_running_loop().run_in_executor(self.context.writer, call)
 
-    async def _webhook_body(self, request: web.Request) -> tuple[str, tuple[str, ...] | None,
-                                                                 bool]:
-        raw = await request.read()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequest("the body is not valid JSON", status=400) from None
-        if not isinstance(body, dict):
-            raise BadRequest('the body must be a JSON object: {"webHookUrl": "https://..."}',
-                             status=400)
-        url = body.get("webHookUrl")
-        if not isinstance(url, str) or not url.strip():
-            raise BadRequest("webHookUrl is required", status=400)
-        url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
-            raise BadRequest(f"webHookUrl must be an http or https URL of at most {MAX_URL} "
-                             "characters", status=400)
-        given = "regionIds" in body
-        raw_ids = body.get("regionIds")
-        if raw_ids is None:
-            return url, None, given
-        if not isinstance(raw_ids, list) or not raw_ids:
-            raise BadRequest("regionIds must be a non-empty list of region ids, or null for "
-                             "every region", status=400)
-        ids: list[str] = []
-        for item in raw_ids:
-            text = str(item).strip() if isinstance(item, str | int) and not isinstance(
-                item, bool) else ""
-            self.region(text or repr(item), "regionIds item")
-            ids.append(text)
-        return url, tuple(dict.fromkeys(ids)), given
-
-    async def webhook_register(self, request: web.Request) -> web.Response:
-        actor = self.admit(request, token_required=True)
-        assert actor is not None
-        url, region_ids, _ = await self._webhook_body(request)
-        storage = self.context.storage
-
-        def write() -> CompatWebhook:
-            time = now_utc()
-            with storage.writer() as tx:
-                record = tx.compat_webhook_put(actor.name, url, region_ids, time)
-                tx.audit(time, actor.name, "compat.webhook.registered",
-                         {"url": url, "regionIds": None if region_ids is None
-                          else list(region_ids)})
-            return record
-
-        return json_response((await self._write(write)).to_json())
-
-    async def webhook_update(self, request: web.Request) -> web.Response:
-        actor = self.admit(request, token_required=True)
-        assert actor is not None
-        url, region_ids, given = await self._webhook_body(request)
-        storage = self.context.storage
-
-        def write() -> CompatWebhook:
-            time = now_utc()
-            with storage.writer() as tx:
-                current = next((w for w in tx.compat_webhook_list(actor.name) if w.url == url),
-                               None)
-                if current is None:
-                    raise NotFound(f"no webhook registered for {url}")
-                record = tx.compat_webhook_put(actor.name, url,
-                                               region_ids if given else current.region_ids,
-                                               time)
-                tx.audit(time, actor.name, "compat.webhook.updated",
-                         {"url": url, "regionIds": None if record.region_ids is None
-                          else list(record.region_ids)})
-            return record
-
-        return json_response((await self._write(write)).to_json())
-
-    async def webhook_delete(self, request: web.Request) -> web.Response:
-        actor = self.admit(request, token_required=True)
-        assert actor is not None
-        url, _, _ = await self._webhook_body(request)
-        storage = self.context.storage
-
-        def write() -> None:
-            time = now_utc()
-            with storage.writer() as tx:
-                if not tx.compat_webhook_delete(actor.name, url):
-                    raise NotFound(f"no webhook registered for {url}")
-                tx.audit(time, actor.name, "compat.webhook.deleted", {"url": url})
-
-        await self._write(write)
-        return json_response({"webHookUrl": url, "regionIds": None})
-
-    async def webhook_list(self, request: web.Request) -> web.Response:
-        actor = self.admit(request, token_required=True)
-        assert actor is not None
-        storage = self.context.storage
-
-        def read() -> list[CompatWebhook]:
-            with storage.writer() as tx:
-                return tx.compat_webhook_list(actor.name)
-
-        records = await self._write(read)
-        return json_response({"webHooks": [r.to_json() for r in records]})
-
-    def routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application, webhooks: WebhookEndpoints) -> None:
         r = app.router
         r.add_get(f"{PREFIX}/alerts", compat_errors(self.alerts))
         r.add_get(f"{PREFIX}/alerts/status", compat_errors(self.status))
         r.add_get(f"{PREFIX}/alerts/regionHistory", compat_errors(self.region_history))
         r.add_get(f"{PREFIX}/alerts/{{regionId}}", compat_errors(self.region_alerts))
         r.add_get(f"{PREFIX}/regions", compat_errors(self.regions))
-        r.add_get(f"{PREFIX}/webhook", compat_errors(self.webhook_list))
-        r.add_post(f"{PREFIX}/webhook", compat_errors(self.webhook_register))
-        r.add_patch(f"{PREFIX}/webhook", compat_errors(self.webhook_update))
-        r.add_delete(f"{PREFIX}/webhook", compat_errors(self.webhook_delete))
+        r.add_get(f"{PREFIX}/webhook", compat_errors(webhooks.listing))
+        r.add_post(f"{PREFIX}/webhook", compat_errors(webhooks.register))
+        r.add_patch(f"{PREFIX}/webhook", compat_errors(webhooks.update))
+        r.add_delete(f"{PREFIX}/webhook", compat_errors(webhooks.delete))
         r.add_route("*", f"{PREFIX}/{{tail:.*}}", compat_errors(not_found_handler("ukrainealarm")))
 
 
-def webhook_payloads(event: Event, state: State, ids: CompatIds,
-                     region_ids: tuple[str, ...] | None) -> list[tuple[str, bytes]]:
-    """What a registration is to be sent for ``event`` (applied to ``state``): one
-    ``AlertRegionModel`` per region it asked for (``None``: every region) whose alerts the event
-    changed, as ``/api/v3/alerts/{regionId}`` gives it then. Pure: for the webhook machinery to
-    deliver (``docs/compat.md``)."""
+def changed_alert(event: Event, state: State) -> Alert | None:
+    """The actual alert that ``event`` changed, as ``state`` (after it) has it; None for events
+    about anything else, and for exercises and tests, which this API cannot show."""
     alert_id = event.payload.get("alert_id") if event.kind.startswith("alert.") else None
     alert = state.alerts.get(alert_id) if isinstance(alert_id, int) else None
-    if alert is None or not actual(alert):
-        return []
+    return alert if alert is not None and actual(alert) else None
+
+
+def shown_regions(ids: CompatIds, alert: Alert,
+                  region_ids: tuple[str, ...] | None) -> list[Region]:
+    """The regions whose ``AlertRegionModel`` a change of ``alert`` is sent as: those of
+    ``region_ids`` that the alert covers (declared on them or above them), or with ``None``
+    (every region) each region the alert is shown on by ``/alerts``."""
     if region_ids is None:
-        regions = list(ids.targets(alert.region))
-    else:
-        regions = [ids.by_ukrainealarm_id[r] for r in region_ids
-                   if r in ids.by_ukrainealarm_id
-                   and ids.catalogue.is_within(ids.by_ukrainealarm_id[r].code, alert.region)]
-    models = Models(ids)
-    return [(ids.ukrainealarm_id(r), dumps(models.model_of(state, r))) for r in regions]
+        return list(ids.targets(alert.region))
+    return [ids.by_ukrainealarm_id[r] for r in region_ids
+            if r in ids.by_ukrainealarm_id
+            and ids.catalogue.is_within(ids.by_ukrainealarm_id[r].code, alert.region)]
+
+
+def webhook_payloads(event: Event, state: State, ids: CompatIds,
+                     region_ids: tuple[str, ...] | None,
+                     models: Models | None = None) -> list[tuple[str, bytes]]:
+    """What a registration is to be sent for ``event`` (applied to ``state``): one
+    ``AlertRegionModel`` per region it asked for (``None``: every region) whose alerts the event
+    changed, as ``/api/v3/alerts/{regionId}`` gives it then. Pure; the webhook machinery's
+    renderers (``ukrainealarm_webhooks.py``) send these bodies, one per subscription."""
+    alert = changed_alert(event, state)
+    if alert is None:
+        return []
+    models = models or Models(ids)
+    return [(ids.ukrainealarm_id(r), dumps(models.model_of(state, r)))
+            for r in shown_regions(ids, alert, region_ids)]
 
 
 def add_routes(app: web.Application) -> UkraineAlarm:
+    from tryvoga.api.ukrainealarm_webhooks import WebhookEndpoints  # it builds on this module
+
     context = app[CONTEXT]
     facade = UkraineAlarm(Gate.of(app, "ukrainealarm"),
                           CompatIds.of(context.catalogue))
-    facade.routes(app)
+    facade.routes(app, WebhookEndpoints(facade))
     return facade
 
 
-__all__ = ["ALERT_TYPES", "Models", "UkraineAlarm", "add_routes", "duration_text",
-           "webhook_payloads"]
+__all__ = ["ALERT_TYPES", "Models", "UkraineAlarm", "add_routes", "changed_alert",
+           "duration_text", "shown_regions", "webhook_payloads"]
 

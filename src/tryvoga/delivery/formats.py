@@ -45,16 +45,30 @@ FORMATS: dict[str, str] = {
     "native": "tryvoga.delivery.formats:render_native",
 }
 
+# Formats with a parameter, named "family:parameter": the entry is a factory that makes the
+# renderer from the parameter, once per name. The ukrainealarm façade's bodies depend on the
+# subscriber's region, so each of its subscriptions names one ("ukrainealarm:22"), and the
+# body is still rendered once per event for every subscriber of that region. Only their owning
+# module makes such subscriptions: /api/v1/webhooks offers the FORMATS alone.
+FAMILIES: dict[str, str] = {
+    "ukrainealarm": "tryvoga.api.ukrainealarm_webhooks:renderer_for",
+}
+
 _loaded: dict[str, Renderer] = {}
 
 
 def renderer(name: str) -> Renderer:
     found = _loaded.get(name)
     if found is None:
-        if name not in FORMATS:
+        family, colon, parameter = name.partition(":")
+        if name in FORMATS:
+            module_name, _, attribute = FORMATS[name].partition(":")
+            found = getattr(importlib.import_module(module_name), attribute)
+        elif colon and family in FAMILIES:
+            module_name, _, attribute = FAMILIES[family].partition(":")
+            found = getattr(importlib.import_module(module_name), attribute)(parameter)
+        else:
             raise KeyError(name)
-        module_name, _, attribute = FORMATS[name].partition(":")
-        found = getattr(importlib.import_module(module_name), attribute)
         _loaded[name] = found
     return found
 
