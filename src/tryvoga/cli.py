@@ -74,15 +74,18 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    from tryvoga.eventloop import new_event_loop
+
     app = create_app(settings)
+    loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
     if sock is not None:
         # aiohttp listens again with its own backlog (128 by default): too few for a
         # country's stream clients reconnecting at once after a restart.
         web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True,
-                    backlog=LISTEN_BACKLOG)
+                    backlog=LISTEN_BACKLOG, loop=loop)
     else:
         web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    access_log=None, backlog=LISTEN_BACKLOG)
+                    access_log=None, backlog=LISTEN_BACKLOG, loop=loop)
 
 
 @main.command()
@@ -98,6 +101,9 @@ def serve(**flags: str | None) -> None:
     SQLiteStorage(settings.db).close()
     load_catalogue()
     signer_from(settings.cap_signing_key, settings.cap_signing_cert)
+    from tryvoga.eventloop import resolve as resolve_loop
+
+    loop_name = resolve_loop(settings.event_loop)
     try:
         sock = socket.create_server((settings.host, settings.port), reuse_port=False,
                                     backlog=LISTEN_BACKLOG)
@@ -107,7 +113,7 @@ def serve(**flags: str | None) -> None:
     sock.set_inheritable(True)
     click.echo(f"Tryvoga {__version__} serving http://{settings.host}:{settings.port} "
                f"(database {os.path.abspath(settings.db)}, {settings.workers} worker"
-               f"{'s' if settings.workers > 1 else ''})", err=True)
+               f"{'s' if settings.workers > 1 else ''}, {loop_name})", err=True)
     if settings.workers == 1:
         if settings.demo:  # ingest/replay.py: a short exercise replay on an empty database
             start_demo(settings.db)

@@ -58,6 +58,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _event_loop(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("auto", "uvloop", "asyncio"):
+        raise ValueError("expected auto, uvloop or asyncio")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -104,6 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_reads", "--public-reads", True, _bool,
             "serve read endpoints without a token"),
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+    Setting("event_loop", "--event-loop", "auto", _event_loop,
+            "auto (uvloop where it is installed, else asyncio's own), uvloop or asyncio"),
     # CAP 1.2 (cap/).
     Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
             "CAP sender of every message published here: globally unique, e.g. "
@@ -183,6 +192,7 @@ class Settings:
     poll_interval: float = 0.05
     public_reads: bool = True
     log_level: str = "info"
+    event_loop: str = "auto"
     cap_sender: str = "tryvoga@localhost"
     cap_sender_name: str = "Tryvoga"
     cap_expiry: int = 86400
