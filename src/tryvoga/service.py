@@ -243,7 +243,7 @@ class Service:
                 time = now_utc()
                 if self.state.last_time is not None and time <= self.state.last_time:
                     # Strictly after the last command, across hosts too: a command's events
-                    # share a time of their own (State.modified_second counts commands by it).
+                    # share a time of their own, and no two commands look like one.
                     time = format_time(parse_time(self.state.last_time)
                                        + timedelta(milliseconds=1))
                 new_events, respond = decide(self.state, time)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tryvoga.api.compat_common import CompatIds, RateLimiter, last_modified
+from tryvoga.api.compat_common import CompatIds, RateLimiter
 from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
-from tryvoga.domain.events import make_event, parse_time
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
-from tryvoga.domain.state import State
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
@@ -59,43 +57,6 @@ def test_ids_and_names(catalogue: Catalogue) -> None:
                     if catalogue[c].level is Level.CITY_DISTRICT)
     assert ids.targets(district) == ()
     assert ids.target_on_path(COUNTRY, catalogue[KYIV]) == catalogue[KYIV]
-
-
-def test_last_modified_moves_with_every_command_even_within_a_second(
-        catalogue: Catalogue) -> None:
-    state = State(catalogue)
-    assert last_modified(state) == "Sat, 01 Jan 2022 00:00:00 GMT"
-    prev = "0" * 64
-    seen = []
-    times = ["2024-01-02T10:11:12.100Z", "2024-01-02T10:11:12.100Z",  # one command, 2 events
-             "2024-01-02T10:11:12.400Z", "2024-01-02T10:11:12.900Z",  # two more, same second
-             "2024-01-02T10:11:20.000Z"]  # the clock is ahead again
-    for seq, time in enumerate(times, 1):
-        event = make_event(seq, time, "t", "region.configured",
-                           {"region": KYIV, "shelter_seconds": seq}, prev)
-        prev = event.hash
-        state.apply(event)
-        seen.append(last_modified(state))
-    assert seen == ["Tue, 02 Jan 2024 10:11:12 GMT", "Tue, 02 Jan 2024 10:11:12 GMT",
-                    "Tue, 02 Jan 2024 10:11:13 GMT", "Tue, 02 Jan 2024 10:11:14 GMT",
-                    "Tue, 02 Jan 2024 10:11:20 GMT"]
-
-
-def test_modified_second_is_the_same_after_a_rebuild(tmp_path: Path,
-                                                     catalogue: Catalogue) -> None:
-    storage = SQLiteStorage(tmp_path / "t.db")
-    try:
-        service = Service(storage, catalogue)
-        for _ in range(3):
-            service.configure_region(Actor("t"), KYIV, shelter_seconds=60)
-        rebuilt = State(catalogue)
-        rebuilt.apply_all(storage.iter_events())
-        assert rebuilt.modified_second == service.state.modified_second
-        first = next(iter(storage.iter_events()))
-        # Three commands: three seconds at least, however fast they came.
-        assert rebuilt.modified_second >= int(parse_time(first.time).timestamp()) + 2
-    finally:
-        storage.close()
 
 
 def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catalogue) -> None:

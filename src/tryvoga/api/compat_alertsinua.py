@@ -155,7 +155,7 @@ class AlertsInUa:
                 chosen.extend((alert.started_at, alert.id, item) for item in items)
             chosen.sort(key=lambda c: (c[0], c[1]), reverse=True)
             return rendered(self.envelope(state, [c[2] for c in chosen]), state,
-                            modified=max(state.modified_second, hour))
+                            modified=hour)
 
         key = f"history|{region.code}|{period}|{hour}"
         return cached_response(request, self.cache.get(state.seq, key, render))

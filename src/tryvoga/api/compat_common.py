@@ -26,7 +26,7 @@ from typing import ClassVar
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context
-from tryvoga.api.http import JSON, dumps, last_modified, rendered
+from tryvoga.api.http import JSON, dumps, rendered
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.domain.state import State
@@ -324,4 +324,4 @@ def query_secret(request: web.Request) -> str | None:
 
 __all__ = ["UA_TYPE", "CompatIds", "Gate", "GateSettings", "Handler", "RateLimiter",
            "TooManyRequests", "actual", "compat_errors", "covering", "iso_seconds",
-           "last_modified", "message_response", "not_found_handler", "query_secret", "rendered"]
+           "message_response", "not_found_handler", "query_secret", "rendered"]

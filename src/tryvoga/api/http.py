@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,40 +88,62 @@ def query_time(request: web.Request, name: str) -> str | None:
     return format_time(moment)
 
 
+# Last-Modified of a representation whose log is still empty.
+EPOCH = int(datetime(2022, 1, 1, tzinfo=UTC).timestamp())
+
+
+def second_of(log_time: str | None) -> int:
+    """The Unix second in which a log time falls (EPOCH for none)."""
+    return int(parse_time(log_time).timestamp()) if log_time else EPOCH
+
+
 def http_date(log_time: str | None) -> str:
-    moment = parse_time(log_time) if log_time else datetime(2022, 1, 1).astimezone()
-    return format_datetime(moment.replace(microsecond=0), usegmt=True)
+    return _date(second_of(log_time))
+
+
+def _date(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """Bytes rendered once for one state version, with their validators."""
+    """Bytes rendered once for one state version, with their validators.
+
+    HTTP dates have whole seconds, and a change can follow another within one second. So the
+    Last-Modified of a representation whose last change fell in second S is S while S lasts,
+    and S+1 once S is over (every change of S is in it by then); If-Modified-Since gets 304 only
+    for a date of S+1 or later. A client can then never be told 304 for a state it has not
+    seen, and Last-Modified is never later than the response's Date.
+    """
 
     body: bytes
     etag: str
-    last_modified: str
+    modified: int  # the Unix second of the last change this representation reflects
     content_type: str
+    last_modified_early: str = ""
+    last_modified_settled: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "last_modified_early", _date(self.modified))
+        object.__setattr__(self, "last_modified_settled", _date(self.modified + 1))
 
     @classmethod
     def of(cls, body: bytes, last_time: str | None, content_type: str = JSON) -> Rendered:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        return cls(body, etag, http_date(last_time), content_type)
+        return cls(body, etag, second_of(last_time), content_type)
 
-
-def last_modified(state: State, second: int | None = None) -> str:
-    """Last-Modified for a representation of ``state``: strictly later for every newer command
-    (``State.modified_second``), so a conditional request never gets 304 for a changed state.
-    ``second`` (Unix time) is used instead when a representation also depends on the clock."""
-    if not state.seq and second is None:
-        return http_date(None)
-    moment = datetime.fromtimestamp(state.modified_second if second is None else second, UTC)
-    return format_datetime(moment, usegmt=True)
+    def last_modified(self, now: float) -> str:
+        return (self.last_modified_settled if now >= self.modified + 1
+                else self.last_modified_early)
 
 
 def rendered(body: bytes, state: State, content_type: str = JSON,
              modified: int | None = None) -> Rendered:
+    """A representation of ``state``; ``modified`` (Unix second) instead of the last event's
+    when the representation also depends on the clock."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered(body, etag, last_modified(state, modified), content_type)
+    second = max(second_of(state.last_time), modified or 0)
+    return Rendered(body, etag, second, content_type)
 
 
 class RenderCache:
@@ -151,16 +174,18 @@ def not_modified(request: web.Request, item: Rendered) -> bool:
         return item.etag in tags or "*" in tags
     ims = request.headers.get("If-Modified-Since", "").strip()
     if ims:
+        if ims == item.last_modified_settled:
+            return True
         try:
-            since = parsedate_to_datetime(ims)
-            return parsedate_to_datetime(item.last_modified) <= since
+            since = parsedate_to_datetime(ims).timestamp()
         except (TypeError, ValueError):
             return False
+        return since >= item.modified + 1
     return False
 
 
 def cached_response(request: web.Request, item: Rendered) -> web.Response:
-    headers = {"ETag": item.etag, "Last-Modified": item.last_modified,
+    headers = {"ETag": item.etag, "Last-Modified": item.last_modified(time.time()),
                "Cache-Control": "no-cache"}
     if not_modified(request, item):
         return web.Response(status=304, headers=headers)

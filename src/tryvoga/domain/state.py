@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tryvoga.domain.events import Event, Kind, parse_time
+from tryvoga.domain.events import Event, Kind
 from tryvoga.domain.model import (
     Alert,
     AlertStatus,
@@ -51,7 +51,6 @@ class State:
     # time), so two states within one clock second never share it and If-Modified-Since
     # cannot answer 304 for a newer state; it runs ahead of the clock only during bursts of
     # more than one command a second, and meets it again after.
-    modified_second: int = 0
     _effective_cache: dict[tuple[int, AlertType], dict[str, Effective]] = field(
         default_factory=dict, repr=False)
 
@@ -64,9 +63,6 @@ class State:
         if handler is None:
             raise ValueError(f"unknown event kind {event.kind!r} at {event.seq}")
         handler(self, event)
-        if event.time != self.last_time:
-            self.modified_second = max(int(parse_time(event.time).timestamp()),
-                                       self.modified_second + 1)
         self.seq = event.seq
         self.last_hash = event.hash
         self.last_time = event.time
