@@ -311,6 +311,8 @@ def test_a_post_is_applied_once_and_late_posts_do_not_resurrect_alerts(feed: Fee
                                 "🔴 09:00 Повітряна тривога в Полтавська область", ident="77")
     assert events == [] and (outcome.outcome, outcome.reason) == ("failed",
                                                                   "changed_after_applied")
+    assert outcome.notes == ("message 77 of air_alert_ua was applied before with another text "
+                             "or time; an edited post is not applied again",)
     # The end arrives, then (late) the start that preceded it: no alert left running.
     feed.send(kyiv("2023-05-21 10:00:00"), "🟢 10:00 Відбій тривоги в Сумська область.",
               ident="80")
@@ -502,6 +504,7 @@ def test_the_command_fails_when_a_post_does_not_parse(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "3 posts: applied 1; skipped 1 (test 1); failed 1 (unrecognized 1)" in result.stdout
     assert "air_alert_ua/2" in result.stdout  # the failed post is named
+    assert result.stderr == ""  # not a terminal: the summary, and no progress bar's leftovers
     missing = run_cli("ingest", "channel", str(tmp_path / "nope.json"), db=tmp_path / "x.db",
                       check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("error: cannot read")
@@ -562,3 +565,33 @@ def test_live_feed_refuses_bad_requests_with_the_one_error_shape(live: Server) -
         assert set(error) == {"code", "message", "status", "field"}
         assert error["field"] == field, error
     assert live.get("/api/v1/alerts/active", token=None).json()["alerts"] == []
+
+
+def test_live_feed_tells_an_edited_post_in_the_channels_terms(live: Server) -> None:
+    post = {"id": 9100, "date": "2024-08-22T08:40:01+03:00",
+            "text": "🔴 08:39 Повітряна тривога в м. Київ"}
+    assert live.post("/api/v1/ingest/channel", post).json()["summary"]["applied"] == 1
+    edited = live.post("/api/v1/ingest/channel",
+                       {**post, "text": "🔴 08:39 Повітряна тривога в Київська область"})
+    assert edited.status == 200, edited.body
+    [item] = edited.json()["posts"]
+    assert (item["outcome"], item["reason"]) == ("failed", "changed_after_applied")
+    assert item["notes"] == ["message 9100 of air_alert_ua was applied before with another "
+                             "text or time; an edited post is not applied again"]
+    active = live.get("/api/v1/alerts/active", token=None).json()["alerts"]
+    assert [a["region"] for a in active] == [KYIV]
+
+
+def test_the_command_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    from .test_history import run_on_terminal
+
+    text = tmp_path / "posts.txt"
+    text.write_text("2023-05-20 00:41:31 id=1\n🔴 00:41 Повітряна тривога в м. Київ\n---\n"
+                    "2023-05-20 03:01:35 id=2\n🟢 03:01 Відбій тривоги в м. Київ.\n", "utf-8")
+    piped = run_cli("ingest", "channel", str(text), db=tmp_path / "piped.db")
+    assert piped.stderr == ""
+    assert piped.stdout == "2 posts: applied 2; skipped 0 (none); failed 0 (none)\n"
+    stdout, shown = run_on_terminal("ingest", "channel", str(text), "--db",
+                                    str(tmp_path / "tty.db"))
+    assert "posts" in shown and "2/2" in shown
+    assert stdout == piped.stdout

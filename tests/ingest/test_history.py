@@ -323,3 +323,207 @@ def test_stats_count_live_alerts_but_never_drills(tmp_path: Path, service: Servi
     assert kyiv.alerts == 1 and round(kyiv.total_seconds) == 2 * 3600 + 20 * 60 + 4
     assert [h for h, b in enumerate(kyiv.by_hour) if b.alerts] == [0]  # 00:41 Kyiv time
     assert [h for h, b in enumerate(kyiv.by_hour) if b.seconds] == [0, 1, 2, 3]
+
+
+# ---- one alert however many records hold it; the CLI's and the API's inputs ------------------
+
+
+def kyiv_may_2023(tmp: Path) -> tuple[Path, Path, int]:
+    """Kyiv's alerts of May 2023 (UTC) from the official and the volunteer record, as files of
+    their own, and how many of the official ones started in May Kyiv time."""
+    official, volunteer = tmp / "official_data_uk.csv", tmp / "volunteer_data_en.csv"
+    with OFFICIAL_UK.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    kept = [r for r in rows[1:] if r[0] == "м. Київ" and r[4].startswith("2023-05")]
+    with official.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows([rows[0], *kept])
+    with (SIRENS / "volunteer_data_en.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    with volunteer.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows([rows[0], *(r for r in rows[1:] if r[0] == "Kyiv City"
+                                                and r[1].startswith("2023-05"))])
+    low, high = parse_time("2023-05-01T00:00+03:00"), parse_time("2023-06-01T00:00+03:00")
+    in_may = sum(1 for r in kept if low <= parse_time(r[4].replace(" ", "T")) < high)
+    return official, volunteer, in_may
+
+
+@pytest.fixture(scope="module")
+def both_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server on a database holding the official and the volunteer record of Kyiv's May."""
+    tmp = tmp_path_factory.mktemp("both")
+    db = tmp / "both.db"
+    official, volunteer, _ = kyiv_may_2023(tmp)
+    run_cli("import-history", str(official), db=db)
+    run_cli("import-history", str(volunteer), db=db)
+    server = start_server(tmp, db=db)
+    yield server
+    stop_server(server)
+
+
+def cli_stats(db: Path, *args: str) -> dict[str, Any]:
+    answer = run_cli("stats", "--region", "Kyiv", "--from", "2023-05-01", "--to", "2023-06-01",
+                     "--format", "json", *args, db=db)
+    [kyiv] = json.loads(answer.stdout)["regions"]
+    assert isinstance(kyiv, dict)
+    return kyiv
+
+
+def test_an_alert_in_both_records_counts_once(both_records: Server, tmp_path: Path) -> None:
+    server = both_records
+    _, _, in_may = kyiv_may_2023(tmp_path)
+    official = cli_stats(server.db, "--source", "official")
+    volunteer = cli_stats(server.db, "--source", "volunteer")
+    both = cli_stats(server.db)
+    assert official["alerts"] == volunteer["alerts"] == in_may == 33
+    # The same 33 alerts, told twice, are 33 alerts; each hour's count likewise.
+    assert both["alerts"] == 33
+    assert sum(h["alerts"] for h in both["by_hour"]) == 33
+    assert [h["alerts"] for h in both["by_hour"]] == [h["alerts"] for h in official["by_hour"]]
+    assert [m["alerts"] for m in both["by_month"]] == [33]
+    # The time under alert is the union of both: never less than either, never their sum.
+    assert max(official["total_seconds"], volunteer["total_seconds"]) <= \
+        both["total_seconds"] < official["total_seconds"] + 3600
+    # The API counts the same way.
+    period = f"region={KYIV}&from=2023-05-01&to=2023-06-01"
+    [api] = server.get(f"/api/v1/history/stats?{period}", token=None).json()["regions"]
+    assert api == both
+    [api_official] = server.get(f"/api/v1/history/stats?{period}&source=official",
+                                token=None).json()["regions"]
+    assert api_official == official
+
+
+def test_stats_count_a_live_alert_and_its_imported_copy_once(catalogue: Catalogue) -> None:
+    from tryvoga.domain.stats import Span, compute
+
+    def at(text: str) -> float:
+        return parse_time(text).timestamp()
+
+    spans = [Span(KYIV, at("2023-05-19T21:41:31Z"), at("2023-05-20T00:01:35Z")),  # official
+             Span(KYIV, at("2023-05-19T21:41:43Z"), at("2023-05-20T00:01:46Z")),  # volunteer
+             Span(KYIV, at("2023-05-19T21:41:40Z"), at("2023-05-20T00:01:30Z")),  # live
+             Span(KYIV, at("2023-05-20T10:00:00Z"), at("2023-05-20T10:30:00Z"))]  # another
+    [kyiv] = compute(catalogue, spans, [KYIV], None, at("2023-05-21T00:00:00Z"))
+    assert kyiv.alerts == 2
+    assert kyiv.total_seconds == at("2023-05-20T00:01:46Z") - at("2023-05-19T21:41:31Z") + 1800
+
+
+def test_the_api_takes_plain_dates_as_the_cli_does(both_records: Server) -> None:
+    server = both_records
+    by_date = server.get(f"/api/v1/history/stats?region={KYIV}&from=2023-05-01&to=2023-06-01",
+                         token=None)
+    assert by_date.status == 200, by_date.body
+    iso = server.get(f"/api/v1/history/stats?region={KYIV}&from=2023-05-01T00:00:00%2B03:00"
+                     "&to=2023-06-01T00:00:00%2B03:00", token=None).json()
+    body = by_date.json()
+    # A date is midnight at its start, Kyiv time (EEST in May, +03:00).
+    assert (body["from"], body["to"]) == ("2023-04-30T21:00:00.000Z", "2023-05-31T21:00:00.000Z")
+    assert body["regions"] == iso["regions"]
+    assert server.get("/api/v1/history/stats?from=2026-01-01", token=None).status == 200
+    assert body["regions"] == json.loads(run_cli(
+        "stats", "--region", KYIV, "--from", "2023-05-01", "--to", "2023-06-01", "--format",
+        "json", db=server.db).stdout)["regions"]
+    for bad in ("2023-13-01", "yesterday", "2023-05-01T00:00:00"):
+        answer = server.get(f"/api/v1/history/stats?from={bad}", token=None)
+        assert answer.status == 400, bad
+        assert answer.json()["error"]["field"] == "from"
+        assert "midnight Kyiv time" in answer.json()["error"]["message"]
+
+
+def test_history_limit_is_checked(both_records: Server) -> None:
+    for limit in ("0", "-5", "5001"):
+        result = run_cli("history", "--region", "Kyiv", "--limit", limit, db=both_records.db,
+                         check=False)
+        assert result.returncode == 1, limit
+        assert result.stderr == f"error: --limit must be between 1 and 5000, not {limit}\n"
+        assert result.stdout == ""
+    one = run_cli("history", "--region", "Kyiv", "--limit", "1", "--json", db=both_records.db)
+    [newest] = json.loads(one.stdout)["alerts"]
+    assert newest["started_at"].startswith("2023-05-31")
+
+
+def test_stats_to_a_file_that_cannot_be_written(both_records: Server, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "x.csv"
+    result = run_cli("stats", "--region", "Kyiv", "--format", "csv", "-o", str(target),
+                     db=both_records.db, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: --output: cannot write {target}: No such file or "
+                             "directory\n")
+    assert not target.parent.exists()
+
+
+def test_stats_regions_by_default_are_the_27_the_docs_name(both_records: Server) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ingest.md").read_text("utf-8")
+    assert "By default the 27 top-level regions: the 24 oblasts, Crimea, and the cities" in docs
+    table = run_cli("stats", db=both_records.db).stdout.splitlines()
+    assert len(table) == 1 + 27
+    assert any(line.startswith("Sevastopol") for line in table)
+    assert any(line.startswith("Autonomous Republic of Crimea") for line in table)
+    helped = " ".join(run_cli("stats", "--help", db=None).stdout.split())
+    assert "the 27 top-level regions: 24 oblasts, Crimea, Kyiv and Sevastopol" in helped
+    regions = both_records.get("/api/v1/history/stats", token=None).json()["regions"]
+    assert len(regions) == 27
+
+
+def test_a_record_of_which_nothing_resolves_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "nothing.db"
+    record = tmp_path / "volunteer_data_x.csv"
+    record.write_text("region,started_at,finished_at,naive\n"
+                      "Atlantis oblast,2022-02-25 18:40:00+00:00,2022-02-25 19:00:00+00:00,"
+                      "False\n"
+                      "Lemuria oblast,2022-02-25 18:40:00+00:00,2022-02-25 19:00:00+00:00,"
+                      "False\n", "utf-8")
+    result = run_cli("import-history", str(record), db=db, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[-1] == ("error: volunteer_data_x.csv: none of its 2 rows resolved to a region "
+                         "and valid times; nothing imported")
+    assert "row 2: Atlantis oblast: no region is named 'Atlantis oblast' there" in lines[0]
+    assert "None" not in result.stderr
+    empty = tmp_path / "volunteer_data_y.csv"
+    empty.write_text("region,started_at,finished_at,naive\n", "utf-8")
+    result = run_cli("import-history", str(empty), db=db, check=False)
+    assert result.returncode == 1
+    assert result.stderr == "error: volunteer_data_y.csv: it holds no rows; nothing imported\n"
+    assert events_of(db) == []
+
+
+def test_import_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    official, _, _ = kyiv_may_2023(tmp_path)
+    rows = len(official.read_text("utf-8").splitlines()) - 1
+    piped = run_cli("import-history", str(official), db=tmp_path / "piped.db")
+    assert piped.stderr == ""
+    assert piped.stdout.startswith(f"imported {official.name} (official record): {rows} rows")
+    # On a terminal, the bar and the writing step show on stderr; the summary on stdout.
+    stdout, stderr = run_on_terminal("import-history", str(official), "--db",
+                                     str(tmp_path / "tty.db"))
+    assert f"reading {official.name}" in stderr and f"writing {rows} alerts" in stderr
+    assert stdout.startswith(f"imported {official.name}")
+
+
+def run_on_terminal(*args: str) -> tuple[str, str]:
+    """Run ``tryvoga`` with stderr on a pseudo-terminal; returns stdout and what the terminal
+    showed."""
+    import os
+    import pty
+    import subprocess
+
+    from ..conftest import TRYVOGA
+
+    master, slave = pty.openpty()
+    with subprocess.Popen([*TRYVOGA, *args], stdout=subprocess.PIPE, stderr=slave) as process:
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode()
+        assert process.wait(timeout=60) == 0, shown
+    os.close(master)
+    return stdout, shown.decode(errors="replace")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import csv
+import signal
+import subprocess
 import time
 from datetime import date
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.regions import Catalogue
 from tryvoga.ingest.replay import Window, bundled_path, load_day, play, timeline
 from tryvoga.service import Actor, Service
+from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, Server, run_cli, start_server, stop_server
+from ..conftest import KYIV, TRYVOGA, Server, run_cli, start_server, stop_server
 
 SIRENS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sirens"
 NIGHT = Window.of(date(2023, 5, 20))
@@ -128,3 +134,62 @@ def test_serve_demo_fills_an_empty_database_only(tmp_path: Path) -> None:
         assert [e["kind"] for e in events] == ["alert.declared"]
     finally:
         stop_server(used)
+
+
+NIKOPOL = "UA12080050000062712"  # Нікопольська територіальна громада
+
+
+def test_notes_give_the_replayed_alerts_own_dates_and_times(service: Service,
+                                                             catalogue: Catalogue) -> None:
+    # Until 03:00 only: Kyiv's alert (00:41-03:01) and Nikopol's (since 22:17 the evening
+    # before, until 05:47) are both cut by the window; their notes are not.
+    window = Window.of(date(2023, 5, 20), None, clock_time(3, 0))
+    played, _ = load_day(window, None, catalogue)
+    play(service, timeline(played, window), window, 1_000_000, actor=Actor("replay"))
+    notes = {a.region: a.note for a in service.state.alerts.values()}
+    assert catalogue[NIKOPOL].name_uk.startswith("Нікопольська")
+    assert notes[NIKOPOL].startswith(
+        "exercise: the alert of 2023-05-19 22:17 to 2023-05-20 05:47 Kyiv time (")
+    assert notes[KYIV] == ("exercise: the alert of 2023-05-20 00:41 to 2023-05-20 03:01 Kyiv "
+                           "time (м. Київ)")
+    # The alerts themselves ran only as long as the window: ended at its end.
+    assert all(not a.active for a in service.state.alerts.values())
+
+
+def active_exercises(db: Path, catalogue: Catalogue) -> list[str]:
+    storage = SQLiteStorage(db)
+    try:
+        return [a.region for a in Service(storage, catalogue).state.active_alerts()
+                if a.status.value == "exercise"]
+    finally:
+        storage.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_replay_stopped_by_a_signal_ends_its_alerts(tmp_path: Path, catalogue: Catalogue,
+                                                      sig: signal.Signals) -> None:
+    db = tmp_path / "stopped.db"
+    run_cli("token", "list", db=db)  # the database exists before the replay and the polls
+    with subprocess.Popen([*TRYVOGA, "replay", "--date", "2023-05-20", "--speed", "600", "-q",
+                           "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            running = wait_for(lambda: len(active_exercises(db, catalogue)) >= 4,
+                               "the replay's first alerts")
+            assert running and process.poll() is None
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 128 + sig
+    assert stderr.splitlines()[-1] == (f"stopped by {sig.name}; the replay's alerts were "
+                                       "ended")
+    assert "Traceback" not in stderr
+    assert active_exercises(db, catalogue) == []
+    storage = SQLiteStorage(db)
+    try:
+        ended = [e for e in storage.read_events() if e.kind == "alert.ended"]
+    finally:
+        storage.close()
+    assert any(e.payload.get("reason") == "the replay stopped" for e in ended)

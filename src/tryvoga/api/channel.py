@@ -23,6 +23,7 @@ from tryvoga.ingest.channel import (
     Outcome,
     Post,
     post_from_json,
+    refused,
     summarize,
 )
 
@@ -60,9 +61,7 @@ async def ingest_channel(request: web.Request) -> web.Response:
         except TryvogaError as exc:
             if exc.status >= 500:
                 raise
-            reason = ("changed_after_applied" if exc.code == "idempotency_key_reused"
-                      else exc.code)
-            outcomes.append(Outcome(post, "failed", reason, notes=(exc.message,)))
+            outcomes.append(refused(post, exc))
             continue
         outcomes.append(ingest.outcome(post, result))
     answer: dict[str, Any] = {"summary": summarize(outcomes),

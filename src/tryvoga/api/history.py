@@ -14,11 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, context_of
-from tryvoga.api.http import dumps, json_response, query_time
+from tryvoga.api.http import dumps, json_response
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, Level
-from tryvoga.domain.stats import Span, compute, to_csv
+from tryvoga.domain.stats import Span, compute, period_bound, to_csv
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.ingest.record import spans as record_spans
 from tryvoga.storage.history import HistoryReader
@@ -41,6 +41,20 @@ def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | 
         raise BadRequest(f"{name}: {raw!r} is not one of {', '.join(choices)}", field=name,
                          status=400)
     return raw
+
+
+def query_period_bound(request: web.Request, name: str) -> str | None:
+    """``from`` or ``to``: a date (2023-05-20: midnight at its start, Kyiv time, as ``tryvoga
+    stats`` reads it) or an ISO-8601 time with an offset; in the log's form."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return format_time(period_bound(raw))
+    except ValueError:
+        raise BadRequest(f"{name}: {raw!r} is not a date (2023-05-20, midnight Kyiv time) or an "
+                         "ISO-8601 time with an offset, e.g. 2023-05-20T00:41:31+03:00",
+                         field=name, status=400) from None
 
 
 def _regions(request: web.Request) -> list[str]:
@@ -81,8 +95,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.actor(request, required=False)
     regions = _regions(request)
-    start = query_time(request, "from")
-    end = query_time(request, "to")
+    start = query_period_bound(request, "from")
+    end = query_period_bound(request, "to")
     type_ = AlertType(_choice(request, "type", tuple(t.value for t in AlertType)) or "air_raid")
     imported = _choice(request, "imported", ("true", "false"))
     source = _choice(request, "source", ("official", "volunteer"))
@@ -160,4 +174,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/history/imports", imports)
 
 
-__all__ = ["add_routes", "history_reader"]
+__all__ = ["add_routes", "history_reader", "query_period_bound"]

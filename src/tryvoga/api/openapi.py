@@ -161,12 +161,14 @@ PATHS.update({
     "/history/stats": {"get": _op(
         "Per region: alerts, total and longest time under alert, by hour of day and month "
         "(Kyiv time); JSON or CSV", [
-            _param("region", "query", "comma-separated KATOTTG codes; default: every oblast "
-                   "and Kyiv"),
+            _param("region", "query", "comma-separated KATOTTG codes; default: the 27 "
+                   "top-level regions (24 oblasts, Crimea, Kyiv, Sevastopol)"),
             _param("within", "query", "with level=: every region at those levels inside this"),
             _param("level", "query", "comma-separated levels"), TYPE,
-            _param("from", "query", "ISO-8601 time; default: all"),
-            _param("to", "query", "ISO-8601 time; default: now"),
+            _param("from", "query", "ISO-8601 time with an offset, or a date (midnight at "
+                   "its start, Kyiv time); default: all"),
+            _param("to", "query", "ISO-8601 time with an offset, or a date (midnight at its "
+                   "start, Kyiv time: the period ends before that day); default: now"),
             _param("imported", "query", "true: only imported history; false: only live"),
             _param("source", "query", "official or volunteer (imported records)"),
             _param("format", "query", "json (default) or csv")])},

@@ -1,7 +1,10 @@
 """History statistics: how often and how long a region was under alert (pure, no I/O).
 
 For a region R, the alerts that count are those declared on R, on a region that contains R, or
-on a region inside R: each of them put R wholly or partly under alert. Over a period:
+on a region inside R: each of them put R wholly or partly under alert. Alerts on one region that
+overlap in time are one alert, from the first start to the last end (:func:`group_spans`): the
+official and the volunteer record, and a live alert and its imported copy, describe the same
+alert, and a region is never under two alerts of one type at once. Over a period:
 
 * ``alerts``: how many of them started within the period;
 * ``total_seconds``: how long R was under alert, the union of their intervals clipped to the
@@ -20,11 +23,12 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tryvoga.domain.events import format_time
+from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.regions import Catalogue
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -148,10 +152,26 @@ def _union(intervals: list[tuple[float, float]], low: float,
 
 
 def group_spans(spans: Iterable[Span]) -> dict[str, list[Span]]:
+    """The spans per region, those of one region that overlap (or touch) merged into one."""
     grouped: dict[str, list[Span]] = {}
-    for span in spans:
-        grouped.setdefault(span.region, []).append(span)
+    for span in sorted(spans, key=lambda s: (s.region, s.start, s.end)):
+        merged = grouped.setdefault(span.region, [])
+        if merged and span.start <= merged[-1].end:
+            if span.end > merged[-1].end:
+                merged[-1] = Span(span.region, merged[-1].start, span.end)
+        else:
+            merged.append(span)
     return grouped
+
+
+def period_bound(text: str) -> datetime:
+    """A bound of a statistics or history period: a date (2023-05-20) is midnight at its start,
+    Kyiv time; anything else an ISO-8601 time with an offset. ValueError otherwise."""
+    text = text.strip()
+    if len(text) == 10:
+        midnight = datetime.combine(date.fromisoformat(text), clock_time(0, 0), KYIV)
+        return midnight.astimezone(UTC)
+    return parse_time(text)
 
 
 def compute(catalogue: Catalogue, spans: Iterable[Span], regions: Sequence[str],
@@ -183,5 +203,5 @@ def to_csv(catalogue: Catalogue, results: Sequence[RegionStats]) -> str:
     return out.getvalue()
 
 
-__all__ = ["CSV_COLUMNS", "KYIV", "RegionStats", "Span", "compute", "region_stats",
-           "relevant_codes", "to_csv"]
+__all__ = ["CSV_COLUMNS", "KYIV", "RegionStats", "Span", "compute", "group_spans",
+           "period_bound", "region_stats", "relevant_codes", "to_csv"]

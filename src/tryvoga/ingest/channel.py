@@ -857,15 +857,21 @@ class ChannelIngest:
                 except TryvogaError as exc:
                     if exc.status >= 500:
                         raise
-                    reason = ("changed_after_applied" if exc.code == "idempotency_key_reused"
-                              else exc.code)
-                    note = ("this message was applied before with another text or time; "
-                            "an edit is not applied again" if reason != exc.code
-                            else exc.message)
-                    outcomes.append(Outcome(post, "failed", reason, notes=(note,)))
+                    outcomes.append(refused(post, exc))
             if progress is not None:
                 progress(1)
         return outcomes
+
+
+def refused(post: Post, exc: TryvogaError) -> Outcome:
+    """A post the write path refused, told in the channel's terms: the same message id seen
+    again with another text or time is an edit, which is not applied again (the command's
+    idempotency key is the post's id, an internal detail that a channel's reader never set)."""
+    if exc.code == "idempotency_key_reused":
+        return Outcome(post, "failed", "changed_after_applied", notes=(
+            f"message {post.id} of {post.channel} was applied before with another text or "
+            "time; an edited post is not applied again",))
+    return Outcome(post, "failed", exc.code, notes=(exc.message,))
 
 
 def _skip_reason(parsed: Parsed, notes: Sequence[str]) -> str:
@@ -896,4 +902,4 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
 
 __all__ = ["DEFAULT_CHANNEL", "Action", "ChannelIngest", "ChannelParser", "NotApplied",
            "Outcome", "Parsed", "Place", "Post", "Reading", "entity_text", "post_from_json",
-           "read_file", "read_telegram_export", "read_text_posts", "summarize"]
+           "read_file", "read_telegram_export", "read_text_posts", "refused", "summarize"]

@@ -6,8 +6,10 @@ Attached to the ``tryvoga`` group in ``cli.py``.
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -17,12 +19,12 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from tryvoga.clikit import db_option, friendly
-from tryvoga.domain.events import parse_time
+from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, Level, load_catalogue
 from tryvoga.domain.state import State
-from tryvoga.domain.stats import KYIV, compute, to_csv
+from tryvoga.domain.stats import KYIV, compute, period_bound, to_csv
 from tryvoga.errors import BadRequest
 from tryvoga.ingest import channel as channel_posts
 from tryvoga.ingest.history import (
@@ -31,6 +33,7 @@ from tryvoga.ingest.history import (
     import_record,
     read_record,
     record_kind,
+    unresolved_lines,
 )
 from tryvoga.ingest.record import history_page, imported_filter, spans
 from tryvoga.ingest.replay import (
@@ -49,6 +52,8 @@ from tryvoga.storage.sqlite import SQLiteStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
+MAX_LISTED = 50  # unresolved rows printed before a refused import
+MAX_HISTORY_LIMIT = 5000  # as GET /api/v1/history
 
 @contextmanager
 def opened(db: str | None) -> Iterator[tuple[Service, HistoryReader]]:
@@ -61,6 +66,18 @@ def opened(db: str | None) -> Iterator[tuple[Service, HistoryReader]]:
     finally:
         reader.close()
         storage.close()
+
+
+@contextmanager
+def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; otherwise nothing (a log or a pipe gets
+    only the command's summary, never a bar's leftovers)."""
+    if not sys.stderr.isatty():
+        yield lambda steps: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr,
+                           show_pos=True) as bar:
+        yield bar.update
 
 
 def _region(text: str) -> str:
@@ -98,9 +115,8 @@ def ingest_channel(file: Path, channel: str | None, verbose: bool, as_json: bool
     reading = channel_posts.read_file(file, channel)
     with opened(db) as (service, _):
         ingest = channel_posts.ChannelIngest(service.catalogue)
-        with click.progressbar(length=len(reading.posts), label="posts", file=sys.stderr,
-                               show_pos=True) as bar:
-            outcomes = ingest.ingest(service, OPERATOR, reading.posts, bar.update)
+        with progress(len(reading.posts), "posts") as advance:
+            outcomes = ingest.ingest(service, OPERATOR, reading.posts, advance)
     summary = channel_posts.summarize(outcomes)
     for _ident, reason, _detail in reading.skipped:
         summary["skipped"][reason] = summary["skipped"].get(reason, 0) + 1
@@ -174,10 +190,15 @@ def import_history(file: Path, as_json: bool, db: str | None) -> None:
                 click.echo(message)
             return
         lines = max(count_lines(file) - 1, 0)
-        with click.progressbar(length=lines, label=f"reading {file.name}", file=sys.stderr,
-                               show_pos=True) as bar:
-            record = read_record(file, service.catalogue, progress=bar.update)
-        click.echo(f"writing {len(record.rows)} alerts...", err=True)
+        with progress(lines, f"reading {file.name}") as advance:
+            record = read_record(file, service.catalogue, progress=advance)
+        if not record.rows:
+            for line in unresolved_lines(record.unresolved[:MAX_LISTED]):
+                click.echo(line, err=True)
+            if len(record.unresolved) > MAX_LISTED:
+                click.echo(f"  ... and {len(record.unresolved) - MAX_LISTED} more", err=True)
+        if sys.stderr.isatty() and record.rows:
+            click.echo(f"writing {len(record.rows)} alerts...", err=True)
         result = import_record(service, record)
     summary = result.summary()
     if as_json:
@@ -201,22 +222,20 @@ def import_history(file: Path, as_json: bool, db: str | None) -> None:
 
 
 def _day_or_time(text: str | None, name: str) -> str | None:
-    """An ISO time with offset, or a date (Kyiv midnight)."""
+    """An ISO time with offset, or a date (Kyiv midnight), as the API takes them."""
     if not text:
         return None
     try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            return datetime.combine(day, clock_time(0, 0), KYIV).isoformat()
-        return parse_time(text).isoformat()
+        return format_time(period_bound(text))
     except ValueError:
-        raise BadRequest(f"--{name}: {text!r} is not a date (2023-05-20) or an ISO-8601 time "
-                         "with an offset") from None
+        raise BadRequest(f"--{name}: {text!r} is not a date (2023-05-20, midnight Kyiv time) "
+                         "or an ISO-8601 time with an offset") from None
 
 
 @click.command("stats")
 @click.option("--region", "regions", multiple=True,
-              help="region code or name; repeatable [default: every oblast and Kyiv]")
+              help="region code or name; repeatable [default: the 27 top-level regions: "
+                   "24 oblasts, Crimea, Kyiv and Sevastopol]")
 @click.option("--level", default=None,
               help="instead of --region: every region at these levels (comma-separated) "
                    "inside --within")
@@ -282,7 +301,11 @@ def stats(regions: tuple[str, ...], level: str | None, within: str | None, start
                         f"{item.longest_seconds / 3600:>12.1f}")
         text = "\n".join(rows) + "\n"
     if output is not None:
-        output.write_text(text, "utf-8")
+        try:
+            output.write_text(text, "utf-8")
+        except OSError as exc:
+            raise BadRequest(f"--output: cannot write {output}: {exc.strerror or exc}",
+                             code="file_unwritable", field="output") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -332,12 +355,49 @@ def replay(day: str, speed: float, start: str | None, end: str | None, quiet: bo
                 click.echo(f"{moment:%H:%M} {'start' if step.start else 'end  '} "
                            f"{service.catalogue[step.played.region].name_en}")
 
-        try:
-            declared = play(service, steps, window, speed, actor=REPLAY, on_step=report)
-        except KeyboardInterrupt:
-            click.echo("stopped; the replay's alerts were ended", err=True)
-            sys.exit(130)
+        declared, stopped_by = _play_until_signalled(
+            lambda stop: play(service, steps, window, speed, actor=REPLAY, stop=stop,
+                              on_step=report))
+        if stopped_by is not None:
+            click.echo(f"stopped by {signal.Signals(stopped_by).name}; the replay's alerts "
+                       "were ended", err=True)
+            sys.exit(128 + stopped_by)
     click.echo(f"replayed {declared} exercise alerts of {when.isoformat()}")
+
+
+def _play_until_signalled(run: Callable[[threading.Event], int]) -> tuple[int, int | None]:
+    """Run a replay on a thread of its own until it ends or SIGINT or SIGTERM asks it to stop.
+
+    A signal only sets the replay's stop event, so it stops between two commands, never inside
+    one, and ends every alert it declared before returning, whether it was stopped by Ctrl-C,
+    by ``kill`` or by a service manager. (Raising from the handler instead could land between
+    a declaration's commit and its being noted, and leave that alert running.) The handler
+    runs on this thread, which only waits, so it never meets a lock it holds itself."""
+    stop = threading.Event()
+    received: list[int] = []
+    found: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            found["declared"] = run(stop)
+        except BaseException as exc:  # handed to the main thread, raised there
+            found["error"] = exc
+
+    def handle(signum: int, frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = threading.Thread(target=work, name="tryvoga-replay")
+        worker.start()
+        worker.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if "error" in found:
+        raise found["error"]
+    return int(found["declared"]), (received[0] if received else None)
 
 
 # ---- tryvoga history (the body; the command is in cli.py) -------------------------------------
@@ -346,6 +406,9 @@ def replay(day: str, speed: float, start: str | None, end: str | None, quiet: bo
 def history_items(state: State, db: str | None, region: str | None, type_: str | None,
                   limit: int) -> list[dict[str, Any]]:
     """Live and imported alerts, newest first, for ``tryvoga history``."""
+    if not 1 <= limit <= MAX_HISTORY_LIMIT:
+        raise BadRequest(f"--limit must be between 1 and {MAX_HISTORY_LIMIT}, not {limit}",
+                         field="limit")
     try:
         alert_type = None if type_ is None else AlertType(type_)
     except ValueError:

@@ -358,7 +358,14 @@ class ImportResult:
 
 
 def import_record(service: Service, record: Record) -> ImportResult:
-    """One command: the history.imported event and the rows, in one transaction."""
+    """One command: the history.imported event and the rows, in one transaction.
+
+    A record of which no row resolved is refused: an import event that adds nothing and spans
+    no period would only say that something was imported."""
+    if not record.rows:
+        what = (f"none of its {record.total_rows} rows resolved to a region and valid times"
+                if record.total_rows else "it holds no rows")
+        raise BadRequest(f"{record.path.name}: {what}; nothing imported", code="record_empty")
     start, end = record.period
     payload = {"source": record.source, "file": record.path.name, "sha256": record.sha256,
                "rows": record.total_rows, "resolved": len(record.rows),

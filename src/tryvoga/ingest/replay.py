@@ -154,7 +154,14 @@ def timeline(played: Iterable[Played], window: Window) -> list[Step]:
 def _local(epoch: float) -> str:
     from zoneinfo import ZoneInfo
 
-    return datetime.fromtimestamp(epoch, ZoneInfo(KYIV)).strftime("%H:%M")
+    return datetime.fromtimestamp(epoch, ZoneInfo(KYIV)).strftime("%Y-%m-%d %H:%M")
+
+
+def note(item: Played) -> str:
+    """The exercise alert's note: when the alert it replays really ran, in Kyiv time, with
+    both dates (an alert of the night began the day before), whatever part of it is played."""
+    return (f"exercise: the alert of {_local(item.start)} to {_local(item.end)} Kyiv time "
+            f"({item.place})")
 
 
 def check_speed(speed: float) -> float:
@@ -178,15 +185,13 @@ def play(service: Service, steps: list[Step], window: Window, speed: float, *,
     try:
         for step in steps:
             delay = began + step.offset / speed - clock()
-            if delay > 0 and stop.wait(delay):
+            if stop.wait(delay) if delay > 0 else stop.is_set():
                 break
             item = step.played
             if step.start:
                 result = service.declare(
                     actor, [item.region], AlertType.AIR_RAID.value,
-                    status=AlertStatus.EXERCISE.value, source=source,
-                    note=f"exercise: the alert of {window.day.isoformat()} "
-                         f"{_local(item.start)}-{_local(item.end)} Kyiv time ({item.place})")
+                    status=AlertStatus.EXERCISE.value, source=source, note=note(item))
                 alert = result.body["alerts"][0]
                 opened[item.region] = alert["id"]
                 declared += int(alert["created"])
@@ -266,4 +271,5 @@ def start_demo(db: str) -> threading.Event:
 
 
 __all__ = ["BUNDLED_DATE", "DEMO", "REPLAY", "Played", "Step", "Window", "bundled_path",
-           "end_leftover_demo", "load_day", "play", "run_demo", "start_demo", "timeline"]
+           "end_leftover_demo", "load_day", "note", "play", "run_demo", "start_demo",
+           "timeline"]
