@@ -422,11 +422,19 @@ def test_the_api_takes_plain_dates_as_the_cli_does(both_records: Server) -> None
     assert body["regions"] == json.loads(run_cli(
         "stats", "--region", KYIV, "--from", "2023-05-01", "--to", "2023-06-01", "--format",
         "json", db=server.db).stdout)["regions"]
+    # The history list reads its period the same way.
+    listed = server.get(f"/api/v1/history?region={KYIV}&from=2023-05-30&to=2023-05-31",
+                        token=None).json()["alerts"]
+    assert listed == server.get(f"/api/v1/history?region={KYIV}"
+                                "&from=2023-05-30T00:00:00%2B03:00"
+                                "&to=2023-05-31T00:00:00%2B03:00", token=None).json()["alerts"]
+    assert {a["started_at"][:10] for a in listed} == {"2023-05-29"}  # 23:06 UTC is the 30th
     for bad in ("2023-13-01", "yesterday", "2023-05-01T00:00:00"):
-        answer = server.get(f"/api/v1/history/stats?from={bad}", token=None)
-        assert answer.status == 400, bad
-        assert answer.json()["error"]["field"] == "from"
-        assert "midnight Kyiv time" in answer.json()["error"]["message"]
+        for path in ("/api/v1/history/stats", "/api/v1/history"):
+            answer = server.get(f"{path}?from={bad}", token=None)
+            assert answer.status == 400, (path, bad)
+            assert answer.json()["error"]["field"] == "from"
+            assert "midnight Kyiv time" in answer.json()["error"]["message"]
 
 
 def test_history_limit_is_checked(both_records: Server) -> None:

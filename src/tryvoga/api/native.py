@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import Context, context_of
-from tryvoga.api.history import history_reader
+from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
     cached_response,
@@ -16,7 +16,6 @@ from tryvoga.api.http import (
     dumps,
     json_response,
     query_int,
-    query_time,
     read_json,
     rendered,
 )
@@ -222,8 +221,8 @@ async def history(request: web.Request) -> web.Response:
     region = _region_param(ctx, request)
     type_ = _enum_param(request, "type", AlertType)
     status_ = _enum_param(request, "status", AlertStatus)
-    start = query_time(request, "from")
-    end = query_time(request, "to")
+    start = query_period_bound(request, "from")  # a date too: Kyiv midnight, as in stats
+    end = query_period_bound(request, "to")
     limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
     cursor = request.query.get("cursor")
     after = decode_cursor(cursor) if cursor else None

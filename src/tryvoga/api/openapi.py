@@ -105,7 +105,10 @@ PATHS: dict[str, dict[str, Any]] = {
         _param("level", "query", "levels to list; default oblast,special_city")])},
     "/history": {"get": _op("Alerts with start, end and duration, newest first", [
         REGION, TYPE, _param("status", "query", "actual, exercise or test"),
-        _param("from", "query", "ISO-8601 time"), _param("to", "query", "ISO-8601 time"),
+        _param("from", "query", "ISO-8601 time with an offset, or a date (midnight at its "
+               "start, Kyiv time)"),
+        _param("to", "query", "ISO-8601 time with an offset, or a date (midnight at its start, "
+               "Kyiv time)"),
         _param("imported", "query", "imported history (\"imported\": true, ids h<n>) is "
                "included; true: only it; false: without it"),
         _param("cursor", "query", "from the previous page's next"), LIMIT])},
