@@ -387,7 +387,10 @@ def _play_until_signalled(run: Callable[[threading.Event], int]) -> tuple[int, i
         received.append(signum)
         stop.set()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A signal the process was started to ignore (SIGINT of a job started with & by a script)
+    # stays ignored.
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         worker = threading.Thread(target=work, name="tryvoga-replay")
         worker.start()
