@@ -1,15 +1,19 @@
-"""Atom and RSS feeds: what they list, how they link, and that a busy night stays small."""
+"""Atom and RSS feeds: what they list, how they link, and that a busy night is paged small but
+complete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
 from tryvoga.cap import feeds
 from tryvoga.cap.projection import CapProjection
 from tryvoga.cap.render import Publisher, cap_time
+from tryvoga.cap.sources import items, next_page
 from tryvoga.domain.events import GENESIS_HASH, Event, Kind, format_time, make_event
 from tryvoga.domain.regions import Catalogue, Level
 from tryvoga.service import Actor, Service
@@ -61,21 +65,59 @@ def busy_night(catalogue: Catalogue) -> SyntheticLog:
     return log
 
 
-def test_a_busy_night_stays_under_100_kb(catalogue: Catalogue) -> None:
+def walk(first: bytes, get: Callable[[str], bytes]) -> list[bytes]:
+    """Every page of a feed, following its next links, as Tryvoga's own ingest reads them."""
+    pages = [first]
+    while (link := next_page(etree.fromstring(pages[-1]), "https://warnings.example.org")):
+        assert len(pages) < 50, "the pages do not end"
+        pages.append(get(link))
+    return pages
+
+
+def test_a_busy_night_is_paged_under_100_kb_and_lists_every_active_alert(
+        catalogue: Catalogue) -> None:
     log = busy_night(catalogue)
     projection = CapProjection(catalogue)
     projection.apply_all(log.events)
     assert len(projection.messages) > 900
     listed = projection.feed("2023-05-20T06:00:00.000Z", feeds.RECENT_SECONDS)
+    active = {f"alert:{a.id}" for a in projection.state.active_alerts()}
+    assert len(active) > 200 and active <= {m.chain for m in listed}
     base = "https://warnings.example.org"
-    atom = feeds.atom(listed, PUBLISHER, catalogue, base, projection.state.last_time)
-    rss = feeds.rss(listed, PUBLISHER, catalogue, base, projection.state.last_time)
-    assert len(atom) < 100_000 and len(rss) < 100_000
-    root = etree.fromstring(atom)
+    updated = projection.state.last_time
+    length = {m.seq: len(PUBLISHER.render(m, catalogue)) for m in listed}
+
+    def cursor(url: str) -> int | None:
+        query = parse_qs(urlsplit(url).query)
+        assert set(query) <= {"before"}, url
+        return int(query["before"][0]) if query else None
+
+    def atom_page(url: str) -> bytes:
+        assert url.startswith(base + "/cap/feed.atom")
+        return feeds.atom(listed, PUBLISHER, catalogue, base, updated, cursor(url))
+
+    def rss_page(url: str) -> bytes:
+        assert url.startswith(base + "/cap/feed.rss")
+        return feeds.rss(listed, PUBLISHER, catalogue, base, updated, lambda m: length[m.seq],
+                         cursor(url))
+
+    for kind, get in (("atom", atom_page), ("rss", rss_page)):
+        pages = walk(get(f"{base}/cap/feed.{kind}"), get)
+        assert len(pages) > 2, kind
+        assert all(len(page) < 100_000 for page in pages), [len(p) for p in pages]
+        found = [item for page in pages for item in items(etree.fromstring(page), base)]
+        ids = [item.key.split("|")[0] for item in found]
+        # Every entry once, on some page: nothing left out, nothing doubled.
+        assert sorted(ids) == sorted(PUBLISHER.identifier(m.seq) for m in listed), kind
+        assert all(item.problem is None and item.url is not None for item in found)
+        # Newest first across the pages (items() gives each page oldest first).
+        seqs = [int(i.rsplit(":", 1)[1]) for page in pages
+                for i in reversed([it.key.split("|")[0]
+                                   for it in items(etree.fromstring(page), base)])]
+        assert seqs == sorted(seqs, reverse=True)
+
+    root = etree.fromstring(atom_page(f"{base}/cap/feed.atom"))
     entries = root.findall("a:entry", ATOM)
-    assert len(entries) > 100
-    assert len(etree.fromstring(rss).findall("channel/item")) > 100
-    # Newest first; each entry names its CAP message and links to its XML.
     assert entries[0].findtext("a:id", namespaces=ATOM) == PUBLISHER.identifier(
         max(m.seq for m in listed))
     for entry in entries:
@@ -85,6 +127,54 @@ def test_a_busy_night_stays_under_100_kb(catalogue: Catalogue) -> None:
         link = entry.find("a:link", ATOM)
         assert link is not None and link.get("type") == "application/cap+xml"
         assert link.get("href") == base + PUBLISHER.path(seq)
+    # The first page says where the next starts (RFC 5005), before its entries; a later page
+    # points back at the first.
+    links = root.findall("a:link", ATOM)
+    assert [link.get("rel") for link in links] == ["self", "alternate", "next"]
+    assert list(root).index(links[-1]) < list(root).index(entries[0])
+    second = etree.fromstring(atom_page(links[-1].get("href") or ""))
+    assert {link.get("rel"): link.get("href") for link in second.findall("a:link", ATOM)}[
+        "first"] == base + "/cap/feed.atom"
+
+    # RSS: each item's enclosure is the CAP message, with its type and its length in bytes.
+    channel = etree.fromstring(rss_page(f"{base}/cap/feed.rss")).find("channel")
+    assert channel is not None
+    for item in channel.findall("item"):
+        seq = int((item.findtext("guid") or "").rsplit(":", 1)[1])
+        enclosure = item.find("enclosure")
+        assert enclosure is not None
+        assert dict(enclosure.items()) == {"url": base + PUBLISHER.path(seq),
+                                           "type": "application/cap+xml",
+                                           "length": str(length[seq])}
+    assert channel.find("a:link[@rel='next']", ATOM) is not None
+
+
+def test_a_change_while_a_reader_walks_the_pages_skips_nothing_still_listed(
+        catalogue: Catalogue) -> None:
+    log = busy_night(catalogue)
+    projection = CapProjection(catalogue)
+    projection.apply_all(log.events[:-5])
+    now = "2023-05-20T06:00:00.000Z"
+    base = "https://warnings.example.org"
+    before = projection.feed(now, feeds.RECENT_SECONDS)
+    first = etree.fromstring(feeds.atom(before, PUBLISHER, catalogue, base,
+                                        projection.state.last_time))
+    # Then five more changes, among them chains listed on the first page already.
+    projection.apply_all(log.events[-5:])
+    after = projection.feed(now, feeds.RECENT_SECONDS)
+    link = next_page(first, base)
+    seen = {i.key.split("|")[0] for i in items(first, base)}
+    while link:
+        cursor = int(parse_qs(urlsplit(link).query)["before"][0])
+        page = etree.fromstring(feeds.atom(after, PUBLISHER, catalogue, base,
+                                           projection.state.last_time, cursor))
+        seen |= {i.key.split("|")[0] for i in items(page, base)}
+        link = next_page(page, base)
+    new = {m.seq for m in after} - {m.seq for m in before}
+    assert len(new) == 5
+    # Everything listed now was read, but for the new messages: those are on the first page,
+    # whose ETag has changed, so the reader's next poll takes them.
+    assert {PUBLISHER.identifier(m.seq) for m in after if m.seq not in new} <= seen
 
 
 def test_the_feed_lists_active_alerts_and_recent_changes_once_each(

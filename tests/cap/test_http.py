@@ -84,8 +84,20 @@ def test_messages_and_feeds_over_http_signed(signed: Server, key_pair: KeyPair,
     assert again.status == 304
     rss = signed.get("/cap/feed.rss", token=None)
     assert rss.status == 200 and rss.headers["Content-Type"].startswith("application/rss+xml")
-    guids = etree.fromstring(rss.body).findall("channel/item/guid")
-    assert guids[0].text == identifier
+    item = etree.fromstring(rss.body).find("channel/item")
+    assert item is not None and item.findtext("guid") == identifier
+    # The item's enclosure is the CAP message: its URL, its type, its length in bytes.
+    enclosure = item.find("enclosure")
+    assert enclosure is not None
+    assert dict(enclosure.items()) == {"url": href, "type": "application/cap+xml",
+                                       "length": str(len(message.body))}
+    # One page holds it all; a page cursor that is no sequence number is refused plainly.
+    assert b'rel="next"' not in rss.body
+    for bad in ("abc", "0", "-1", "1.5"):
+        refused = signed.get(f"/cap/feed.atom?before={bad}", token=None)
+        assert refused.status == 400
+        assert refused.json()["error"]["code"] == "invalid_input"
+        assert refused.json()["error"]["field"] == "before"
     missing = signed.get("/cap/urn:tryvoga:cap@a.test:999999.xml", token=None)
     assert missing.status == 404
     assert missing.json()["error"]["code"] == "cap_message_not_found"
@@ -121,12 +133,14 @@ def test_ingest_command_takes_files_and_loopback_urls(signed: Server, tmp_path: 
     assert run_cli("verify", db=db).stdout == before  # nothing appended
 
 
-def test_round_trip_b_polls_a_and_holds_the_same_active_alerts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("feed", ["atom", "rss"])
+def test_round_trip_b_polls_a_and_holds_the_same_active_alerts(tmp_path: Path,
+                                                                feed: str) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a = start_server(tmp_path / "a", env={"TRYVOGA_CAP_SENDER": "cap@a.test"})
     b = start_server(tmp_path / "b", env={"TRYVOGA_CAP_SENDER": "cap@b.test",
-                                 "TRYVOGA_CAP_FEEDS": a.base + "/cap/feed.atom",
+                                 "TRYVOGA_CAP_FEEDS": f"{a.base}/cap/feed.{feed}",
                                  "TRYVOGA_CAP_POLL_INTERVAL": "0.2"})
     try:
         kyiv = a.post("/api/v1/alerts", {

@@ -147,3 +147,29 @@ def test_a_foreign_message_with_names_and_iso_codes(other: Service) -> None:
         b"Air Raid Warning", b"Heat wave")
     outcome = Ingester(other).ingest_bytes(unknown_event)
     assert outcome.verdict == "rejected" and "cannot tell which alert" in outcome.detail
+
+
+def test_rejections_say_it_plainly_once(service: Service, admin: Actor, other: Service,
+                                        catalogue: Catalogue) -> None:
+    ingester = Ingester(other)
+    junk = ingester.ingest_bytes(b"junk")
+    assert junk.line() == ("rejected: (no identifier): not well-formed XML: line 1, column 1: "
+                           "Start tag expected, '<' not found")
+    service.declare(admin, [KYIV], "air_raid")
+    (body,) = published(service, catalogue)
+    identifier = re.search(rb"<identifier>([^<]*)</identifier>", body)
+    assert identifier is not None
+    for length in (501, 5000):
+        long_one = body.replace(identifier.group(0),
+                                b"<identifier>" + b"x" * length + b"</identifier>")
+        outcome = ingester.ingest_bytes(long_one)
+        assert outcome.verdict == "rejected"
+        assert outcome.detail == (f"the identifier is {length} characters long; at most 500 "
+                                  "are taken")
+        assert len(outcome.line()) < 250  # the identifier is not echoed whole
+    sender = body.replace(b"<sender>cap@a.test</sender>", b"<sender>" + b"s" * 600 + b"</sender>")
+    assert ingester.ingest_bytes(sender).detail == ("the sender is 600 characters long; at most "
+                                                    "500 are taken")
+    exactly = body.replace(identifier.group(0), b"<identifier>" + b"x" * 500 + b"</identifier>")
+    assert ingester.ingest_bytes(exactly).verdict == "ingested"
+    assert other.storage.head()[0] == 1

@@ -18,13 +18,13 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context, context_of
-from tryvoga.api.http import RenderCache, Rendered, cached_response, rendered
+from tryvoga.api.http import RenderCache, Rendered, cached_response, rendered, second_of
 from tryvoga.cap import feeds, render
 from tryvoga.cap.ingest import Ingester
 from tryvoga.cap.poller import Poller
 from tryvoga.cap.projection import CapProjection, Message
 from tryvoga.domain.events import Event, now_utc
-from tryvoga.errors import NotFound
+from tryvoga.errors import BadRequest, NotFound
 
 MESSAGE_CACHE = 4096
 
@@ -37,6 +37,7 @@ class CapSide:
         self.projection.apply_all(context.storage.iter_events())
         self.feed_cache = RenderCache()
         self._messages: OrderedDict[int, Rendered] = OrderedDict()
+        self._listing: tuple[tuple[int, int], list[Message]] | None = None
         context.follower.listeners.append(self.advance)
 
     def advance(self, events: Sequence[Event]) -> None:
@@ -61,19 +62,33 @@ class CapSide:
             self._messages.move_to_end(message.seq)
         return item
 
-    def feed(self, kind: str, base: str) -> Rendered:
+    def listing(self, now: str) -> list[Message]:
+        """The feed's entries, newest first: worked out once per state version and embargo
+        count, whichever page is asked for."""
+        projection = self.projection
+        key = (projection.seq, projection.hidden_count(now))
+        if self._listing is None or self._listing[0] != key:
+            self._listing = (key, projection.feed(now, feeds.RECENT_SECONDS))
+        return self._listing[1]
+
+    def feed(self, kind: str, base: str, before: int | None = None) -> Rendered:
         projection = self.projection
         now = now_utc()
-        last_time = projection.state.last_time
 
         def build() -> Rendered:
-            messages = projection.feed(now, feeds.RECENT_SECONDS)
-            write = feeds.atom if kind == "atom" else feeds.rss
-            body = write(messages, self.publisher, self.context.catalogue, base, last_time)
+            messages = self.listing(now)
+            updated = projection.feed_time(now)
+            if kind == "atom":
+                body = feeds.atom(messages, self.publisher, self.context.catalogue, base,
+                                  updated, before)
+            else:
+                body = feeds.rss(messages, self.publisher, self.context.catalogue, base,
+                                 updated, lambda m: len(self.message(m).body), before)
             return rendered(body, projection.state,
-                            feeds.ATOM_TYPE if kind == "atom" else feeds.RSS_TYPE)
+                            feeds.ATOM_TYPE if kind == "atom" else feeds.RSS_TYPE,
+                            modified=second_of(updated))
 
-        key = f"{kind}|{base}|{projection.hidden_count(now)}"
+        key = f"{kind}|{base}|{projection.hidden_count(now)}|{before}"
         return self.feed_cache.get(projection.seq, key, build)
 
 
@@ -97,16 +112,28 @@ async def get_message(request: web.Request) -> web.Response:
     return cached_response(request, side.message(message))
 
 
+def _before(request: web.Request) -> int | None:
+    """The page cursor: ``?before=N``, the sequence number the page's entries come before."""
+    text = request.query.get("before")
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) > 18:
+        raise BadRequest(f"before={text!r}: expected the positive sequence number a page of "
+                         "the feed starts below, as in the feed's next link",
+                         code="invalid_input", field="before", status=400)
+    return int(text)
+
+
 async def atom_feed(request: web.Request) -> web.Response:
     context_of(request).actor(request, required=False)
     side = request.app[CAP]
-    return cached_response(request, side.feed("atom", _base(request, side)))
+    return cached_response(request, side.feed("atom", _base(request, side), _before(request)))
 
 
 async def rss_feed(request: web.Request) -> web.Response:
     context_of(request).actor(request, required=False)
     side = request.app[CAP]
-    return cached_response(request, side.feed("rss", _base(request, side)))
+    return cached_response(request, side.feed("rss", _base(request, side), _before(request)))
 
 
 def add_routes(app: web.Application) -> None:

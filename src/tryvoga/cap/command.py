@@ -14,7 +14,15 @@ import click
 
 from tryvoga.cap.ingest import Ingester, Outcome
 from tryvoga.cap.parse import CapRejected, is_cap, parse_xml
-from tryvoga.cap.sources import fetch, is_url, items, require_loopback
+from tryvoga.cap.sources import (
+    Feed,
+    fetch,
+    is_url,
+    items,
+    next_page,
+    read_pages,
+    require_loopback,
+)
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import TryvogaError
 from tryvoga.service import Service
@@ -22,41 +30,58 @@ from tryvoga.settings import Settings
 from tryvoga.storage.sqlite import SQLiteStorage
 
 
+def _get(url: str) -> bytes:
+    require_loopback(url)
+    body = fetch(url).body
+    assert body is not None  # asked without validators: never "not modified"
+    return body
+
+
 def _read(source: str) -> bytes:
     if is_url(source):
-        require_loopback(source)
-        body = fetch(source).body
-        assert body is not None
-        return body
+        return _get(source)
     try:
         return Path(source).read_bytes()
     except OSError as exc:
-        raise CapRejected(f"{source}: cannot read: {exc.strerror}",
-                          code="cap_source_unreadable") from None
+        raise CapRejected(f"cannot read: {exc.strerror}", code="cap_source_unreadable") from None
 
 
 def _messages(source: str) -> list[tuple[str, bytes | CapRejected]]:
-    """(where, message bytes or why it could not be had) for every message in a source."""
+    """(where, message bytes or why it could not be had) for every message in a source, and
+    for every page of a paged feed that could not be read."""
     data = _read(source)
-    root = parse_xml(data, source)
+    root = parse_xml(data)
     if is_cap(root):
         return [(source, data)]
-    base = source if is_url(source) else Path(source).resolve().as_uri()
+    if is_url(source):
+        feed = read_pages(root, source, _get, loopback_only=True)
+    else:
+        # A saved page of a feed: its own entries. Its next page has no origin to be checked
+        # against, so it is not followed; the user is told, since the feed is incomplete.
+        base = Path(source).resolve().as_uri()
+        feed = Feed(items(root, base))
+        try:
+            paged = next_page(root, base) is not None
+        except CapRejected:
+            paged = True
+        if paged:
+            feed.problems.append((source, "a saved page of a paged feed: its later pages are "
+                                          "not read from a file; give the feed's URL"))
     out: list[tuple[str, bytes | CapRejected]] = []
-    for item in items(root, base):
+    for item in feed.items:
         if item.inline is not None:
             out.append((source, item.inline))
             continue
+        if item.problem is not None:
+            out.append((item.where, CapRejected(item.problem)))
+            continue
         assert item.url is not None
         try:
-            if item.url.startswith("file:"):
-                raise CapRejected(f"{item.url}: a feed file may link only to loopback URLs")
-            require_loopback(item.url)
-            body = fetch(item.url).body
-            assert body is not None
-            out.append((item.url, body))
+            out.append((item.url, _get(item.url)))
         except TryvogaError as exc:
             out.append((item.url, CapRejected(exc.message)))
+    for where, why in feed.problems:
+        out.append((where, CapRejected(why)))
     return out
 
 

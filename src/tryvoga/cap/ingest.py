@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tryvoga.cap import texts
-from tryvoga.cap.parse import CapMessage, CapRejected, Info, parse_message
+from tryvoga.cap.parse import MAX_IDENTIFIER, CapMessage, CapRejected, Info, parse_message
 from tryvoga.cap.render import (
     G_ISO,
     G_ISO_COUNTRY,
@@ -40,6 +40,7 @@ from tryvoga.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
+SHOWN_IDENTIFIER = 120
 STATUSES = {"Actual": AlertStatus.ACTUAL, "Exercise": AlertStatus.EXERCISE,
             "Test": AlertStatus.TEST}
 # Event names other publishers use for the alert types, besides Tryvoga's own.
@@ -62,8 +63,15 @@ class Outcome:
     detail: str
     events: list[Event] = field(default_factory=list)
 
+    # The write failed part-way (another writer won a race, the database was busy): the steps
+    # done keep their idempotency keys, so taking the message again completes it.
+    retry: bool = False
+
     def line(self) -> str:
-        return f"{self.verdict}: {self.identifier or '(no identifier)'}: {self.detail}"
+        name = self.identifier or "(no identifier)"
+        if len(name) > SHOWN_IDENTIFIER:  # a refused over-long identifier is not echoed whole
+            name = name[:SHOWN_IDENTIFIER - 1] + "…"
+        return f"{self.verdict}: {name}: {self.detail}"
 
 
 class OriginIndex:
@@ -168,7 +176,10 @@ def _regions(infos: tuple[Info, ...], catalogue: Catalogue) -> tuple[str, ...]:
 def plan(message: CapMessage, catalogue: Catalogue, now: str) -> Plan | str:
     """The plan for a message, a reason to ignore it (str), or CapRejected."""
     for name, value in (("identifier", message.identifier), ("sender", message.sender)):
-        if not value or any(c.isspace() or c in ",<&" for c in value) or len(value) > 500:
+        if len(value) > MAX_IDENTIFIER:
+            raise CapRejected(f"the {name} is {len(value)} characters long; at most "
+                              f"{MAX_IDENTIFIER} are taken")
+        if not value or any(c.isspace() or c in ",<&" for c in value):
             raise CapRejected(f"{name} {value!r} must be non-empty, without spaces, commas, "
                               "< or &")
     _log_time(message.sent, "sent")
@@ -255,7 +266,7 @@ class Ingester:
             # Only a race with another writer gets here (everything else was checked first);
             # the steps already done keep their idempotency keys, so a retry completes it.
             done = [e for _, r in results for e in r.events]
-            return Outcome(message.identifier, "rejected", exc.message, done)
+            return Outcome(message.identifier, "rejected", exc.message, done, retry=True)
         events = [e for _, r in results for e in r.events]
         if results and all(r.replayed for _, r in results):
             return Outcome(message.identifier, "ignored", "seen before")

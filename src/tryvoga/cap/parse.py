@@ -7,6 +7,7 @@ ships. Every refusal is a ``CapRejected`` with a reason a person can act on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -18,6 +19,8 @@ from tryvoga.cap.render import CAP_NS
 from tryvoga.errors import BadRequest
 
 MAX_BYTES = 1_048_576
+MAX_IDENTIFIER = 500  # characters of an identifier or sender; more is surely not one
+_POSITION = re.compile(r"(, line \d+)?, column \d+$")
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 
@@ -72,18 +75,28 @@ def is_cap(root: etree._Element) -> bool:
 
 
 def parse_xml(data: bytes, what: str = "document") -> etree._Element:
-    """A parsed document, or CapRejected; never entities, DTDs or network access."""
+    """A parsed document, or CapRejected; never entities, DTDs or network access. The reason
+    names no file or URL: the caller puts the source in front of it."""
     if len(data) > MAX_BYTES:
-        raise CapRejected(f"the {what} is larger than {MAX_BYTES} bytes")
+        raise CapRejected(f"larger than {MAX_BYTES} bytes, the most a {what} may be")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise CapRejected(f"the {what} is not well-formed XML: {exc}") from None
+        raise CapRejected(f"not well-formed XML: {_syntax_error(exc)}") from None
     if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
-        raise CapRejected(f"the {what} has a DOCTYPE, which CAP does not use; refused")
+        raise CapRejected("has a DOCTYPE, which CAP does not use; refused")
     return root
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> str:
+    """libxml2's reason with its position once: ``line 1, column 7: Couldn't find end of Start
+    Tag alert`` (lxml's own text repeats the line and adds a ``<string>`` source)."""
+    reason = _POSITION.sub("", exc.msg or "").strip() or "cannot be parsed"
+    line, column = exc.position if exc.position else (exc.lineno, 0)
+    where = f"line {line}, column {column}" if column else f"line {line}"
+    return f"{where}: {reason}"
 
 
 @cache

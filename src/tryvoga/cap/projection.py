@@ -177,7 +177,15 @@ class CapProjection:
                 if self.messages[seq].time < cutoff:
                     break
                 chosen.add(seq)
-        messages = [self.messages[s] for s in chosen]
-        messages = [m for m in messages if self.public(m, now)]
-        messages.sort(key=lambda m: (m.time, m.seq), reverse=True)
-        return messages
+        # Newest first in log order: the feed's pages are cut by sequence number.
+        return [self.messages[s] for s in sorted(chosen, reverse=True)
+                if self.public(self.messages[s], now)]
+
+    def feed_time(self, now: str) -> str | None:
+        """When the feed last changed: the last event, or an embargo that ended since. (An
+        incident that comes out of embargo may land on a later page of the feed; its first
+        page must still change, or a reader holding its ETag would never look further.)"""
+        times = [i.embargo_until for i in self.state.incidents.values()
+                 if i.embargo_until is not None and i.embargo_until <= now]
+        last = self.state.last_time
+        return max([*times, *([last] if last else [])], default=None)

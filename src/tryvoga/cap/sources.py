@@ -2,28 +2,42 @@
 
 Fetching follows no redirects, ignores proxy variables, caps the size, and times out; the CLI
 fetches only from loopback addresses. A feed's entries are returned oldest first, so that an
-Alert is taken before the Updates that reference it.
+Alert is taken before the Updates that reference it. A paged feed (RFC 5005: ``<link
+rel="next">`` in Atom, ``<atom:link rel="next">`` in RSS) is read page by page, at most
+``MAX_PAGES``, each page on the same server as the first.
+
+Two kinds of trouble, kept apart because a poller treats them differently:
+
+    CapRejected          the thing itself is wrong (not a URL, too large, not a feed): asking
+                         again gives the same answer
+    └── FetchFailed      it could not be had this time (HTTP error, connection refused,
+                         time-out): tried again at the next poll
+
+Messages name no URL: the caller puts the source in front of them, once.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
 from tryvoga import __version__
-from tryvoga.cap.parse import MAX_BYTES, CapRejected, is_cap
+from tryvoga.cap.parse import MAX_BYTES, CapRejected, is_cap, parse_xml
 from tryvoga.cap.render import CAP_TYPE
-from tryvoga.errors import BadRequest
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_MAX_BYTES = 8 * MAX_BYTES
+MAX_PAGES = 100  # a busy night is a handful of 90 KB pages; a hundred is far beyond any
 TIMEOUT = 10.0
+_URL_RE = re.compile(r"^https?://", re.IGNORECASE)
 
 
 class FetchFailed(CapRejected):
@@ -31,13 +45,30 @@ class FetchFailed(CapRejected):
 
 
 def is_url(text: str) -> bool:
-    return urlsplit(text).scheme in ("http", "https")
+    """Meant as an http(s) URL (valid or not: ``check_url`` says which)."""
+    return bool(_URL_RE.match(text))
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL that can be fetched, or CapRejected saying plainly what is wrong."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError as exc:
+        raise CapRejected(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise CapRejected("not an http(s) URL")
+    if not parts.hostname:
+        raise CapRejected("not a valid URL (no host)")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise CapRejected("not a valid URL (it contains spaces or control characters)")
+    return url
 
 
 def require_loopback(url: str) -> None:
     """Only 127.0.0.0/8, ::1 and ``localhost``: names are not looked up, so a name cannot be
     pointed elsewhere between the check and the fetch."""
-    host = urlsplit(url).hostname or ""
+    host = urlsplit(check_url(url)).hostname or ""
     if host == "localhost":
         return
     try:
@@ -45,9 +76,15 @@ def require_loopback(url: str) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise BadRequest(f"{url}: the CLI fetches CAP only from loopback addresses "
-                         "(127.0.0.1, ::1, localhost); save the file and give its path",
-                         code="cap_url_not_loopback")
+        raise CapRejected("the CLI fetches CAP only from loopback addresses (127.0.0.1, ::1, "
+                          "localhost); save the file and give its path",
+                          code="cap_url_not_loopback")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme.lower() == "https" else 80
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -67,6 +104,7 @@ class Fetched:
 
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None,
           limit: int = FEED_MAX_BYTES) -> Fetched:
+    check_url(url)
     request = urllib.request.Request(url, headers={
         "User-Agent": f"Tryvoga/{__version__} (CAP ingest)",
         "Accept": f"{CAP_TYPE}, application/atom+xml, application/rss+xml, application/xml"})
@@ -81,22 +119,41 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
             return Fetched(None, etag, last_modified)
-        raise FetchFailed(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchFailed(f"{url}: cannot fetch: {reason}") from None
+        raise FetchFailed(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise FetchFailed(f"cannot fetch: {exc.reason}") from None
+    except ValueError as exc:  # http.client.InvalidURL and the like: the URL itself
+        raise CapRejected(f"not a valid URL ({exc})") from None
+    except OSError as exc:
+        raise FetchFailed(f"cannot fetch: {exc}") from None
     if len(body) > limit:
-        raise FetchFailed(f"{url}: larger than {limit} bytes")
+        raise CapRejected(f"larger than {limit} bytes")
     return Fetched(body, headers.get("ETag"), headers.get("Last-Modified"))
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One message a feed points at: its link, or its XML when the feed carries it inline."""
+    """One message a feed points at: its link, or its XML when the feed carries it inline;
+    or why the entry cannot be followed (``problem``: that entry's rejection)."""
 
     key: str  # what changes when the entry changes: id and updated time, or the link
     url: str | None
     inline: bytes | None
+    problem: str | None = None
+
+    @property
+    def where(self) -> str:
+        return self.url or self.key.partition("|")[0]
+
+
+def _link(base: str, href: str, key: str) -> Item:
+    try:
+        url = check_url(urljoin(base, href.strip()))
+    except ValueError as exc:  # urljoin refuses some malformed URLs itself
+        return Item(key, href.strip(), None, f"not a valid URL ({exc})")
+    except CapRejected as exc:
+        return Item(key, href.strip(), None, exc.message)
+    return Item(key, url, None)
 
 
 def items(root: etree._Element, base: str) -> list[Item]:
@@ -113,8 +170,7 @@ def items(root: etree._Element, base: str) -> list[Item]:
             if inline is not None:
                 found.append(Item(f"{entry_id}|{updated}", None, etree.tostring(inline)))
             elif link is not None:
-                href = urljoin(base, link)
-                found.append(Item(f"{entry_id or href}|{updated}", href, None))
+                found.append(_link(base, link, f"{entry_id or link.strip()}|{updated}"))
     elif root.tag == "rss":
         for item in root.iter("item"):
             guid = (item.findtext("guid") or "").strip()
@@ -122,9 +178,8 @@ def items(root: etree._Element, base: str) -> list[Item]:
             enclosure = item.find("enclosure")
             link = (enclosure.get("url") if enclosure is not None
                     and enclosure.get("type") == CAP_TYPE else None) or item.findtext("link")
-            if link:
-                href = urljoin(base, link.strip())
-                found.append(Item(f"{guid or href}|{date}", href, None))
+            if link and link.strip():
+                found.append(_link(base, link, f"{guid or link.strip()}|{date}"))
     else:
         raise CapRejected(f"neither a CAP message nor an Atom or RSS feed: the root element is "
                           f"{root.tag!r}")
@@ -142,3 +197,81 @@ def _atom_link(entry: etree._Element) -> str | None:
         if link.get("rel", "alternate") == "alternate" and href.endswith(".xml"):
             return href
     return None
+
+
+def next_page(root: etree._Element, base: str) -> str | None:
+    """The feed's ``rel="next"`` page (RFC 5005), absolute; None on the last page."""
+    holder = root.find("channel") if root.tag == "rss" else root
+    if holder is None:
+        return None
+    for link in holder.findall(f"{{{ATOM_NS}}}link"):
+        if link.get("rel") == "next" and (link.get("href") or "").strip():
+            try:
+                return check_url(urljoin(base, (link.get("href") or "").strip()))
+            except ValueError as exc:
+                raise CapRejected(f"its next page is not a valid URL ({exc})") from None
+            except CapRejected as exc:
+                raise CapRejected(f"its next page: {exc.message}") from None
+    return None
+
+
+@dataclass
+class Feed:
+    """Every entry of a feed and of its later pages, oldest first, once each."""
+
+    items: list[Item]
+    pages: int = 1
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (page, why it was not read)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+def read_pages(first: etree._Element, url: str, get: Callable[[str], bytes], *,
+               loopback_only: bool = False) -> Feed:
+    """The entries of a feed whose first page is ``first`` (fetched from ``url``), following
+    ``rel="next"`` with ``get`` to at most ``MAX_PAGES`` pages, all on the first page's
+    server. A page that cannot be had ends the walk and is named in ``problems``."""
+    chunks = [items(first, url)]
+    problems: list[tuple[str, str]] = []
+    seen = {url}
+    root, at = first, url
+    while True:
+        try:
+            link = next_page(root, at)
+        except CapRejected as exc:
+            problems.append((at, exc.message))
+            break
+        if link is None:
+            break
+        if link in seen:
+            problems.append((at, f"its next page {link} was read before: the pages loop"))
+            break
+        if len(chunks) >= MAX_PAGES:
+            problems.append((url, f"more than {MAX_PAGES} pages; the rest is left out"))
+            break
+        seen.add(link)
+        try:
+            if origin(link) != origin(url):
+                raise CapRejected("a next page must be on the same server as the feed")
+            if loopback_only:
+                require_loopback(link)
+            root = parse_xml(get(link), "feed page")
+            if root.tag != first.tag:
+                raise CapRejected(f"not a page of the same feed: the root element is "
+                                  f"{root.tag!r}")
+            chunks.append(items(root, link))
+        except CapRejected as exc:
+            problems.append((link, exc.message))
+            break
+        at = link
+    found: list[Item] = []
+    keys: set[str] = set()
+    # Pages run newest to oldest, and each chunk is oldest first already.
+    for chunk in reversed(chunks):
+        for item in chunk:
+            if item.key not in keys:
+                keys.add(item.key)
+                found.append(item)
+    return Feed(found, len(chunks), problems)
