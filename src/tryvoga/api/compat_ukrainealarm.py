@@ -138,9 +138,12 @@ class UkraineAlarm:
     # ---- access ------------------------------------------------------------------------
 
     def admit(self, request: web.Request, *, token_required: bool = False) -> Actor | None:
+        # The raw key is the API's way; "Bearer <key>" is accepted too. A bare "Bearer" (a
+        # client made with an empty key) is no key at all, as on the alerts.in.ua façade.
         key = request.headers.get("Authorization", "").strip()
-        if key.lower().startswith("bearer "):  # the raw key is the API's way; accept both
-            key = key[7:].strip()
+        scheme, _, rest = key.partition(" ")
+        if scheme.lower() == "bearer":
+            key = rest.strip()
         return self.gate.admit(request, key or None, token_required=token_required)
 
     def region(self, raw: str | None, name: str = "regionId") -> Region:
@@ -212,12 +215,13 @@ class UkraineAlarm:
         alarms = []
         for alert in chosen:
             where = self.ids.target_on_path(alert.region, region) or region
-            end = alert.ended_at or now
-            seconds = (parse_time(end) - parse_time(alert.started_at)).total_seconds()
+            # Shown to the second, and the duration is the difference of what is shown.
+            start, end = iso_seconds(alert.started_at), iso_seconds(alert.ended_at or now)
+            seconds = (parse_time(end) - parse_time(start)).total_seconds()
             alarms.append({"regionId": self.ids.ukrainealarm_id(where),
                            "regionName": self.ids.title(where),
-                           "startDate": iso_seconds(alert.started_at),
-                           "endDate": iso_seconds(end), "duration": duration_text(seconds),
+                           "startDate": start, "endDate": end,
+                           "duration": duration_text(seconds),
                            "alertType": ALERT_TYPES[alert.type],
                            "isContinue": alert.active})
         return json_response({"regionId": self.ids.ukrainealarm_id(region),

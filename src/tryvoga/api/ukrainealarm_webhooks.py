@@ -223,7 +223,7 @@ class WebhookEndpoints:
         url, _, _ = await self._body(request)
         storage = self.facade.context.storage
 
-        def write() -> None:
+        def write() -> CompatWebhook:
             time = now_utc()
             with storage.writer() as tx:
                 gone = tx.ukrainealarm_registrations().delete(actor.name, url, time)
@@ -231,9 +231,10 @@ class WebhookEndpoints:
                     raise NotFound(f"no webhook registered for {url}")
                 tx.audit(time, actor.name, "compat.webhook.deleted",
                          {"id": gone[0].id, "url": url, "subscriptions": list(gone[1])})
+            return gone[0]
 
-        await self.facade.write(write)
-        return json_response({"webHookUrl": url, "regionIds": None})
+        # The registration as it was: the four fields of every answer (docs/compat.md).
+        return json_response((await self.facade.write(write)).to_json())
 
     async def listing(self, request: web.Request) -> web.Response:
         actor = self.facade.admit(request, token_required=True)
