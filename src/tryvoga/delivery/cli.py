@@ -38,11 +38,6 @@ def open_webhooks(db: str | None) -> Iterator[Webhooks]:
         store.close()
 
 
-def _region(text: str) -> str:
-
-    return resolve_region(text)
-
-
 @click.group("webhook")
 def webhook() -> None:
     """Create, list and delete webhook subscriptions; see their delivery attempts."""
@@ -52,6 +47,8 @@ def webhook() -> None:
 @click.argument("url")
 @click.option("--region", "regions", multiple=True,
               help="region code or name; repeatable; its subtree, plus alerts from above")
+@click.option("--within", default=None,
+              help="parent region (code or name) to resolve the --region names in")
 @click.option("--type", "types", multiple=True, help="alert type; repeatable; default all")
 @click.option("--kind", "kinds", multiple=True,
               help="event kind such as alert.declared or alert.*; repeatable; default all")
@@ -59,13 +56,19 @@ def webhook() -> None:
 @click.option("--format", "format_name", default="native", show_default=True)
 @db_option
 @friendly
-def webhook_create(url: str, regions: tuple[str, ...], types: tuple[str, ...],
-                   kinds: tuple[str, ...], description: str, format_name: str,
-                   db: str | None) -> None:
+def webhook_create(url: str, regions: tuple[str, ...], within: str | None,
+                   types: tuple[str, ...], kinds: tuple[str, ...], description: str,
+                   format_name: str, db: str | None) -> None:
     """Subscribe URL; the signing secret is printed once, alone on the last line."""
-    body: dict[str, Any] = {"url": url, "regions": [_region(r) for r in regions],
-                            "types": list(types), "kinds": list(kinds),
-                            "description": description, "format": format_name}
+    parent = resolve_region(within) if within else None
+    body: dict[str, Any] = {"url": url, "description": description, "format": format_name}
+    # A filter left out is the default (all regions, types, kinds); an empty list is refused.
+    if regions:
+        body["regions"] = [resolve_region(r, parent) for r in regions]
+    if types:
+        body["types"] = list(types)
+    if kinds:
+        body["kinds"] = list(kinds)
     with open_webhooks(db) as hooks:
         _, answer = hooks.create(OPERATOR, body)
     item = answer["webhook"]

@@ -13,6 +13,7 @@ made by a few kinds of client cost a handful of checks on the write path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,21 +28,36 @@ from tryvoga.storage.base import WebhookRecord
 MAX_FILTER_ITEMS = 500
 
 
-def _strings(value: Any, field_name: str) -> list[str]:
+def _strings(value: Any, field_name: str, default: str) -> list[str]:
+    """The items of a list-of-strings field; [] when it is left out (or null).
+
+    Nothing is guessed: a string where the list belongs, an empty list or a blank item is
+    refused rather than read as a one-item list or as the default, since a subscription that
+    hears more or less than its maker meant loses alerts without anyone noticing.
+    """
     if value is None:
         return []
     if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{field_name} must be a list of strings, not a string: write "
+                         f"{json.dumps([value], ensure_ascii=False)}", field=field_name)
+    if not isinstance(value, list):
         raise BadRequest(f"{field_name} must be a list of strings", field=field_name)
+    if not value:
+        raise BadRequest(f"{field_name} is an empty list: give at least one, or leave "
+                         f"{field_name} out for {default}", field=field_name)
     if len(value) > MAX_FILTER_ITEMS:
         raise BadRequest(f"at most {MAX_FILTER_ITEMS} {field_name}", field=field_name)
-    return [v.strip() for v in value if v.strip()]
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            what = ("an empty string" if isinstance(item, str)
+                    else f"not a string: {json.dumps(item)}")
+            raise BadRequest(f"{field_name}[{index}] is {what}", field=f"{field_name}[{index}]")
+    return [v.strip() for v in value]
 
 
 def check_regions(catalogue: Catalogue, value: Any) -> tuple[str, ...]:
     codes = []
-    for index, raw in enumerate(_strings(value, "regions")):
+    for index, raw in enumerate(_strings(value, "regions", "the token's scope")):
         code = raw.upper()
         if code not in catalogue:
             raise NotFound(f"regions[{index}]: unknown region {raw!r}", code="region_not_found",
@@ -52,7 +68,7 @@ def check_regions(catalogue: Catalogue, value: Any) -> tuple[str, ...]:
 
 def check_types(value: Any) -> tuple[str, ...]:
     out = []
-    for raw in _strings(value, "types"):
+    for raw in _strings(value, "types", "every alert type"):
         try:
             out.append(AlertType(raw).value)
         except ValueError:
@@ -66,7 +82,7 @@ def check_kinds(value: Any) -> tuple[str, ...]:
     known = {k.value for k in Kind}
     families = {k.split(".")[0] + ".*" for k in known}
     out = []
-    for raw in _strings(value, "kinds"):
+    for raw in _strings(value, "kinds", "every event kind"):
         if raw not in known and raw not in families:
             choices = ", ".join(sorted(known | families))
             raise BadRequest(f"kinds: {raw!r} is not one of {choices}", field="kinds")

@@ -53,8 +53,16 @@ class Policy:
 
     def check_url(self, raw: object) -> str:
         """A normalised http(s) URL, or a 422 that says what is wrong with it."""
-        if not isinstance(raw, str) or not raw.strip():
+        if raw is None:
             raise BadRequest("url is required: the http:// or https:// address to POST to",
+                             field="url")
+        if not isinstance(raw, str):
+            kind = {bool: "a boolean", int: "a number", float: "a number", list: "a list",
+                    dict: "an object"}.get(type(raw), type(raw).__name__)
+            raise BadRequest(f"url must be a string, the http:// or https:// address to POST "
+                             f"to, not {kind}", field="url")
+        if not raw.strip():
+            raise BadRequest("url is empty: give the http:// or https:// address to POST to",
                              field="url")
         text = raw.strip()
         if len(text) > MAX_URL:
