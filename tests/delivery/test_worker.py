@@ -350,3 +350,52 @@ async def test_a_hanging_receiver_does_not_hold_up_the_others(
     finally:
         hang.set()
         await stopped(worker)
+
+
+async def test_each_attempt_shows_the_retry_it_scheduled(
+        service: Service, hooks: Webhooks, admin: Actor, receiver: Receiver,
+        db_path: Path) -> None:
+    receiver.script = [answer(500), answer(503)]
+    webhook_id, _ = subscribe(hooks, admin, receiver.url())
+    service.declare(admin, [KYIV], "air_raid")
+    backoff = 0.2
+    worker = await running(db_path, webhook_backoff=backoff)
+    try:
+        await until(lambda: hooks.get(admin, webhook_id)["deliveries"]["delivered"] == 1,
+                    what="delivery after two failures")
+    finally:
+        await stopped(worker)
+    first, second, third = reversed(hooks.attempts(admin, webhook_id)["attempts"])
+    assert third["delivered"] and third["next_attempt_at"] is None  # nothing after a success
+    for n, (failed, retry) in enumerate([(first, second), (second, third)]):
+        assert failed["delivery_state"] == "delivered"  # the delivery's state now...
+        scheduled = parse(failed["next_attempt_at"])  # ...and what this attempt scheduled
+        # Retry n+1 waits at least half of backoff * 2^n after the failure (jitter takes at
+        # most half off), and is not made before it was scheduled.
+        assert scheduled - parse(failed["time"]) >= backoff * 2 ** n / 2 - 0.002
+        assert parse(retry["time"]) >= scheduled
+
+
+async def test_an_attempt_in_flight_does_not_move_the_earlier_ones_next_try(
+        service: Service, hooks: Webhooks, admin: Actor, receiver: Receiver,
+        db_path: Path) -> None:
+    hang = asyncio.Event()
+
+    async def slow() -> web.StreamResponse:
+        await hang.wait()
+        return web.Response(status=200)
+
+    receiver.script = [answer(500), slow]
+    webhook_id, _ = subscribe(hooks, admin, receiver.url())
+    service.declare(admin, [KYIV], "air_raid")
+    worker = await running(db_path, webhook_read_timeout=30.0)
+    try:
+        await until(lambda: len(receiver.got) == 2, what="the retry on the wire")
+        # The retry is in flight: its delivery's due time is its lease's end, 42 s on;
+        # the failed attempt still shows the retry it scheduled, which has begun.
+        [failed] = hooks.attempts(admin, webhook_id)["attempts"]
+        assert failed["status"] == 500 and failed["delivery_state"] == "pending"
+        assert parse(failed["next_attempt_at"]) <= time.time()
+    finally:
+        hang.set()
+        await stopped(worker)

@@ -157,7 +157,8 @@ class Webhooks:
             "delivered": row["status"] is not None and 200 <= row["status"] < 300,
             "delivery": row["delivery"],
             "delivery_state": row["delivery_state"],
-            "next_attempt_at": iso(row["due"]) if row["delivery_state"] == "pending" else None,
+            # The retry this attempt scheduled; null after a success or the last try.
+            "next_attempt_at": iso(row["next_attempt"]),
         } for row in rows]
         return {"webhook": webhook_json(record), "attempts": items,
                 "next": items[-1]["id"] if len(items) == limit else None}

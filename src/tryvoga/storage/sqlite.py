@@ -72,6 +72,8 @@ MIGRATIONS[5] = compat_webhooks.MIGRATION
 # Statements and the events they propose, waiting for an operator (issue 6, statements; see
 # storage/proposals.py).
 MIGRATIONS[6] = proposals.MIGRATION
+# The retry each webhook attempt scheduled (see storage/webhooks.py ATTEMPT_SCHEDULE).
+MIGRATIONS[7] = webhooks.ATTEMPT_SCHEDULE
 
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -80,6 +80,13 @@ MIGRATION: list[str] = [
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('webhooks_version', '0')",
 ]
 
+# Migration 7: the retry each attempt scheduled, so that an attempt shows when the next one was
+# due after it (NULL after a success, or after the last try), not the delivery's due time of the
+# moment, which moves on and during an attempt is the lease's end.
+ATTEMPT_SCHEDULE: list[str] = [
+    "ALTER TABLE webhook_attempts ADD COLUMN next_attempt REAL",
+]
+
 _COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
             "status_reason, created, updated, failing_since")
 
@@ -263,9 +270,10 @@ def record(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) ->
     """Write back attempts; every update is conditional on the claim still being ours."""
     conn.executemany(
         "INSERT INTO webhook_attempts (delivery, webhook, event_seq, time, status, latency_ms, "
-        "error, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "error, worker, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(o.delivery, o.webhook, o.event_seq, o.time, o.status, round(o.latency_ms, 3),
-          o.error, o.worker) for o in outcomes])
+          o.error, o.worker, None if o.delivered or o.give_up else o.next_due)
+         for o in outcomes])
     conn.executemany(
         "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
         "last_status = ?, last_error = NULL, finished = ?, lease_owner = NULL "
@@ -318,7 +326,7 @@ def cancel_orphans(conn: sqlite3.Connection, ids: Sequence[int], owner: str, rea
 def attempts(conn: sqlite3.Connection, webhook_id: str, limit: int,
              before: int | None = None) -> list[dict[str, Any]]:
     sql = ("SELECT a.id, a.delivery, a.event_seq, a.time, a.status, a.latency_ms, a.error, "
-           "d.state, d.due FROM webhook_attempts a JOIN webhook_deliveries d "
+           "d.state, a.next_attempt FROM webhook_attempts a JOIN webhook_deliveries d "
            "ON d.id = a.delivery WHERE a.webhook = ?")
     params: list[Any] = [webhook_id]
     if before is not None:
@@ -327,7 +335,7 @@ def attempts(conn: sqlite3.Connection, webhook_id: str, limit: int,
     sql += " ORDER BY a.id DESC LIMIT ?"
     params.append(limit)
     return [{"id": r[0], "delivery": r[1], "event_seq": r[2], "time": r[3], "status": r[4],
-             "latency_ms": r[5], "error": r[6], "delivery_state": r[7], "due": r[8]}
+             "latency_ms": r[5], "error": r[6], "delivery_state": r[7], "next_attempt": r[8]}
             for r in conn.execute(sql, params).fetchall()]
 
 
