@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tryvoga.api import protocol_errors
 from tryvoga.api.http import RenderCache, error_response
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
@@ -76,6 +77,9 @@ CONTEXT = web.AppKey("context", Context)
 async def errors(request: web.Request,
                  handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                  ) -> web.StreamResponse:
+    refused = protocol_errors.target_too_long(request)  # in the shape of its API
+    if refused is not None:
+        return refused
     try:
         return await handler(request)
     except TryvogaError as exc:
@@ -100,7 +104,11 @@ async def errors(request: web.Request,
 def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Application:
     from tryvoga.api import native, openapi
 
-    app = web.Application(middlewares=[errors], client_max_size=settings.max_body)
+    # The parser's own refusals (an over-long target or header, a malformed request) are
+    # answered in JSON too: protocol_errors.py.
+    protocol_errors.install()
+    app = web.Application(middlewares=[errors], client_max_size=settings.max_body,
+                          handler_args=protocol_errors.HANDLER_ARGS)
     context = Context(settings, catalogue or load_catalogue())
     app[CONTEXT] = context
 
