@@ -165,14 +165,21 @@ def active_exercises(db: Path, catalogue: Catalogue) -> list[str]:
         storage.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_replay_stopped_by_a_signal_ends_its_alerts(tmp_path: Path, catalogue: Catalogue,
                                                       sig: signal.Signals) -> None:
     db = tmp_path / "stopped.db"
     run_cli("token", "list", db=db)  # the database exists before the replay and the polls
+    # A shell that starts jobs in the background (as CI scripts may) leaves SIGINT ignored, and
+    # an ignored signal stays ignored across exec: give the replay the default, as a terminal
+    # would.
     with subprocess.Popen([*TRYVOGA, "replay", "--date", "2023-05-20", "--speed", "600", "-q",
                            "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as process:
+                          text=True, preexec_fn=_default_sigint) as process:
         try:
             running = wait_for(lambda: len(active_exercises(db, catalogue)) >= 4,
                                "the replay's first alerts")
