@@ -6,12 +6,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.state import State
@@ -122,10 +123,24 @@ class Rendered:
     content_type: str
     last_modified_early: str = ""
     last_modified_settled: str = ""
+    # The response headers, built once: 200 early, 200 settled, 304 early, 304 settled
+    # (aiohttp copies them into each response).
+    headers: tuple[CIMultiDict[str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "last_modified_early", _date(self.modified))
         object.__setattr__(self, "last_modified_settled", _date(self.modified + 1))
+        variants = []
+        for with_body in (True, False):
+            for modified in (self.last_modified_early, self.last_modified_settled):
+                headers = CIMultiDict({"ETag": self.etag, "Last-Modified": modified,
+                                       "Cache-Control": "no-cache"})
+                if with_body:
+                    # The full Content-Type as a header: cheaper than aiohttp's content_type
+                    # and charset setters, which parse and rebuild it on every response.
+                    headers["Content-Type"] = self.content_type + "; charset=utf-8"
+                variants.append(headers)
+        object.__setattr__(self, "headers", tuple(variants))
 
     @classmethod
     def of(cls, body: bytes, last_time: str | None, content_type: str = JSON) -> Rendered:
@@ -185,11 +200,13 @@ def not_modified(request: web.Request, item: Rendered) -> bool:
 
 
 def cached_response(request: web.Request, item: Rendered) -> web.Response:
-    headers = {"ETag": item.etag, "Last-Modified": item.last_modified(time.time()),
-               "Cache-Control": "no-cache"}
-    if not_modified(request, item):
-        return web.Response(status=304, headers=headers)
-    # The full Content-Type given as a header: cheaper than aiohttp's content_type and
-    # charset setters, which parse and rebuild it on every response.
-    headers["Content-Type"] = item.content_type + "; charset=utf-8"
-    return web.Response(body=item.body, headers=headers)
+    """The cached bytes, or 304. Every polling client comes through here: the headers are
+    ready-made per rendering (``Rendered.headers``), and the If-None-Match a poller sends back
+    is matched before anything is parsed."""
+    settled = time.time() >= item.modified + 1  # as Rendered.last_modified
+    headers = request.headers
+    inm = headers.get("If-None-Match")
+    if inm == item.etag or ((inm is not None or "If-Modified-Since" in headers)
+                            and not_modified(request, item)):
+        return web.Response(status=304, headers=item.headers[2 + settled])
+    return web.Response(body=item.body, headers=item.headers[settled])

@@ -168,10 +168,13 @@ async def configure_region(request: web.Request) -> web.Response:
 async def active_alerts(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
-    region = _region_param(ctx, request)
-    type_ = _enum_param(request, "type", AlertType)
-    neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
     state = ctx.follower.state
+    region = type_ = None
+    neighbours = False
+    if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
+        region = _region_param(ctx, request)
+        type_ = _enum_param(request, "type", AlertType)
+        neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
     roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
                                                  else ())]
 
@@ -181,8 +184,13 @@ async def active_alerts(request: web.Request) -> web.Response:
                   and (type_ is None or a.type is type_)]
         return rendered(dumps({"version": state.seq, "alerts": alerts}), state)
 
-    key = f"active|{','.join(roots)}|{type_}"
+    # The unfiltered read, which most pollers make, without building its key each time.
+    key = _ALL_ACTIVE if not roots and type_ is None else (
+        f"active|{','.join(roots)}|{type_}")
     return cached_response(request, ctx.cache.get(state.seq, key, render))
+
+
+_ALL_ACTIVE = "active||None"
 
 
 async def get_alert(request: web.Request) -> web.Response:
@@ -199,7 +207,8 @@ async def get_alert(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
-    levels = _levels_param(request) or (Level.OBLAST, Level.SPECIAL_CITY)
+    chosen = _levels_param(request) if "?" in request.raw_path else None
+    levels = chosen or _STATUS_LEVELS
     state = ctx.follower.state
 
     def render() -> Rendered:
@@ -211,8 +220,13 @@ async def status(request: web.Request) -> web.Response:
         return rendered(dumps({"version": state.seq, "updated_at": state.last_time,
                                "regions": regions}), state)
 
-    key = "status|" + ",".join(sorted(lv.value for lv in levels))
+    key = _STATUS_KEY if chosen is None else (
+        "status|" + ",".join(sorted(lv.value for lv in levels)))
     return cached_response(request, ctx.cache.get(state.seq, key, render))
+
+
+_STATUS_LEVELS = (Level.OBLAST, Level.SPECIAL_CITY)
+_STATUS_KEY = "status|" + ",".join(sorted(lv.value for lv in _STATUS_LEVELS))
 
 
 async def history(request: web.Request) -> web.Response:
