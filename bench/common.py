@@ -122,8 +122,8 @@ def start_tryvoga(folder: Path, *args: str) -> Tryvoga:
         old.unlink()  # every run starts from an empty log
     tryvoga = [PYTHON, "-m", "tryvoga.cli"]
     made = subprocess.run([*tryvoga, "token", "create", "--name", f"bench{time.time_ns()}",
-                           "--write", "--db", str(db)], capture_output=True, text=True,
-                          check=True)
+                           "--scope", "UA", "--write", "--db", str(db)],
+                          capture_output=True, text=True, check=True)
     token = made.stdout.strip().splitlines()[-1]
     port = free_port()
     log = (folder / f"tryvoga-{port}.log").open("wb")

@@ -5,7 +5,10 @@ processes, raw sockets); publish R messages one after another, each waiting unti
 subscriber has it; then drop and reconnect everyone. Reported per case:
 
 - last receipt: from the publish's HTTP response to the moment the last subscriber had the
-  message (p50, p99, max over the R publishes); also from the request's start;
+  message (p50, p99, max over the R publishes); also from the request's start. Both ends are
+  the kernel's receive times on the sockets (``SO_TIMESTAMPNS``: the publisher's connection
+  here, each subscriber's in ``loadclient.py``), read the same way for both servers; so is
+  "last read": when the load-client processes, then the publishing process, had read them;
 - server CPU per publish (all threads, /proc/<pid>/task/*/schedstat; nginx: its worker);
 - memory per idle connection: server RSS after connecting minus before, over N;
 - connect-all and reconnect-all times.
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import statistics
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -45,10 +50,13 @@ NCHAN_BLOCK = """
 
 
 class Clients:
-    """Load-client processes, each holding a share of the subscriptions."""
+    """Load-client processes, each holding a share of the subscriptions: two (one per core),
+    so that the clients' own reading competes with the server being measured as little as
+    it can."""
 
-    def __init__(self, port: int, path: str, fmt: str, count: int, case: int) -> None:
-        shares = max(1, min(4, count // 2500))
+    def __init__(self, port: int, path: str, fmt: str, count: int, case: int,
+                 processes: int = 2) -> None:
+        shares = max(1, min(processes, count // 1000))
         self.procs: list[subprocess.Popen[str]] = []
         for index in range(shares):
             share = count // shares + (1 if index < count % shares else 0)
@@ -57,6 +65,10 @@ class Clients:
                 [PYTHON, str(BENCH / "loadclient.py"), "--port", str(port), "--path", path,
                  "--fmt", fmt, "--count", str(share), "--source", source],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
 
     def ask(self, command: dict[str, Any]) -> list[dict[str, Any]]:
         line = json.dumps(command) + "\n"
@@ -86,6 +98,64 @@ class Clients:
                 proc.wait()
 
 
+SO_TIMESTAMPNS = 35  # Linux; see loadclient.py
+CMSG = socket.CMSG_SPACE(16)
+
+
+class Publisher:
+    """One keep-alive HTTP/1.1 connection that publishes. The response's arrival is the
+    kernel's receive time of its first bytes (``SO_TIMESTAMPNS``): the same clock and the same
+    kind of reading as the subscribers' receipts in ``loadclient.py``."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def post(self, path: str, body: Any, headers: dict[str, str]
+             ) -> tuple[int, bytes, float, float, float]:
+        """(status, body, sent, answered, read): Unix times of the request's sending, of the
+        response's arrival (kernel) and of this process having read all of it."""
+        data = json.dumps(body).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                   f"application/json\r\nContent-Length: {len(data)}\r\n{head}\r\n"
+                   ).encode() + data
+        sent = time.time()
+        self.sock.sendall(request)
+        buffer = b""
+        answered = 0.0
+        while True:
+            chunk, ancillary, _, _ = self.sock.recvmsg(65536, CMSG)
+            if not chunk:
+                raise ConnectionError("the server closed the publishing connection")
+            if not answered:
+                answered = time.time()
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanoseconds = struct.unpack_from("qq", value)
+                        answered = seconds + nanoseconds / 1e9
+            buffer += chunk
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                continue
+            lines = buffer[:end].decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in
+                      (line.partition(":") for line in lines[1:])}
+            rest = buffer[end + 4:]
+            if "content-length" in fields:
+                if len(rest) < int(fields["content-length"]):
+                    continue
+                rest = rest[:int(fields["content-length"])]
+            elif fields.get("transfer-encoding") == "chunked" and not rest.endswith(
+                    b"0\r\n\r\n"):
+                continue
+            return int(lines[0].split()[1]), rest, sent, answered, time.time()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -102,34 +172,32 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
         server = start_nginx(folder, NCHAN_BLOCK, nchan=True)
         path = "/sub"
     pids = server.pids
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn = Publisher(server.port)
+    auth = {"Authorization": f"Bearer {server.token}"} if isinstance(server, Tryvoga) else {}
     alert_id: int | None = None
-    pad = ""
+    pad = "x" * 380  # nchan's message: about the size of a Tryvoga event frame
 
-    def publish(mark: int) -> tuple[float, float]:
-        nonlocal alert_id, pad
+    def publish(mark: int) -> tuple[float, float, float]:
+        """One publish: Unix times of the request sent, the response received (kernel) and
+        the response read (by this process)."""
+        nonlocal alert_id
         marker = f"M{mark:06d}Z"
-        sent = time.monotonic()
         if isinstance(server, Tryvoga):
             if alert_id is None:
-                status, body = server.request("POST", "/api/v1/alerts", {
-                    "regions": [KYIV], "type": "air_raid", "note": marker}, conn)
+                status, body, sent, answered, read = conn.post("/api/v1/alerts", {
+                    "regions": [KYIV], "type": "air_raid", "note": marker}, auth)
                 assert status == 201, body
                 alert_id = json.loads(body)["alerts"][0]["id"]
             else:
-                status, body = server.request("POST", f"/api/v1/alerts/{alert_id}/end",
-                                              {"reason": marker}, conn)
+                status, body, sent, answered, read = conn.post(
+                    f"/api/v1/alerts/{alert_id}/end", {"reason": marker}, auth)
                 assert status == 200, body
                 alert_id = None
         else:
-            if not pad:
-                pad = "x" * 380  # about the size of a Tryvoga event frame
-            conn.request("POST", "/pub", json.dumps({"mark": marker, "pad": pad}),
-                         {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            response.read()
-            assert response.status in (200, 201, 202), response.status
-        return sent, time.monotonic()
+            status, body, sent, answered, read = conn.post(
+                "/pub", {"mark": marker, "pad": pad}, {})
+            assert status in (200, 201, 202), (status, body)
+        return sent, answered, read
 
     clients = Clients(server.port, path, fmt, count, case)
     try:
@@ -145,12 +213,16 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
         publish(1)
         clients.ask({"op": "expect", "mark": 1})
         cpu_before = cpu_seconds(pids)
+        client_cpu_before = cpu_seconds(clients.pids)
         from_response: list[float] = []
         from_request: list[float] = []
         p50s: list[float] = []
+        firsts: list[float] = []
+        answers: list[float] = []
+        read_lags: list[float] = []
         missing = 0
         for mark in range(2, publishes + 2):
-            sent, answered = publish(mark)
+            sent, answered, read = publish(mark)
             got = clients.ask({"op": "expect", "mark": mark})
             received = sum(a["got"] for a in got)
             missing += connected - received
@@ -160,8 +232,12 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
                 from_request.append((last - sent) * 1000)
                 p50s.append((statistics.median(a["p50"] for a in got if a["got"])
                              - answered) * 1000)
+                firsts.append((min(a["first"] for a in got if a["got"]) - answered) * 1000)
+                answers.append((answered - sent) * 1000)
+                read_lags.append((max(a["read"] for a in got if a["got"]) - read) * 1000)
             time.sleep(0.05)
         cpu_per_publish = (cpu_seconds(pids) - cpu_before) / publishes
+        client_cpu_per_publish = (cpu_seconds(clients.pids) - client_cpu_before) / publishes
         clients.ask({"op": "close"})
         query = ""
         if isinstance(server, Tryvoga):
@@ -184,6 +260,16 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
         "last_from_request_ms_p50": _percentile(from_request, 0.5),
         "last_from_request_ms_p99": _percentile(from_request, 0.99),
         "median_subscriber_ms_p50": _percentile(p50s, 0.5),
+        "response_ms_p50": _percentile(answers, 0.5),
+        "last_read_ms_p50": _percentile(read_lags, 0.5),
+        "last_read_ms_p99": _percentile(read_lags, 0.99),
+        "client_cpu_ms_per_publish": client_cpu_per_publish * 1000,
+        # per publish, in order: ms from the response to the last and to the first receipt,
+        # and from the request's start to the response
+        "samples": {"last": [round(v, 2) for v in from_response],
+                    "first": [round(v, 2) for v in firsts],
+                    "response": [round(v, 2) for v in answers],
+                    "read": [round(v, 2) for v in read_lags]},
         "cpu_ms_per_publish": cpu_per_publish * 1000,
         "kib_per_connection": (rss_after - rss_before) / max(connected, 1) / 1024,
         "connect_s": connect_s, "reconnect_s": reconnect_s,

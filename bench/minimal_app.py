@@ -11,6 +11,7 @@ from aiohttp import web
 
 
 def main() -> None:
+    """``minimal_app.py PORT FOLDER [asyncio|uvloop]``: the event loop as Tryvoga's."""
     port = int(sys.argv[1])
     files = {f"/api/v1/{p.stem.replace('_', '/')}": p.read_bytes()
              for p in Path(sys.argv[2]).glob("*.json")}
@@ -28,7 +29,13 @@ def main() -> None:
     app = web.Application()
     for path in files:
         app.router.add_get(path, handle)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
+    loop = None
+    if sys.argv[3:] == ["uvloop"]:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096,
+                loop=loop)
 
 
 if __name__ == "__main__":

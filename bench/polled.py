@@ -1,14 +1,22 @@
 """Polled reads: /api/v1/status and /api/v1/alerts/active, 200 and 304, with wrk on loopback.
 
-The same bytes are served by Tryvoga, by nginx as static files and by a minimal aiohttp app.
-Each server runs as one process (nginx: one worker); wrk runs one thread with 64 connections
-on the same two cores, so the server's own CPU time per request is read from /proc as well.
+The same bytes are served by Tryvoga (as ``tryvoga serve`` runs: uvloop; and once more with
+``--event-loop asyncio`` for comparison), by nginx as static files and by a minimal aiohttp app
+on either loop. Each server runs as one process (nginx: one worker); wrk runs one thread with
+64 connections on the same two cores, so the server's own CPU time per request is read from
+/proc as well.
+
+All the servers run at once, and the measurements are interleaved: for each round, for each
+read, every server in turn. So the servers of one row are measured within seconds of each
+other, and load from elsewhere on the machine falls on all of them alike; the table gives the
+median of the rounds and the range of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import http.client
 import re
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +36,7 @@ from common import (
 PATHS = ("/api/v1/status", "/api/v1/alerts/active")
 OBLASTS = ("UA46000000000026241", "UA32000000000030281", "UA63000000000041885",
            "UA12000000000090473", "UA80000000000093317")
+SERVERS = ("tryvoga", "nginx", "minimal uvloop", "tryvoga asyncio", "minimal asyncio")
 
 
 def fetch(port: int, path: str, headers: dict[str, str] | None = None
@@ -40,7 +49,7 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None
     return response.status, body, response.getheader("ETag") or ""
 
 
-def wrk(port: int, path: str, seconds: int, etag: str | None) -> dict[str, float]:
+def wrk(port: int, path: str, seconds: int, etag: str | None) -> dict[str, Any]:
     command = ["wrk", "-t1", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]
     if etag:
         command[1:1] = ["-H", f"If-None-Match: {etag}"]
@@ -52,70 +61,91 @@ def wrk(port: int, path: str, seconds: int, etag: str | None) -> dict[str, float
             "command": " ".join(command)}
 
 
-def measure(name: str, port: int, pids: list[int], path: str, etag: str | None,
+def measure(port: int, pids: list[int], path: str, etag: str | None,
             seconds: int) -> dict[str, Any]:
-    wrk(port, path, 1, etag)  # warm up
     before = cpu_seconds(pids)
     result = wrk(port, path, seconds, etag)
     used = cpu_seconds(pids) - before
-    return {"server": name, "path": path, "status": 304 if etag else 200, **result,
-            "cpu_us_per_request": used / max(result["requests"], 1) * 1e6}
+    return {**result, "cpu_us_per_request": used / max(result["requests"], 1) * 1e6}
 
 
-def run(folder: Path, seconds: int = 5) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    tryvoga = start_tryvoga(folder / "tryvoga")
+def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]:
+    """One row per server, read and status: medians over ``rounds``, and every round's
+    figures (``rounds_rps``, ``rounds_cpu``) for the ratios' ranges."""
+    processes: list[subprocess.Popen[bytes]] = []
+    servers: dict[str, tuple[int, list[int]]] = {}
+    tags: dict[tuple[str, str], str] = {}
     try:
+        tryvoga = start_tryvoga(folder / "tryvoga")
+        processes.append(tryvoga.process)
         for region in OBLASTS:  # a realistic night: a few regions under alert
             status, body = tryvoga.request("POST", "/api/v1/alerts", {
                 "regions": [region], "type": "air_raid",
                 "threats": [{"type": "drones", "level": "red"}]})
             assert status == 201, body
+        servers["tryvoga"] = (tryvoga.port, tryvoga.pids)
+        port = free_port()
+        processes.append(subprocess.Popen(
+            [PYTHON, "-m", "tryvoga.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(folder / "tryvoga" / "bench.db"), "--log-level", "warning",
+             "--event-loop", "asyncio"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+        wait_http(port, "/healthz")
+        servers["tryvoga asyncio"] = (port, [processes[-1].pid])
+
         static = folder / "static"
         (static / "api" / "v1" / "alerts").mkdir(parents=True, exist_ok=True)
         flat = folder / "flat"
         flat.mkdir(exist_ok=True)
-        bodies: dict[str, tuple[bytes, str]] = {}
+        bodies: dict[str, bytes] = {}
         for path in PATHS:
             status, body, etag = fetch(tryvoga.port, path)
             assert status == 200
-            bodies[path] = (body, etag)
+            bodies[path] = body
             (static / path.lstrip("/")).write_bytes(body)
             (flat / (path.removeprefix("/api/v1/").replace("/", "_") + ".json")).write_bytes(
                 body)
-        for path in PATHS:
-            body, etag = bodies[path]
-            assert fetch(tryvoga.port, path, {"If-None-Match": etag})[0] == 304
-            for tag in (None, etag):
-                results.append(measure("tryvoga", tryvoga.port, tryvoga.pids, path, tag,
-                                       seconds))
-    finally:
-        stop(tryvoga.process)
 
-    nginx = start_nginx(folder / "nginx", f"""
+        nginx = start_nginx(folder / "nginx", f"""
         location / {{ root {static}; default_type application/json; etag on; }}
 """)
-    try:
-        for path in PATHS:
-            status, body, etag = fetch(nginx.port, path)
-            assert status == 200 and body == bodies[path][0]
-            assert fetch(nginx.port, path, {"If-None-Match": etag})[0] == 304
-            for tag in (None, etag):
-                results.append(measure("nginx", nginx.port, nginx.pids, path, tag, seconds))
-    finally:
-        stop(nginx.process)
+        processes.append(nginx.process)
+        servers["nginx"] = (nginx.port, nginx.pids)
+        for loop in ("uvloop", "asyncio"):
+            port = free_port()
+            processes.append(subprocess.Popen(
+                [PYTHON, str(BENCH / "minimal_app.py"), str(port), str(flat), loop]))
+            wait_http(port, PATHS[0])
+            servers[f"minimal {loop}"] = (port, [processes[-1].pid])
 
-    port = free_port()
-    minimal = subprocess.Popen([PYTHON, str(BENCH / "minimal_app.py"), str(port), str(flat)])
-    try:
-        wait_http(port, PATHS[0])
-        for path in PATHS:
-            status, body, etag = fetch(port, path)
-            assert status == 200 and body == bodies[path][0]
-            for tag in (None, etag):
-                results.append(measure("minimal aiohttp", port, [minimal.pid], path, tag,
-                                       seconds))
+        for name, (port, _) in servers.items():
+            for path in PATHS:
+                status, body, etag = fetch(port, path)
+                assert status == 200 and body == bodies[path], name
+                assert fetch(port, path, {"If-None-Match": etag})[0] == 304, name
+                tags[(name, path)] = etag
+                for tag in (None, etag):
+                    wrk(port, path, 1, tag)  # warm up
+
+        figures: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+        for _ in range(rounds):
+            for path in PATHS:
+                for status in (200, 304):
+                    for name in SERVERS:
+                        port, pids = servers[name]
+                        tag = tags[(name, path)] if status == 304 else None
+                        figures.setdefault((name, path, status), []).append(
+                            measure(port, pids, path, tag, seconds))
     finally:
-        stop(minimal)
+        for process in processes:
+            stop(process)
     time.sleep(0.1)
+    results = []
+    for (name, path, status), runs in figures.items():
+        results.append({
+            "server": name, "path": path, "status": status,
+            "rps": statistics.median(r["rps"] for r in runs),
+            "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in runs),
+            "rounds_rps": [r["rps"] for r in runs],
+            "rounds_cpu": [r["cpu_us_per_request"] for r in runs],
+            "bad": sum(r["bad"] for r in runs), "command": runs[0]["command"]})
     return results

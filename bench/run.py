@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -31,40 +33,59 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "n/a"
 
 
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{statistics.median(ordered):.2f}× ({ordered[0]:.2f}–{ordered[-1]:.2f})"
+
+
 def polled_table(rows: list[dict[str, Any]]) -> str:
     by = {(r["server"], r["path"], r["status"]): r for r in rows}
-    out = ["| read | Tryvoga req/s | nginx req/s | minimal aiohttp req/s | Tryvoga / nginx "
-           "req/s | Tryvoga / minimal req/s | Tryvoga CPU µs/req | nginx CPU µs/req | "
-           "minimal CPU µs/req | Tryvoga / nginx CPU |",
+    out = ["| read | Tryvoga req/s | nginx req/s | minimal (uvloop) req/s | Tryvoga / nginx "
+           "req/s | Tryvoga / minimal req/s | CPU µs/req: Tryvoga · nginx · minimal | "
+           "**Tryvoga / nginx CPU**, median (range of rounds) | Tryvoga on asyncio / nginx "
+           "CPU | minimal uvloop · asyncio / nginx CPU |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for path in polled.PATHS:
         for status in (200, 304):
             t = by[("tryvoga", path, status)]
             n = by[("nginx", path, status)]
-            m = by[("minimal aiohttp", path, status)]
+            m = by[("minimal uvloop", path, status)]
+            ta = by[("tryvoga asyncio", path, status)]
+            ma = by[("minimal asyncio", path, status)]
+
+            def per_round(a: dict[str, Any], b: dict[str, Any], key: str) -> list[float]:
+                return [x / y for x, y in zip(a[key], b[key], strict=True) if y]
+
             out.append(
                 f"| `{path}` {status} | {t['rps']:,.0f} | {n['rps']:,.0f} | {m['rps']:,.0f} | "
-                f"{ratio(t['rps'], n['rps'])} | {ratio(t['rps'], m['rps'])} | "
-                f"{t['cpu_us_per_request']:.1f} | {n['cpu_us_per_request']:.1f} | "
+                f"{_spread(per_round(t, n, 'rounds_rps'))} | "
+                f"{_spread(per_round(t, m, 'rounds_rps'))} | "
+                f"{t['cpu_us_per_request']:.1f} · {n['cpu_us_per_request']:.1f} · "
                 f"{m['cpu_us_per_request']:.1f} | "
-                f"{ratio(t['cpu_us_per_request'], n['cpu_us_per_request'])} |")
+                f"**{_spread(per_round(t, n, 'rounds_cpu'))}** | "
+                f"{_spread(per_round(ta, n, 'rounds_cpu'))} | "
+                f"{statistics.median(per_round(m, n, 'rounds_cpu')):.2f}× · "
+                f"{statistics.median(per_round(ma, n, 'rounds_cpu')):.2f}× |")
     return "\n".join(out)
 
 
 def fanout_table(rows: list[dict[str, Any]]) -> str:
     out = ["| format | subscribers | server | received | last receipt after response, "
            "p50 / p99 / max (ms) | last receipt after request start, p50 / p99 (ms) | "
-           "CPU per publish (ms) | memory per idle connection (KiB) | connect all (s) | "
-           "reconnect all (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "last read after response read, p50 / p99 (ms) | server CPU per publish (ms) | "
+           "load clients' CPU per publish (ms) | memory per idle connection (KiB) | "
+           "connect all (s) | reconnect all (s) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         expected = r["connected"] * r["publishes"]
         out.append(
             f"| {r['format']} | {r['subscribers']:,} | {r['target']} | "
             f"{expected - r['missing']:,}/{expected:,} | "
-            f"{r['last_ms_p50']:.1f} / {r['last_ms_p99']:.1f} / {r['last_ms_max']:.1f} | "
+            f"{r['last_ms_p50']:.2f} / {r['last_ms_p99']:.2f} / {r['last_ms_max']:.2f} | "
             f"{r['last_from_request_ms_p50']:.1f} / {r['last_from_request_ms_p99']:.1f} | "
-            f"{r['cpu_ms_per_publish']:.1f} | {r['kib_per_connection']:.1f} | "
-            f"{r['connect_s']:.2f} | {r['reconnect_s']:.2f} |")
+            f"{r['last_read_ms_p50']:.1f} / {r['last_read_ms_p99']:.1f} | "
+            f"{r['cpu_ms_per_publish']:.1f} | {r['client_cpu_ms_per_publish']:.1f} | "
+            f"{r['kib_per_connection']:.1f} | {r['connect_s']:.2f} | {r['reconnect_s']:.2f} |")
     return "\n".join(out)
 
 
@@ -72,15 +93,18 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
     pairs: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     for r in rows:
         pairs.setdefault((r["format"], r["subscribers"]), {})[r["target"]] = r
-    out = ["| format | subscribers | last receipt p99 after response | after request start "
-           "| CPU per publish | memory per connection (Tryvoga KiB) | reconnect all |",
+    out = ["| format | subscribers | last receipt p99 after response, Tryvoga − nchan (ms) | "
+           "after request start, p50 · p99 | CPU per publish | memory per connection "
+           "(Tryvoga KiB) | reconnect all |",
            "|---|---|---|---|---|---|---|"]
     for (fmt, count), pair in pairs.items():
         t, n = pair.get("tryvoga"), pair.get("nchan")
         if t is None or n is None:
             continue
         out.append(
-            f"| {fmt} | {count:,} | {ratio(t['last_ms_p99'], n['last_ms_p99'])} | "
+            f"| {fmt} | {count:,} | {t['last_ms_p99']:.2f} − ({n['last_ms_p99']:.2f}) = "
+            f"{t['last_ms_p99'] - n['last_ms_p99']:+.2f} | "
+            f"{ratio(t['last_from_request_ms_p50'], n['last_from_request_ms_p50'])} · "
             f"{ratio(t['last_from_request_ms_p99'], n['last_from_request_ms_p99'])} | "
             f"{ratio(t['cpu_ms_per_publish'], n['cpu_ms_per_publish'])} | "
             f"{t['kib_per_connection']:.1f} | {ratio(t['reconnect_s'], n['reconnect_s'])} |")
@@ -96,10 +120,11 @@ def main() -> None:
     if max(sizes) + 200 > limit:
         raise SystemExit(f"open-files limit {limit} is too low for {max(sizes)} subscribers")
     started = time.time()
+    load = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="tryvoga-bench-"))
     print(f"benchmarks in {work}; open-files limit {limit}", flush=True)
     print("polled reads ...", flush=True)
-    polled_rows = polled.run(work / "polled", 2 if args.quick else 8)
+    polled_rows = polled.run(work / "polled", 2 if args.quick else 4, 1 if args.quick else 3)
     rows: list[dict[str, Any]] = []
     case = 0
     for count in sizes:
@@ -107,10 +132,11 @@ def main() -> None:
             for target in ("tryvoga", "nchan"):
                 case += 1
                 print(f"fan-out: {target} {fmt} {count:,} subscribers ...", flush=True)
-                rows.append(fanout.run_case(target, fmt, count, 20 if count >= 10000 else 30,
+                rows.append(fanout.run_case(target, fmt, count, 10 if args.quick else 40,
                                             work / f"fanout-{case}", case))
                 print("   ", json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                                         for k, v in rows[-1].items()}), flush=True)
+                                         for k, v in rows[-1].items() if k != "samples"}),
+                      flush=True)
     print("wake-up between two workers ...", flush=True)
     wake = fanout.wake_latency(work / "wake")
     (BENCH / "results.json").write_text(json.dumps(
@@ -120,8 +146,11 @@ def main() -> None:
     text = "\n\n".join([
         f"Run `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` (via `make bench`) on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {machine}; took "
-        f"{time.time() - started:.0f} s. Raw figures: `bench/results.json`.",
-        "### Polled reads (wrk, 1 thread, 64 connections, 8 s per row)",
+        f"{time.time() - started:.0f} s; load average {load:.2f} at the start (other work on "
+        "the machine takes its share). Raw figures: `bench/results.json`.",
+        "### Polled reads (wrk, 1 thread, 64 connections; "
+        f"{'1 round of 2 s' if args.quick else '3 interleaved rounds of 4 s'} per server and "
+        "row)",
         polled_table(polled_rows),
         "wrk commands: " + "; ".join(sorted({f"`{r['command']}`" for r in polled_rows
                                               if r["server"] == "tryvoga"})),
