@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, context_of
+from tryvoga.api.app import CONTEXT, Context, context_of
 from tryvoga.api.http import json_response, query_int, read_json
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.delivery.worker import DeliveryWorker
+from tryvoga.service import Actor
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,7 @@ def _hooks(request: web.Request) -> Webhooks:
 
 
 async def create(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    assert actor is not None
+    ctx, actor = _writer(request)
     body = await read_json(request)
     status, answer = await ctx.read(_hooks(request).create, actor, body,
                                     request.headers.get("Idempotency-Key"))
@@ -46,32 +45,32 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    assert actor is not None
+    ctx, actor = _writer(request)
     return json_response({"webhooks": await ctx.read(_hooks(request).list, actor)})
 
 
-async def get_webhook(request: web.Request) -> web.Response:
+def _writer(request: web.Request) -> tuple[Context, Actor]:
+    """The context and the token's actor: every webhook endpoint needs a token."""
     ctx = context_of(request)
     actor = ctx.actor(request, required=True)
-    assert actor is not None
+    assert actor is not None  # required=True raises instead of answering None
+    return ctx, actor
+
+
+async def get_webhook(request: web.Request) -> web.Response:
+    ctx, actor = _writer(request)
     found = await ctx.read(_hooks(request).get, actor, request.match_info["id"])
     return json_response({"webhook": found})
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    assert actor is not None
+    ctx, actor = _writer(request)
     gone = await ctx.read(_hooks(request).delete, actor, request.match_info["id"])
     return json_response({"webhook": gone})
 
 
 async def attempts(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    assert actor is not None
+    ctx, actor = _writer(request)
     limit = query_int(request, "limit", 100, 1, 1000)
     before = query_int(request, "before", 0, 0, 2**62) or None
     found = await ctx.read(_hooks(request).attempts, actor, request.match_info["id"], limit,

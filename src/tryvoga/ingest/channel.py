@@ -74,6 +74,7 @@ from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, PARTITIONING_LEVELS, Catalogue, Level
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.ingest.files import read_text
 from tryvoga.service import Actor, Decision, Result, Service
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -279,14 +280,7 @@ def read_text_posts(text: str, channel: str | None = None) -> Reading:
 
 def read_file(path: Path, channel: str | None = None) -> Reading:
     """A Telegram export (JSON) or plain-text posts, told apart by the content."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadRequest(f"{path} is not UTF-8 text", code="export_format") from None
+    _, text = read_text(path, "export_format")
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)

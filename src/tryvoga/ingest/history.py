@@ -41,6 +41,7 @@ from tryvoga.domain.names import NameIndex, normalize
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.ingest.files import read_text
 from tryvoga.service import Actor, Decision, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.history import HistoryBatch, HistoryRow, ImportRecord, Unresolved
@@ -278,14 +279,7 @@ class Record:
 def read_record(path: Path, catalogue: Catalogue, *, resolver: PlaceResolver | None = None,
                 progress: Callable[[int], None] | None = None) -> Record:
     """Read and resolve a record file; bad rows are listed in ``unresolved``, not raised."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadRequest(f"{path} is not UTF-8 text", code="record_format") from None
+    data, text = read_text(path, "record_format")
     reader = csv.reader(io.StringIO(text, newline=""))
     header = tuple(h.strip() for h in next(reader, []))
     kind = _kind(path, header)
