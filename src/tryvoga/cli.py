@@ -67,10 +67,9 @@ main.params.extend(_setting_option(setting) for setting in SETTINGS)
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
 
-def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
-    from aiohttp import web
-
+def _run_worker(settings: Settings, sock: socket.socket) -> None:
     from tryvoga.api.app import create_app
+    from tryvoga.api.server import run
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
@@ -78,14 +77,9 @@ def _run_worker(settings: Settings, sock: socket.socket | None) -> None:
 
     app = create_app(settings)
     loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
-    if sock is not None:
-        # aiohttp listens again with its own backlog (128 by default): too few for a
-        # country's stream clients reconnecting at once after a restart.
-        web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True,
-                    backlog=LISTEN_BACKLOG, loop=loop)
-    else:
-        web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    access_log=None, backlog=LISTEN_BACKLOG, loop=loop)
+    # The listening socket keeps LISTEN_BACKLOG: aiohttp's default of 128 is too few for a
+    # country's stream clients reconnecting at once after a restart.
+    run(app, sock, loop, backlog=LISTEN_BACKLOG, fast_reads=settings.fast_reads)
 
 
 @main.command()

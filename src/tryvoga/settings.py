@@ -113,6 +113,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
     Setting("event_loop", "--event-loop", "auto", _event_loop,
             "auto (uvloop where it is installed, else asyncio's own), uvloop or asyncio"),
+    Setting("fast_reads", "--fast-reads", True, _bool,
+            "answer plain polled reads of /api/v1/status and /api/v1/alerts/active from their "
+            "cached bytes in front of aiohttp (the same bytes; false: aiohttp answers all)"),
     # CAP 1.2 (cap/).
     Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
             "CAP sender of every message published here: globally unique, e.g. "
@@ -193,6 +196,7 @@ class Settings:
     public_reads: bool = True
     log_level: str = "info"
     event_loop: str = "auto"
+    fast_reads: bool = True
     cap_sender: str = "tryvoga@localhost"
     cap_sender_name: str = "Tryvoga"
     cap_expiry: int = 86400

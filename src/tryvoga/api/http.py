@@ -180,14 +180,15 @@ class RenderCache:
         return item
 
 
-def not_modified(request: web.Request, item: Rendered) -> bool:
-    inm = request.headers.get("If-None-Match")
+def not_modified(item: Rendered, inm: str | None, ims: str | None) -> bool:
+    """Whether a request with these If-None-Match and If-Modified-Since values (None where
+    absent) gets 304 for ``item``. If-None-Match, when present, decides alone (RFC 9110)."""
     if inm is not None:
         if inm == item.etag:  # what a polling client sends: decided without parsing
             return True
         tags = {t.strip() for t in inm.split(",")}
         return item.etag in tags or "*" in tags
-    ims = request.headers.get("If-Modified-Since", "").strip()
+    ims = (ims or "").strip()
     if ims:
         if ims == item.last_modified_settled:
             return True
@@ -200,13 +201,14 @@ def not_modified(request: web.Request, item: Rendered) -> bool:
 
 
 def cached_response(request: web.Request, item: Rendered) -> web.Response:
-    """The cached bytes, or 304. Every polling client comes through here: the headers are
-    ready-made per rendering (``Rendered.headers``), and the If-None-Match a poller sends back
-    is matched before anything is parsed."""
+    """The cached bytes, or 304. Every polling client comes through here (or through the read
+    front, ``api/front.py``, which answers the same): the headers are ready-made per rendering
+    (``Rendered.headers``), and the If-None-Match a poller sends back is matched before
+    anything is parsed."""
     settled = time.time() >= item.modified + 1  # as Rendered.last_modified
     headers = request.headers
     inm = headers.get("If-None-Match")
     if inm == item.etag or ((inm is not None or "If-Modified-Since" in headers)
-                            and not_modified(request, item)):
+                            and not_modified(item, inm, headers.get("If-Modified-Since"))):
         return web.Response(status=304, headers=item.headers[2 + settled])
     return web.Response(body=item.body, headers=item.headers[settled])

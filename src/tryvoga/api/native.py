@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import Context, context_of
+from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.front import FAST_READS, Reads
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -168,15 +170,22 @@ async def configure_region(request: web.Request) -> web.Response:
 async def active_alerts(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
-    state = ctx.follower.state
     region = type_ = None
     neighbours = False
     if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
         region = _region_param(ctx, request)
         type_ = _enum_param(request, "type", AlertType)
         neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
+    state = ctx.follower.state
     roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
                                                  else ())]
+    return cached_response(request, _active_rendering(ctx, roots, type_))
+
+
+def _active_rendering(ctx: Context, roots: list[str], type_: AlertType | None) -> Rendered:
+    """The active alerts touching ``roots`` (all for none), of ``type_`` (all for None), as
+    rendered for the current state version."""
+    state = ctx.follower.state
 
     def render() -> Rendered:
         alerts = [alert_json(a, state) for a in state.active_alerts()
@@ -187,7 +196,7 @@ async def active_alerts(request: web.Request) -> web.Response:
     # The unfiltered read, which most pollers make, without building its key each time.
     key = _ALL_ACTIVE if not roots and type_ is None else (
         f"active|{','.join(roots)}|{type_}")
-    return cached_response(request, ctx.cache.get(state.seq, key, render))
+    return ctx.cache.get(state.seq, key, render)
 
 
 _ALL_ACTIVE = "active||None"
@@ -208,6 +217,12 @@ async def status(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
     chosen = _levels_param(request) if "?" in request.raw_path else None
+    return cached_response(request, _status_rendering(ctx, chosen))
+
+
+def _status_rendering(ctx: Context, chosen: tuple[Level, ...] | None) -> Rendered:
+    """The status roll-up at the ``chosen`` levels (None: oblasts and special cities), as
+    rendered for the current state version."""
     levels = chosen or _STATUS_LEVELS
     state = ctx.follower.state
 
@@ -222,7 +237,7 @@ async def status(request: web.Request) -> web.Response:
 
     key = _STATUS_KEY if chosen is None else (
         "status|" + ",".join(sorted(lv.value for lv in levels)))
-    return cached_response(request, ctx.cache.get(state.seq, key, render))
+    return ctx.cache.get(state.seq, key, render)
 
 
 _STATUS_LEVELS = (Level.OBLAST, Level.SPECIAL_CITY)
@@ -415,3 +430,10 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/incidents/{{id}}", get_incident)
     r.add_patch(f"{PREFIX}/incidents/{{id}}", update_incident)
     r.add_get(f"{PREFIX}/events", events)
+    ctx = app[CONTEXT]
+    if ctx.settings.public_reads:
+        # The plain polled reads, for the read front (api/front.py) to answer from the same
+        # renderings without aiohttp. With a token required, aiohttp's handlers check it.
+        reads: Reads = {f"{PREFIX}/status": partial(_status_rendering, ctx, None),
+                        f"{PREFIX}/alerts/active": partial(_active_rendering, ctx, [], None)}
+        app[FAST_READS] = reads

@@ -1,0 +1,348 @@
+"""The read front: polled reads answered from their cached bytes, in front of aiohttp.
+
+Most of what a warning service serves is clients polling the active state (``/api/v1/status``,
+``/api/v1/alerts/active``), mostly answered 304. Those bytes are rendered once per state
+version (``RenderCache``), so what such a read costs is the HTTP server's own work per
+request, and aiohttp's is about twice nginx's (``bench/RESULTS.md``). So every connection
+starts with a :class:`ReadFront`, a plain asyncio protocol that answers those reads itself,
+and only the requests it understands completely:
+
+* ``GET`` of exactly one of the ``FAST_READS`` paths (no query), HTTP/1.1 or 1.0, every line
+  ending in CRLF, header names that are tokens and values without control characters;
+* no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect`` or
+  ``Upgrade``; a ``Connection`` of only ``close`` or ``keep-alive``; a ``Host`` in HTTP/1.1;
+  each header it looks at at most once, and nothing aiohttp's parser refuses (too many or too
+  long headers, a duplicated ``Host`` or ``User-Agent``, ...).
+
+At the first request that is anything else, the connection is handed to aiohttp's own
+``RequestHandler`` with every byte not yet answered, and aiohttp parses it from that request's
+first byte, as if it had had the connection from the start. Nothing the front has read is lost
+or read twice, and the two never disagree on where a request ends: the front answers a request
+only when nothing in it could be framed another way. Answers already written stay ahead of
+aiohttp's in the socket, so pipelined requests are answered in order.
+
+An answer is the one aiohttp gives for the same request, to the byte (status line, headers in
+aiohttp's order, ``Date`` and ``Server``), built from the same ``Rendered`` item with the same
+304 rules (``http.not_modified``); ``tests/api/test_front.py`` compares the two servers'
+answers request by request. ``--fast-reads false`` leaves every request to aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any, cast
+
+from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.web_server import Server
+
+from tryvoga.api.http import Rendered, not_modified
+
+log = logging.getLogger(__name__)
+
+# Path → the current rendering of that read; set by the routes that have one (native.py).
+Reads = dict[str, Callable[[], Rendered]]
+FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
+
+KEEPALIVE_TIMEOUT = 75.0  # seconds an idle connection is kept open: aiohttp's default
+
+# A request head the front may answer: request line, header lines, the empty line. Header
+# names are RFC 9110 tokens (a space before the colon is not one); values hold no control
+# characters but HTAB (obs-text, 0x80-0xFF, is allowed, as aiohttp allows it).
+_HEAD = re.compile(
+    rb"GET (/[!-~]*) HTTP/1\.([01])\r\n"
+    rb"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*)\r\n")
+# The header lines the front looks at (by name, in any case), with their values: those that
+# send a request to aiohttp, those it acts on, and those aiohttp refuses twice in a request.
+_NOTED = re.compile(
+    rb"^(authorization|content-length|transfer-encoding|expect|upgrade|sec-websocket-key1|"
+    rb"connection|if-none-match|if-modified-since|host|content-location|content-range|"
+    rb"content-type|etag|max-forwards|server|user-agent):([^\r]*)\r$",
+    re.IGNORECASE | re.MULTILINE)
+_REFUSED = frozenset((b"authorization", b"content-length", b"transfer-encoding", b"expect",
+                      b"upgrade", b"sec-websocket-key1"))
+# aiohttp refuses a request with more headers than this (``max_headers``) or a header name or
+# value longer than 8190 bytes; a head within both limits is never refused for its size.
+MAX_HEADERS = 128
+MAX_HEAD = 8190
+_SERVER = SERVER_SOFTWARE.encode("latin-1")
+
+
+class Front:
+    """What every connection of one listening socket shares: the reads it answers, aiohttp's
+    server to hand other connections to, the open front connections, and the answers built
+    in the current second (the ``Date`` header changes each second)."""
+
+    def __init__(self, reads: Reads, server: Server,
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT) -> None:
+        self.reads = {path.encode("ascii"): read for path, read in reads.items()}
+        self.server = server
+        self.keepalive_timeout = keepalive_timeout
+        self.connections: set[ReadFront] = set()
+        self.answered = 0  # requests the front answered itself (aiohttp answered the rest)
+        self._second = -1
+        self._date = b""
+        # (id of the Rendered, variant) → (the Rendered, kept so that its id stays its own;
+        # the answer's bytes)
+        self._answers: dict[tuple[int, int], tuple[Rendered, bytes]] = {}
+
+    def __call__(self) -> ReadFront:
+        return ReadFront(self)
+
+    def answer(self, item: Rendered, minor: bytes, inm: bytes | None, ims: bytes | None,
+               connection: bytes | None) -> tuple[bytes, bool]:
+        """The answer's bytes, and whether the connection closes after it."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._date = formatdate(second, usegmt=True).encode("ascii")
+            self._answers = {}
+        settled = now >= item.modified + 1  # as http.cached_response
+        inm_text = None if inm is None else inm.decode("utf-8", "surrogateescape")
+        unchanged = inm_text == item.etag or (
+            (inm is not None or ims is not None)
+            and not_modified(item, inm_text,
+                             None if ims is None else ims.decode("utf-8", "surrogateescape")))
+        http10 = minor == b"0"
+        # aiohttp keeps HTTP/1.1 open unless told "close", HTTP/1.0 only if told "keep-alive",
+        # and says so in a Connection header only when that is not the version's default.
+        keep = connection != b"close" if not http10 else connection == b"keep-alive"
+        variant = unchanged | settled << 1 | http10 << 2 | keep << 3
+        key = (id(item), variant)
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] is item:
+            return hit[1], not keep
+        data = _build(item, unchanged, settled, http10, keep, self._date)
+        self._answers[key] = (item, data)
+        return data, not keep
+
+    def close_all(self) -> None:
+        for connection in list(self.connections):
+            connection.close()
+
+
+def _build(item: Rendered, unchanged: bool, settled: bool, http10: bool, keep: bool,
+           date: bytes) -> bytes:
+    """The bytes aiohttp writes for ``cached_response``'s answer."""
+    version = b"HTTP/1.0" if http10 else b"HTTP/1.1"
+    lines = [version + (b" 304 Not Modified" if unchanged else b" 200 OK")]
+    headers = item.headers[2 * unchanged + settled]
+    lines += [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+    if not unchanged:
+        lines.append(b"Content-Length: " + str(len(item.body)).encode("ascii"))
+    lines += [b"Date: " + date, b"Server: " + _SERVER]
+    if http10 and keep:
+        lines.append(b"Connection: keep-alive")
+    elif not http10 and not keep:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if unchanged else item.body)
+
+
+class ReadFront(asyncio.Protocol):
+    """One connection, until it is closed or handed to aiohttp."""
+
+    __slots__ = ("_buffer", "_front", "_last", "_paused", "_timer", "_transport")
+
+    def __init__(self, front: Front) -> None:
+        self._front = front
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._paused = False  # the transport's write buffer is full: read no more for now
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def pending(self) -> bytes:
+        """What has arrived of a request not answered yet."""
+        return self._buffer
+
+    @property
+    def paused(self) -> bool:
+        """Whether reading stopped until the client reads its answers."""
+        return self._paused
+
+    # ---- asyncio's calls ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self._front.connections.add(self)
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        self._timer = loop.call_at(self._last + self._front.keepalive_timeout, self._idle)
+
+    def data_received(self, data: bytes) -> None:
+        if self._buffer:
+            data, self._buffer = self._buffer + data, b""
+        self._last = asyncio.get_running_loop().time()
+        self._serve(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes; a partial request is dropped, as aiohttp does
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._detach()
+
+    def pause_writing(self) -> None:
+        # The client reads its answers more slowly than it sends requests: stop reading
+        # until they drain, so that neither buffer grows without bound.
+        self._paused = True
+        assert self._transport is not None
+        self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        assert self._transport is not None
+        if self._transport.is_closing():
+            return
+        self._transport.resume_reading()
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            self._serve(data)
+
+    # ---- the requests ------------------------------------------------------------------
+
+    def _serve(self, data: bytes) -> None:
+        """Answer the requests at the start of ``data`` for as long as the front may."""
+        transport = self._transport
+        assert transport is not None
+        pos = 0
+        end = len(data)
+        while pos < end:
+            if self._paused:
+                self._buffer = data[pos:]
+                return
+            match = _HEAD.match(data, pos)
+            if match is None:
+                if _incomplete(data, pos):
+                    self._buffer = data[pos:]
+                else:
+                    self._hand_over(data[pos:])
+                return
+            try:
+                answer = self._answer(match)
+            except Exception:  # a bug here must cost the front, not the request
+                log.exception("the read front failed; aiohttp answers instead")
+                answer = None
+            if answer is None:
+                self._hand_over(data[pos:])
+                return
+            transport.write(answer[0])
+            self._front.answered += 1
+            if answer[1]:
+                transport.close()
+                self._detach()
+                return
+            pos = match.end()
+
+    def _answer(self, match: re.Match[bytes]) -> tuple[bytes, bool] | None:
+        """The answer to a request head that ``_HEAD`` matched, or None for aiohttp's."""
+        read = self._front.reads.get(match.group(1))
+        if read is None:
+            return None
+        block = match.group(3)
+        if match.end() - match.start() > MAX_HEAD or block.count(b"\n") > MAX_HEADERS:
+            return None
+        inm = ims = connection = None
+        seen: set[bytes] = set()
+        for name, value in _NOTED.findall(block):
+            name = name.lower()
+            if name in _REFUSED or name in seen:
+                return None
+            seen.add(name)
+            value = value.strip(b" \t")
+            if name == b"if-none-match":
+                inm = value
+            elif name == b"if-modified-since":
+                ims = value
+            elif name == b"connection":
+                value = value.lower()
+                if value not in (b"close", b"keep-alive"):
+                    return None
+                connection = value
+        if b"host" not in seen and match.group(2) == b"1":
+            return None  # HTTP/1.1 requires Host: aiohttp answers 400
+        return self._front.answer(read(), match.group(2), inm, ims, connection)
+
+    def _hand_over(self, pending: bytes) -> None:
+        """Give the connection to aiohttp, with the bytes it has not been answered for."""
+        transport = self._transport
+        assert transport is not None
+        self._detach()
+        if transport.is_closing():
+            return
+        handler = self._front.server()
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
+        if self._paused:
+            handler.pause_writing()
+            transport.resume_reading()  # aiohttp does its own flow control from here
+        if pending:
+            handler.data_received(pending)
+
+    # ---- the connection's end ----------------------------------------------------------
+
+    def _idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = self._last + self._front.keepalive_timeout
+        if loop.time() >= due:
+            self.close()
+        else:
+            self._timer = loop.call_at(due, self._idle)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self._detach()
+
+    def _detach(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._front.connections.discard(self)
+
+
+def _incomplete(data: bytes, pos: int) -> bool:
+    """Whether ``data[pos:]`` may yet become a request head the front answers: no end of a
+    head in it yet, short enough, a GET so far, and no line ending other than CRLF (a lone CR
+    or LF, which another parser might take for a line's end, is aiohttp's to judge)."""
+    rest = data[pos:]
+    if len(rest) > MAX_HEAD or b"\r\n\r\n" in rest or not b"GET /".startswith(rest[:5]):
+        return False
+    pairs = rest.count(b"\r\n")
+    return (rest.count(b"\n") == pairs
+            and rest.count(b"\r") == pairs + rest.endswith(b"\r"))
+
+
+class FrontSite(web.SockSite):
+    """aiohttp's site on an already listening socket, with a read front on each connection."""
+
+    def __init__(self, runner: web.AppRunner, sock: Any, reads: Reads, *, backlog: int,
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT) -> None:
+        super().__init__(runner, sock, backlog=backlog)
+        self._reads = reads
+        self._keepalive_timeout = keepalive_timeout
+        self.front: Front | None = None
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        self.front = Front(self._reads, server, self._keepalive_timeout)
+        self._server = await asyncio.get_running_loop().create_server(
+            self.front, sock=self._sock, backlog=self._backlog)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.front is not None:
+            # Every front connection is between requests (each is answered at once): close
+            # them as aiohttp closes its idle keep-alive connections on shutdown.
+            self.front.close_all()
+
+
+__all__ = ["FAST_READS", "KEEPALIVE_TIMEOUT", "Front", "FrontSite", "ReadFront"]
