@@ -37,12 +37,13 @@ unit: $(STAMP_DEV) system-deps
 
 test: lint typecheck unit
 
-# Benchmarks against nginx, nginx + nchan and a minimal aiohttp app (Debian packages in
-# bench/bench-packages.txt); figures go to bench/RESULTS.md. About 10 minutes.
+# Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
+# in bench/bench-packages.txt, Python ones in the bench extra); figures go to
+# bench/RESULTS.md. About 12 minutes.
 bench: $(STAMP_DEV)
 	scripts/system-deps.sh bench/bench-packages.txt
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 
 # Regenerate the packaged data (needs the build extras; not part of run or test).

@@ -49,6 +49,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / 1e9
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def cpu_seconds_stat(pids: list[int]) -> float:
     """utime + stime from /proc/<pid>/stat (clock ticks), for a cross-check."""
     ticks = os.sysconf("SC_CLK_TCK")

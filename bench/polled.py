@@ -1,10 +1,12 @@
 """Polled reads: /api/v1/status and /api/v1/alerts/active, 200 and 304, with wrk on loopback.
 
-The same bytes are served by Tryvoga (as ``tryvoga serve`` runs: uvloop; and once more with
-``--event-loop asyncio`` for comparison), by nginx as static files and by a minimal aiohttp app
-on either loop. Each server runs as one process (nginx: one worker); wrk runs one thread with
-64 connections on the same two cores, so the server's own CPU time per request is read from
-/proc as well.
+The same bytes are served by Tryvoga as ``tryvoga serve`` runs (uvloop, the read front); by
+Tryvoga with ``--fast-reads false`` (aiohttp answers every request) and with ``--event-loop
+asyncio``, for comparison; by nginx as static files; and by minimal apps that only return the
+bytes with an ETag: aiohttp on uvloop, and ASGI (``minimal_asgi.py``) under uvicorn (uvloop,
+httptools) and granian. Each server runs as one process (nginx and granian: one worker); wrk
+runs one thread with 64 connections on the same two cores, so the server's own CPU time per
+request is read from /proc as well (every thread of the server's processes).
 
 All the servers run at once, and the measurements are interleaved: for each round, for each
 read, every server in turn. So the servers of one row are measured within seconds of each
@@ -15,6 +17,7 @@ median of the rounds and the range of the per-round ratios.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import statistics
 import subprocess
@@ -27,6 +30,7 @@ from common import (
     PYTHON,
     cpu_seconds,
     free_port,
+    process_tree,
     start_nginx,
     start_tryvoga,
     stop,
@@ -36,7 +40,8 @@ from common import (
 PATHS = ("/api/v1/status", "/api/v1/alerts/active")
 OBLASTS = ("UA46000000000026241", "UA32000000000030281", "UA63000000000041885",
            "UA12000000000090473", "UA80000000000093317")
-SERVERS = ("tryvoga", "nginx", "minimal uvloop", "tryvoga asyncio", "minimal asyncio")
+SERVERS = ("tryvoga", "nginx", "minimal uvloop", "minimal uvicorn", "minimal granian",
+           "tryvoga aiohttp", "tryvoga asyncio")
 
 
 def fetch(port: int, path: str, headers: dict[str, str] | None = None
@@ -84,13 +89,15 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
                 "threats": [{"type": "drones", "level": "red"}]})
             assert status == 201, body
         servers["tryvoga"] = (tryvoga.port, tryvoga.pids)
-        port = free_port()
-        processes.append(subprocess.Popen(
-            [PYTHON, "-m", "tryvoga.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--db", str(folder / "tryvoga" / "bench.db"), "--log-level", "warning",
-             "--event-loop", "asyncio"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
-        wait_http(port, "/healthz")
-        servers["tryvoga asyncio"] = (port, [processes[-1].pid])
+        for name, flags in (("tryvoga aiohttp", ["--fast-reads", "false"]),
+                            ("tryvoga asyncio", ["--event-loop", "asyncio"])):
+            port = free_port()
+            processes.append(subprocess.Popen(
+                [PYTHON, "-m", "tryvoga.cli", "serve", "--host", "127.0.0.1", "--port",
+                 str(port), "--db", str(folder / "tryvoga" / "bench.db"), "--log-level",
+                 "warning", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+            wait_http(port, "/healthz")
+            servers[name] = (port, [processes[-1].pid])
 
         static = folder / "static"
         (static / "api" / "v1" / "alerts").mkdir(parents=True, exist_ok=True)
@@ -110,12 +117,27 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
 """)
         processes.append(nginx.process)
         servers["nginx"] = (nginx.port, nginx.pids)
-        for loop in ("uvloop", "asyncio"):
+        port = free_port()
+        processes.append(subprocess.Popen(
+            [PYTHON, str(BENCH / "minimal_app.py"), str(port), str(flat), "uvloop"]))
+        wait_http(port, PATHS[0])
+        servers["minimal uvloop"] = (port, [processes[-1].pid])
+        asgi = {**os.environ, "TRYVOGA_BENCH_FILES": str(flat), "PYTHONPATH": str(BENCH)}
+        for name, command in (
+                ("minimal uvicorn", [PYTHON, "-m", "uvicorn", "minimal_asgi:app", "--host",
+                                     "127.0.0.1", "--loop", "uvloop", "--http", "httptools",
+                                     "--no-access-log", "--log-level", "warning",
+                                     "--backlog", "4096", "--port"]),
+                ("minimal granian", [PYTHON, "-m", "granian", "--interface", "asgi",
+                                     "--host", "127.0.0.1", "--workers", "1",
+                                     "--runtime-threads", "1", "--loop", "uvloop",
+                                     "--no-access-log", "--log-level", "warning",
+                                     "--backlog", "4096", "minimal_asgi:app", "--port"])):
             port = free_port()
-            processes.append(subprocess.Popen(
-                [PYTHON, str(BENCH / "minimal_app.py"), str(port), str(flat), loop]))
+            processes.append(subprocess.Popen([*command, str(port)], env=asgi, cwd=BENCH))
             wait_http(port, PATHS[0])
-            servers[f"minimal {loop}"] = (port, [processes[-1].pid])
+            # granian serves from a worker process it starts: count the whole tree.
+            servers[name] = (port, process_tree(processes[-1].pid))
 
         for name, (port, _) in servers.items():
             for path in PATHS:

@@ -38,35 +38,53 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(ordered):.2f}× ({ordered[0]:.2f}–{ordered[-1]:.2f})"
 
 
+def _per_round(a: dict[str, Any], b: dict[str, Any], key: str) -> list[float]:
+    return [x / y for x, y in zip(a[key], b[key], strict=True) if y]
+
+
+MINIMAL = (("aiohttp", "minimal uvloop"), ("uvicorn", "minimal uvicorn"),
+           ("granian", "minimal granian"))
+
+
 def polled_table(rows: list[dict[str, Any]]) -> str:
+    """Three tables: Tryvoga against nginx (the targets), against the minimal apps, and what
+    each server costs per request, as a multiple of nginx's CPU."""
     by = {(r["server"], r["path"], r["status"]): r for r in rows}
-    out = ["| read | Tryvoga req/s | nginx req/s | minimal (uvloop) req/s | Tryvoga / nginx "
-           "req/s | Tryvoga / minimal req/s | CPU µs/req: Tryvoga · nginx · minimal | "
-           "**Tryvoga / nginx CPU**, median (range of rounds) | Tryvoga on asyncio / nginx "
-           "CPU | minimal uvloop · asyncio / nginx CPU |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for path in polled.PATHS:
-        for status in (200, 304):
-            t = by[("tryvoga", path, status)]
-            n = by[("nginx", path, status)]
-            m = by[("minimal uvloop", path, status)]
-            ta = by[("tryvoga asyncio", path, status)]
-            ma = by[("minimal asyncio", path, status)]
-
-            def per_round(a: dict[str, Any], b: dict[str, Any], key: str) -> list[float]:
-                return [x / y for x, y in zip(a[key], b[key], strict=True) if y]
-
-            out.append(
-                f"| `{path}` {status} | {t['rps']:,.0f} | {n['rps']:,.0f} | {m['rps']:,.0f} | "
-                f"{_spread(per_round(t, n, 'rounds_rps'))} | "
-                f"{_spread(per_round(t, m, 'rounds_rps'))} | "
-                f"{t['cpu_us_per_request']:.1f} · {n['cpu_us_per_request']:.1f} · "
-                f"{m['cpu_us_per_request']:.1f} | "
-                f"**{_spread(per_round(t, n, 'rounds_cpu'))}** | "
-                f"{_spread(per_round(ta, n, 'rounds_cpu'))} | "
-                f"{statistics.median(per_round(m, n, 'rounds_cpu')):.2f}× · "
-                f"{statistics.median(per_round(ma, n, 'rounds_cpu')):.2f}× |")
-    return "\n".join(out)
+    reads = [(path, status) for path in polled.PATHS for status in (200, 304)]
+    nginx = ["| read | Tryvoga req/s | nginx req/s | **Tryvoga / nginx req/s**, median (range "
+             "of rounds) | CPU µs/req: Tryvoga · nginx | **Tryvoga / nginx CPU**, median "
+             "(range of rounds) |", "|---|---|---|---|---|---|"]
+    minimal = ["| read | " + " | ".join(f"minimal {n} req/s | **Tryvoga / minimal {n} "
+                                         "req/s**" for n, _ in MINIMAL) + " |",
+               "|---|" + "---|---|" * len(MINIMAL)]
+    costs = ["| read | Tryvoga | Tryvoga, `--fast-reads false` | Tryvoga, `--event-loop "
+             "asyncio` | " + " | ".join(f"minimal {n}" for n, _ in MINIMAL) + " |",
+             "|---|---|---|---|" + "---|" * len(MINIMAL)]
+    for path, status in reads:
+        t, n = by[("tryvoga", path, status)], by[("nginx", path, status)]
+        label = f"`{path}` {status}"
+        nginx.append(
+            f"| {label} | {t['rps']:,.0f} | {n['rps']:,.0f} | "
+            f"**{_spread(_per_round(t, n, 'rounds_rps'))}** | "
+            f"{t['cpu_us_per_request']:.1f} · {n['cpu_us_per_request']:.1f} | "
+            f"**{_spread(_per_round(t, n, 'rounds_cpu'))}** |")
+        cells = []
+        for _, server in MINIMAL:
+            m = by[(server, path, status)]
+            cells.append(f"{m['rps']:,.0f} | **{_spread(_per_round(t, m, 'rounds_rps'))}**")
+        minimal.append(f"| {label} | " + " | ".join(cells) + " |")
+        servers = ["tryvoga", "tryvoga aiohttp", "tryvoga asyncio",
+                   *(server for _, server in MINIMAL)]
+        costs.append(f"| {label} | " + " | ".join(
+            f"{by[(s_, path, status)]['cpu_us_per_request']:.1f} µs, "
+            f"{_spread(_per_round(by[(s_, path, status)], n, 'rounds_cpu'))}"
+            for s_ in servers) + " |")
+    return "\n\n".join([
+        "\n".join(nginx),
+        "Against the minimal apps that only return the bytes (same rounds):",
+        "\n".join(minimal),
+        "Server CPU per request, and as a multiple of nginx's (median, range of rounds):",
+        "\n".join(costs)])
 
 
 def fanout_table(rows: list[dict[str, Any]]) -> str:
