@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.api.front_pair import Pair, exchange, normal, read_answers, wait_for
@@ -324,6 +324,7 @@ def requests(draw: st.DrawFn) -> bytes:
 @settings(max_examples=400, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(request=requests(), cut=st.integers(min_value=0, max_value=200))
+@example(request=b"HEAD /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n", cut=1)  # "H", "EAD ..."
 def test_any_request_gets_aiohttps_answer(pair: Pair, request: bytes, cut: int) -> None:
     """Whatever the request, the front's site answers what the plain site answers, sent whole
     or in two writes."""
@@ -354,3 +355,22 @@ def test_tryvoga_serve_puts_the_front_on_its_socket(tmp_path: Path) -> None:
     finally:
         stop_server(on)
         stop_server(off)
+
+
+def test_with_private_reads_every_read_needs_a_token(tmp_path: Path) -> None:
+    """``--public-reads false``: the front has no reads to answer (it answers without looking
+    at tokens), so aiohttp checks the token of every polled read."""
+    server = start_server(tmp_path, "--public-reads", "false")
+    try:
+        for path in ("/api/v1/status", "/api/v1/alerts/active"):
+            refused = server.get(path, token=None)
+            assert refused.status == 401
+            assert refused.json()["error"]["status"] == 401
+            assert server.get(path, token="tv_not_a_token").status == 401
+            allowed = server.get(path)
+            assert allowed.status == 200
+            etag = allowed.headers["ETag"]
+            assert server.get(path, headers={"If-None-Match": etag}).status == 304
+            assert server.get(path, token=None, headers={"If-None-Match": etag}).status == 401
+    finally:
+        stop_server(server)
