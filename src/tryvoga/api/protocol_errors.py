@@ -2,10 +2,11 @@
 
 aiohttp's HTTP parser refuses an over-long request target, an over-long header, a malformed
 request line and the like with a text/plain 400 of its own (``RequestHandler.handle_error``),
-before routing: neither the errors middleware nor a façade's error wrapper ever sees them. So:
+before routing: neither the ``errors`` wrapper of every route nor a façade's error wrapper ever
+sees them. So:
 
 * The parser reads request targets (path and query) of up to ``PARSE_LIMIT`` bytes, and
-  :func:`target_too_long`, asked first by the errors middleware, refuses one over
+  :func:`target_too_long`, asked first by ``errors``, refuses one over
   ``MAX_TARGET`` (8190, aiohttp's own limit) with 414, in the shape of the API its path
   belongs to: ``{"message": ...}`` under the façades' prefixes, ``{"error": {...}}`` elsewhere.
   A token in the query (``?token=aaaa…``) is where a client is most likely to overdo it.
