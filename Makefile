@@ -24,7 +24,7 @@ run: $(STAMP_RUN)
 	$(BIN)/tryvoga serve --demo true
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy

@@ -22,6 +22,18 @@ PYTHON = sys.executable
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 
 
+def write_section(start: str, end: str, text: str, heading: str) -> None:
+    """Put ``text`` between the ``start`` and ``end`` markers of bench/RESULTS.md; a file without
+    them yet gets them at its end, under ``heading``."""
+    results = BENCH / "RESULTS.md"
+    current = results.read_text("utf-8") if results.exists() else "# Benchmarks\n"
+    if start not in current:
+        current = f"{current.rstrip()}\n\n{heading}\n\n{start}\n{end}\n"
+    head, _, rest = current.partition(start)
+    _, _, tail = rest.partition(end)
+    results.write_text(f"{head}{start}\n{text}\n{end}{tail}", "utf-8")
+
+
 def raise_open_files() -> int:
     """Lift the soft open-files limit to the hard one; children inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -20,6 +20,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "data" / "sirens" / "official_data_en.csv"
 START, END = "<!-- import-history -->", "<!-- /import-history -->"
@@ -89,16 +93,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        results = ROOT / "bench" / "RESULTS.md"
-        current = results.read_text("utf-8")
-        block = f"{START}\n{text}\n{END}"
-        if START in current:
-            head, rest = current.split(START, 1)
-            current = head + block + rest.split(END, 1)[1]
-        else:
-            current = current.rstrip("\n") + f"\n\n## Importing the historical record\n\n{block}\n"
-        results.write_text(current, "utf-8")
-
+        write_section(START, END, text, "## Importing the historical record")
 
 if __name__ == "__main__":
     main()

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
-import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BENCH, free_port, raise_open_files, write_section
+
 RESULTS = BENCH / "RESULTS.md"
 START = "<!-- webhooks -->"
 END = "<!-- /webhooks -->"
@@ -83,13 +83,6 @@ async def main():
 
 asyncio.run(main())
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def process_cpu(pid: int) -> float:
@@ -338,9 +331,6 @@ def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
 def report(clients: list[dict[str, Any]], e2e: dict[str, Any], command: str,
            started: float) -> str:
     lines = [
-        "## Webhooks",
-        "",
-        START,
         f"Run `{command}` (via `make bench`) on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {platform.node()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; took "
@@ -392,23 +382,8 @@ def report(clients: list[dict[str, Any]], e2e: dict[str, Any], command: str,
         f"{e2e['subscriptions']:,} deliveries took {e2e['declare_ms_p50']:.1f} ms (p50; max "
         f"{e2e['declare_ms_max']:.1f} ms) against {e2e['bare_declare_ms_p50']:.1f} ms with no "
         f"subscriptions (both include the durable commit).",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    heading = "## Webhooks\n\n" + START
-    if START in current:
-        head, _, rest = current.partition(START)
-        _, _, tail = rest.partition(END)
-        head = head.removesuffix("\n").removesuffix("## Webhooks\n").rstrip("\n")
-        current = f"{head}\n\n{text}{tail}"
-    else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
-    assert heading in current
-    RESULTS.write_text(current)
 
 
 LOAD_AT_START = Path("/proc/loadavg").read_text().split()[0] if Path(
@@ -419,9 +394,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files()
     started = time.time()
     command = " ".join(["python", "bench/webhooks.py", *sys.argv[1:]])
     print("webhooks: outbound clients ...", flush=True)
@@ -433,8 +406,7 @@ def main() -> None:
     print(f"   {e2e['per_second']:,.0f} deliveries/s, {e2e['cpu_us']:.0f} µs worker CPU each",
           flush=True)
     text = report(clients, e2e, command, started)
-    with contextlib.suppress(OSError):
-        write_section(text)
+    write_section(START, END, text, "## Webhooks")
     print(f"written to {RESULTS}", flush=True)
 
 
