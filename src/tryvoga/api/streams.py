@@ -177,7 +177,9 @@ def add_routes(app: web.Application) -> None:
     settings = ctx.settings
     hub = Hub(ctx.follower, buffer_limit=settings.stream_buffer,
               keepalive=settings.stream_keepalive)
-    ctx.follower.listeners.append(hub.publish)
+    # First of the follower's listeners: subscribers have an event before anything else the
+    # process does with it (the CAP projection, waking the webhook worker).
+    ctx.follower.listeners.insert(0, hub.publish)
     app[HUB] = hub
     waker = Waker(settings.db)
     app[WAKER] = waker
