@@ -39,7 +39,8 @@ test: lint typecheck unit
 
 # Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
 # in bench/bench-packages.txt, Python ones in the bench extra); figures go to
-# bench/RESULTS.md. About 12 minutes.
+# bench/RESULTS.md, the targets judged over the newest three runs (bench/runs/). About 14
+# minutes a run.
 bench: $(STAMP_DEV)
 	scripts/system-deps.sh bench/bench-packages.txt
 	$(BIN)/pip install --quiet -e '.[bench]'
