@@ -22,6 +22,11 @@ PYTHON = sys.executable
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 
 
+def round_ratios(a: dict[str, Any], b: dict[str, Any], key: str) -> list[float]:
+    """Server ``a``'s figure over server ``b``'s in each interleaved round of a polled read."""
+    return [x / y for x, y in zip(a[key], b[key], strict=True) if y]
+
+
 def write_section(start: str, end: str, text: str, heading: str) -> None:
     """Put ``text`` between the ``start`` and ``end`` markers of bench/RESULTS.md; a file without
     them yet gets them at its end, under ``heading``."""

@@ -95,5 +95,6 @@ def main() -> None:
     if args.write:
         write_section(START, END, text, "## Importing the historical record")
 
+
 if __name__ == "__main__":
     main()

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout
 import polled
 import targets
-from common import BENCH, raise_open_files, write_section
+from common import BENCH, raise_open_files, round_ratios, write_section
+from targets import RUNS
 
 START = "<!-- results -->"
 END = "<!-- /results -->"
-RUNS = BENCH / "runs"
 KEEP_RUNS = 3
 # Publishes per fan-out case: with 40, the "p99" of the last receipt was the slowest single
 # publish; with 100 it is the second slowest, a figure one stray scheduling hiccup on the two
@@ -47,10 +47,6 @@ def ratio(a: float, b: float) -> str:
 def _spread(values: list[float]) -> str:
     ordered = sorted(values)
     return f"{statistics.median(ordered):.2f}× ({ordered[0]:.2f}–{ordered[-1]:.2f})"
-
-
-def _per_round(a: dict[str, Any], b: dict[str, Any], key: str) -> list[float]:
-    return [x / y for x, y in zip(a[key], b[key], strict=True) if y]
 
 
 MINIMAL = (("aiohttp", "minimal uvloop"), ("uvicorn", "minimal uvicorn"),
@@ -76,19 +72,19 @@ def polled_table(rows: list[dict[str, Any]]) -> str:
         label = f"`{path}` {status}"
         nginx.append(
             f"| {label} | {t['rps']:,.0f} | {n['rps']:,.0f} | "
-            f"**{_spread(_per_round(t, n, 'rounds_rps'))}** | "
+            f"**{_spread(round_ratios(t, n, 'rounds_rps'))}** | "
             f"{t['cpu_us_per_request']:.1f} · {n['cpu_us_per_request']:.1f} | "
-            f"**{_spread(_per_round(t, n, 'rounds_cpu'))}** |")
+            f"**{_spread(round_ratios(t, n, 'rounds_cpu'))}** |")
         cells = []
         for _, server in MINIMAL:
             m = by[(server, path, status)]
-            cells.append(f"{m['rps']:,.0f} | **{_spread(_per_round(t, m, 'rounds_rps'))}**")
+            cells.append(f"{m['rps']:,.0f} | **{_spread(round_ratios(t, m, 'rounds_rps'))}**")
         minimal.append(f"| {label} | " + " | ".join(cells) + " |")
         servers = ["tryvoga", "tryvoga aiohttp", "tryvoga asyncio",
                    *(server for _, server in MINIMAL)]
         costs.append(f"| {label} | " + " | ".join(
             f"{by[(s_, path, status)]['cpu_us_per_request']:.1f} µs, "
-            f"{_spread(_per_round(by[(s_, path, status)], n, 'rounds_cpu'))}"
+            f"{_spread(round_ratios(by[(s_, path, status)], n, 'rounds_cpu'))}"
             for s_ in servers) + " |")
     return "\n\n".join([
         "\n".join(nginx),
@@ -198,7 +194,7 @@ def main() -> None:
     ])
     write_section(START, END, text, "## Polled reads, fan-out and wake-ups")
     if not args.quick:
-        write_section(targets.START, targets.END, targets.section(RUNS), "## Targets")
+        write_section(targets.START, targets.END, targets.section(), "## Targets")
     print(f"written to {BENCH / 'RESULTS.md'}", flush=True)
 
 

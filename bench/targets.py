@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BENCH, round_ratios
+
+RUNS = BENCH / "runs"  # bench/run.py keeps its newest full runs here
 START = "<!-- targets -->"
 END = "<!-- /targets -->"
 READS = [(path, status) for path in ("/api/v1/status", "/api/v1/alerts/active")
@@ -26,24 +31,18 @@ MINIMAL = (("aiohttp", "minimal uvloop"), ("uvicorn", "minimal uvicorn"),
            ("granian", "minimal granian"))
 
 
-def _rounds(runs: list[dict[str, Any]], a: str, b: str, key: str
-            ) -> tuple[list[float], list[float]]:
-    """The ratios of server ``a`` to ``b`` for every read of every run: each read's median over
-    its interleaved rounds (what a run measured), and every round's own."""
+def _polled(runs: list[dict[str, Any]], a: str, b: str, key: str) -> tuple[str, list[float]]:
+    """Server ``a``'s figure over ``b``'s for every read of every run: shown as the range of
+    each read's median over its interleaved rounds (what a run measured) beside the range of
+    the single rounds, and those medians to judge by."""
     medians: list[float] = []
     rounds: list[float] = []
     for run in runs:
         by = {(r["server"], r["path"], r["status"]): r for r in run["polled"]}
         for read in READS:
-            x, y = by[(a, *read)][key], by[(b, *read)][key]
-            ratios = [p / q for p, q in zip(x, y, strict=True) if q]
+            ratios = round_ratios(by[(a, *read)], by[(b, *read)], key)
             medians.append(statistics.median(ratios))
             rounds += ratios
-    return medians, rounds
-
-
-def _polled(runs: list[dict[str, Any]], a: str, b: str, key: str) -> tuple[str, list[float]]:
-    medians, rounds = _rounds(runs, a, b, key)
     return f"{_span(medians)} (single rounds {_span(rounds)})", medians
 
 
@@ -98,9 +97,9 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def section(runs: Path) -> str:
-    """The table over every run kept in ``runs``, with the runs named."""
-    files = sorted(runs.glob("*.json"))
+def section() -> str:
+    """The table over every run kept in ``RUNS``, with the runs named."""
+    files = sorted(RUNS.glob("*.json"))
     if not files:
         return "No full run kept yet (`make bench`)."
     names = ", ".join(f"`{f.stem}`" for f in files)
@@ -113,7 +112,7 @@ def main() -> None:
     if len(sys.argv) > 1:
         print(table([json.loads(Path(name).read_text()) for name in sys.argv[1:]]))
     else:
-        print(section(Path(__file__).resolve().parent / "runs"))
+        print(section())
 
 
 if __name__ == "__main__":
