@@ -377,7 +377,9 @@ async def test_subscribers_are_the_followers_first_listener(tmp_path: Path) -> N
     from tryvoga.settings import Settings
 
     app = create_app(Settings(db=str(tmp_path / "first.db")))
-    listeners = app[CONTEXT].follower.listeners
-    assert len(listeners) > 1
-    assert listeners[0] == app[HUB].publish
-    app[CONTEXT].close()
+    try:
+        listeners = app[CONTEXT].follower.listeners
+        assert len(listeners) > 1
+        assert listeners[0] == app[HUB].publish
+    finally:
+        app[CONTEXT].close()
