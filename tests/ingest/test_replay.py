@@ -20,8 +20,8 @@ from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import KYIV, TRYVOGA, Server, run_cli, start_server, stop_server
+from ..paths import OFFICIAL_UK
 
-SIRENS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sirens"
 NIGHT = Window.of(date(2023, 5, 20))
 
 
@@ -38,7 +38,7 @@ def wait_for(check: Any, what: str, timeout: float = 30.0) -> Any:
 def test_the_bundled_slice_is_the_official_record_of_that_day() -> None:
     with bundled_path().open(newline="", encoding="utf-8") as handle:
         bundled = list(csv.reader(handle))
-    with (SIRENS / "official_data_uk.csv").open(newline="", encoding="utf-8") as handle:
+    with OFFICIAL_UK.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     start, end = NIGHT.iso()
     overlapping = [r for r in rows[1:]

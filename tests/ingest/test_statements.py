@@ -3,7 +3,6 @@ all-clears, spellings, districts named like cities, and places that stay unresol
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,9 @@ from tryvoga.domain.regions import Catalogue
 from tryvoga.ingest.statements import read_statement, split_sentences
 
 from ..conftest import KYIV
+from ..paths import KYIV_STATEMENT
 
-EXAMPLE = (Path(__file__).resolve().parents[2].parent / "shared" / "examples"
-           / "kyiv-2023-05-20-statement.txt")
+EXAMPLE = KYIV_STATEMENT
 DARNYTSKYI = "UA80000000000210193"  # Kyiv's Darnytskyi district
 DNIPROVSKYI = "UA80000000000479391"  # Kyiv's Dniprovskyi district
 DNIPRO_CITY = "UA12020010010037010"
