@@ -1,7 +1,7 @@
 """``tryvoga webhook create|list|delete|attempts`` and ``tryvoga worker``.
 
-Attached to the main group in ``tryvoga/cli.py``; the shared helpers come from
-``tryvoga.clikit``.
+Attached to the main group in ``tryvoga/cli/main.py``; the shared helpers come from
+``tryvoga.cli.kit``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from tryvoga.clikit import db_option, friendly, resolve_region
+from tryvoga.cli.kit import db_option, friendly, resolve_region
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks

@@ -20,7 +20,7 @@ def compat() -> None:
 def webhooks(as_json: bool, db: str | None) -> None:
     """List the webhooks registered through the ukrainealarm façade (/api/v3/webhook), with
     the delivery subscriptions of each (`tryvoga webhook attempts ID` shows their attempts)."""
-    from tryvoga.clikit import echo_json, friendly
+    from tryvoga.cli.kit import echo_json, friendly
 
     @friendly
     def run() -> None:

@@ -1,7 +1,7 @@
 """``tryvoga ingest statement FILE`` and ``tryvoga proposal list|show|accept|reject``.
 
-Attached in ``tryvoga/cli.py`` (the statement command to the ``ingest`` group); the shared
-helpers come from ``tryvoga.clikit``.
+Attached in ``tryvoga/cli/main.py`` (the statement command to the ``ingest`` group); the shared
+helpers come from ``tryvoga.cli.kit``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from tryvoga.clikit import db_option, friendly, resolve_region
+from tryvoga.cli.kit import db_option, friendly, resolve_region
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import BadRequest

@@ -15,7 +15,7 @@ import click
 
 from tryvoga import __version__
 from tryvoga.cap.signing import signer_from
-from tryvoga.clikit import db_option, echo_json, friendly, open_service, resolve_region
+from tryvoga.cli.kit import db_option, echo_json, friendly, open_service, resolve_region
 from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
@@ -499,22 +499,22 @@ def token_revoke(token_id: str, db: str | None) -> None:
 
 # ---- ingest: one group; each ingester adds its subcommand from its own module ------------------
 
-from tryvoga.ingest.commands import ingest  # noqa: E402
+from tryvoga.cli.ingest import ingest  # noqa: E402
 
 main.add_command(ingest)
 
-from tryvoga.cap.command import ingest_cap  # noqa: E402
+from tryvoga.cli.cap import ingest_cap  # noqa: E402
 
 ingest.add_command(ingest_cap)
 
-# Statements become proposals; an operator accepts or rejects them (ingest/statement_cli.py).
-from tryvoga.ingest.statement_cli import ingest_statement, proposal  # noqa: E402
+# Statements become proposals; an operator accepts or rejects them (cli/statements.py).
+from tryvoga.cli.statements import ingest_statement, proposal  # noqa: E402
 
 ingest.add_command(ingest_statement)
 main.add_command(proposal)
 
-# Channel posts, the historical record, its statistics and replays (ingest/cli.py).
-from tryvoga.ingest.cli import (  # noqa: E402
+# Channel posts, the historical record, its statistics and replays (cli/records.py).
+from tryvoga.cli.records import (  # noqa: E402
     history_items,
     import_history,
     ingest_channel,
@@ -529,16 +529,16 @@ main.add_command(stats)
 main.add_command(replay)
 
 
-# ---- webhooks: subscriptions and the delivery worker (delivery/cli.py) -------------------------
+# ---- webhooks: subscriptions and the delivery worker (cli/webhooks.py) -------------------------
 
-from tryvoga.delivery.cli import webhook, worker  # noqa: E402
+from tryvoga.cli.webhooks import webhook, worker  # noqa: E402
 
 main.add_command(webhook)
 main.add_command(worker)
 
 
-# The alerts.in.ua and ukrainealarm façades' own records (compat_cli.py).
-from tryvoga.compat_cli import compat  # noqa: E402
+# The alerts.in.ua and ukrainealarm façades' own records (cli/compat.py).
+from tryvoga.cli.compat import compat  # noqa: E402
 
 main.add_command(compat)
 

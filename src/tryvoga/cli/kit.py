@@ -1,6 +1,6 @@
 """What every ``tryvoga`` command shares: the ``--db`` option, one-line errors, the service.
 
-Kept apart from ``cli.py`` so that each capability's commands (delivery, ingest, ...) can use
+Kept apart from ``cli/main.py`` so that each capability's commands (delivery, ingest, ...) can use
 it without importing the whole command tree.
 """
 

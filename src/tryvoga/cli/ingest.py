@@ -1,7 +1,7 @@
 """The ``tryvoga ingest`` command group.
 
 Each ingester attaches its own subcommand here (``ingest channel``, ``ingest cap``,
-``ingest statement``), from its own module, with ``ingest.add_command(...)`` in ``cli.py``.
+``ingest statement``), from its own module, with ``ingest.add_command(...)`` in ``cli/main.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Commands of issue 6: ``ingest channel``, ``import-history``, ``stats`` and ``replay``.
 
-Attached to the ``tryvoga`` group in ``cli.py``.
+Attached to the ``tryvoga`` group in ``cli/main.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from tryvoga.clikit import db_option, friendly
+from tryvoga.cli.kit import db_option, friendly
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.names import NameIndex
@@ -403,7 +403,7 @@ def _play_until_signalled(run: Callable[[threading.Event], int]) -> tuple[int, i
     return int(found["declared"]), (received[0] if received else None)
 
 
-# ---- tryvoga history (the body; the command is in cli.py) -------------------------------------
+# ---- tryvoga history (the body; the command is in cli/main.py) ---------------------------------
 
 
 def history_items(state: State, db: str | None, region: str | None, type_: str | None,

@@ -1,0 +1,5 @@
+"""``python -m tryvoga.cli``: the ``tryvoga`` command."""
+
+from tryvoga.cli.main import main
+
+main()
