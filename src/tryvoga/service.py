@@ -18,11 +18,21 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import msgspec
+from msgspec import UNSET
+
 from tryvoga.delivery.outbox import Outbox
 from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    AlertWithdrawn,
+    CapOrigin,
     Event,
-    Kind,
+    IncidentReported,
+    IncidentUpdated,
     NewEvent,
+    RegionConfigured,
     canonical_json,
     format_time,
     now_utc,
@@ -248,7 +258,7 @@ class Service:
                                        + timedelta(milliseconds=1))
                 new_events, respond = decide(self.state, time)
                 for new in new_events:
-                    event = tx.append(time, actor.name, new.kind.value, new.payload)
+                    event = tx.append(time, actor.name, new.kind.value, new.payload.to_json())
                     self.state.apply(event)
                     appended.append(event)
                 if appended:  # webhook deliveries for these events, in the same commit
@@ -356,18 +366,12 @@ class Service:
                     continue
                 if start is not None and start > time:
                     raise BadRequest("started_at is in the future", field="started_at")
-                payload: dict[str, Any] = {
-                    "alert_id": next_id, "region": code, "type": alert_type.value,
-                    "status": alert_status.value,
-                    "threats": [t.to_json() for t in parsed_threats],
-                    "source": source_text, "note": note_text,
-                    "shelter_seconds": state.shelter_seconds(code),
-                }
-                if start is not None:
-                    payload["started_at"] = start
-                if origin is not None:
-                    payload["cap"] = origin
-                events.append(NewEvent(Kind.ALERT_DECLARED, payload))
+                events.append(NewEvent.of(AlertDeclared(
+                    alert_id=next_id, region=code, type=alert_type, status=alert_status,
+                    threats=parsed_threats, source=source_text, note=note_text,
+                    shelter_seconds=state.shelter_seconds(code),
+                    started_at=UNSET if start is None else start,
+                    cap=UNSET if origin is None else CapOrigin(**origin))))
                 ids.append((next_id, True))
                 next_id += 1
 
@@ -422,17 +426,13 @@ class Service:
             if end_time is not None and not alert.started_at <= end_time <= time:
                 raise BadRequest("ended_at must lie between the alert's start and now",
                                  field="ended_at")
-            payload: dict[str, Any] = {"alert_id": alert.id, "region": alert.region,
-                                       "type": alert.type.value}
-            if reason_text:
-                payload["reason"] = reason_text
-            if end_time is not None:
-                payload["ended_at"] = end_time
-            if origin is not None:
-                payload["cap"] = origin
-            kind = Kind.ALERT_WITHDRAWN if withdraw else Kind.ALERT_ENDED
+            payload_class = AlertWithdrawn if withdraw else AlertEnded
+            payload = payload_class(
+                alert_id=alert.id, region=alert.region, type=alert.type,
+                reason=reason_text or UNSET, ended_at=UNSET if end_time is None else end_time,
+                cap=UNSET if origin is None else CapOrigin(**origin))
             alert_id_final = alert.id
-            return [NewEvent(kind, payload)], lambda after: (
+            return [NewEvent.of(payload)], lambda after: (
                 200, {"alert": alert_json(after.alerts[alert_id_final], after)})
 
         return self._execute(actor, idempotency_key, request, decide, store)
@@ -458,16 +458,15 @@ class Service:
             if not current.active:
                 raise Conflict(f"alert {current.id} is not active: it ended at "
                                f"{current.ended_at}", code="alert_not_active")
-            payload: dict[str, Any] = {"alert_id": current.id, "region": current.region,
-                                       "type": current.type.value}
-            if new_threats is not None and new_threats != current.threats:
-                payload["threats"] = [t.to_json() for t in new_threats]
-            if new_note is not None and new_note != current.note:
-                payload["note"] = new_note
-            changed = len(payload) > 3
-            if changed and origin is not None:
-                payload["cap"] = origin
-            events = [NewEvent(Kind.ALERT_UPDATED, payload)] if changed else []
+            threats_changed = new_threats is not None and new_threats != current.threats
+            note_changed = new_note is not None and new_note != current.note
+            changed = threats_changed or note_changed
+            payload = AlertUpdated(
+                alert_id=current.id, region=current.region, type=current.type,
+                threats=new_threats if threats_changed and new_threats is not None else UNSET,
+                note=new_note if note_changed and new_note is not None else UNSET,
+                cap=UNSET if origin is None or not changed else CapOrigin(**origin))
+            events = [NewEvent.of(payload)] if changed else []
             return events, lambda after: (200, {"alert": alert_json(after.alerts[current.id],
                                                                    after)})
 
@@ -507,7 +506,8 @@ class Service:
 
         def decide(state: State, time: str) -> Decision:
             incident_id = state.next_incident_id
-            event = NewEvent(Kind.INCIDENT_REPORTED, {"incident_id": incident_id, **payload})
+            event = NewEvent.of(msgspec.convert({"incident_id": incident_id, **payload},
+                                                IncidentReported))
             return [event], lambda after: (201, {"incident": incident_json(
                 after.incidents[incident_id], after)})
 
@@ -569,7 +569,8 @@ class Service:
                                code="incident_status_backwards", field="status")
             changed = {k: v for k, v in clean.items() if getattr(current, k) != (
                 IncidentStatus(v) if k == "status" else IncidentKind(v) if k == "kind" else v)}
-            events = ([NewEvent(Kind.INCIDENT_UPDATED, {"incident_id": current.id, **changed})]
+            events = ([NewEvent.of(msgspec.convert({"incident_id": current.id, **changed},
+                                                   IncidentUpdated))]
                       if changed else [])
             return events, lambda after: (200, {"incident": incident_json(
                 after.incidents[current.id], after)})
@@ -608,7 +609,7 @@ class Service:
         request = {"op": "region.configure", **payload}
 
         def decide(state: State, time: str) -> Decision:
-            return [NewEvent(Kind.REGION_CONFIGURED, payload)], lambda after: (
+            return [NewEvent.of(msgspec.convert(payload, RegionConfigured))], lambda after: (
                 200, {"region": code, "shelter_seconds": after.shelter_seconds(code),
                       "neighbours": list(after.neighbours(code))})
 

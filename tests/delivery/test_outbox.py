@@ -12,7 +12,8 @@ import pytest
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
-from tryvoga.domain.events import Kind, NewEvent
+from tryvoga.domain.events import AlertDeclared, NewEvent
+from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, Forbidden, NotFound
@@ -88,10 +89,9 @@ def test_outbox_rows_commit_and_roll_back_with_the_event(
     assert queued(db_path) == {}
 
     def decide(state: State, time: str) -> Decision:
-        event = NewEvent(Kind.ALERT_DECLARED, {
-            "alert_id": state.next_alert_id, "region": KYIV, "type": "air_raid",
-            "status": "actual", "threats": [], "source": "", "note": "",
-            "shelter_seconds": None})
+        event = NewEvent.of(AlertDeclared(
+            alert_id=state.next_alert_id, region=KYIV, type=AlertType.AIR_RAID,
+            status=AlertStatus.ACTUAL))
 
         def respond(after: State) -> tuple[int, dict[str, Any]]:
             raise BadRequest("fails after the event and its deliveries were written")

@@ -29,7 +29,14 @@ from tryvoga.api.compat_common import (
     rendered,
 )
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps, json_response
-from tryvoga.domain.events import Event, now_utc, parse_time
+from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    Event,
+    now_utc,
+    parse_time,
+)
 from tryvoga.domain.model import Alert, AlertType, ThreatLevel
 from tryvoga.domain.regions import COUNTRY, Region
 from tryvoga.domain.state import State
@@ -248,8 +255,9 @@ class UkraineAlarm:
 def changed_alert(event: Event, state: State) -> Alert | None:
     """The actual alert that ``event`` changed, as ``state`` (after it) has it; None for events
     about anything else, and for exercises and tests, which this API cannot show."""
-    alert_id = event.payload.get("alert_id") if event.kind.startswith("alert.") else None
-    alert = state.alerts.get(alert_id) if isinstance(alert_id, int) else None
+    data = event.data
+    alert = (state.alerts.get(data.alert_id)
+             if isinstance(data, AlertDeclared | AlertUpdated | AlertEnded) else None)
     return alert if alert is not None and actual(alert) else None
 
 

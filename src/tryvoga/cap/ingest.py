@@ -31,7 +31,15 @@ from tryvoga.cap.render import (
     P_THREAT,
     P_TYPE,
 )
-from tryvoga.domain.events import Event, format_time, now_utc, parse_time
+from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    Event,
+    format_time,
+    now_utc,
+    parse_time,
+)
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.errors import TryvogaError
@@ -85,10 +93,10 @@ class OriginIndex:
         for event in events:
             if event.seq <= self.seq:
                 continue
-            origin = event.payload.get("cap")
-            if isinstance(origin, dict) and event.kind.startswith("alert."):
-                key = (origin["sender"], origin["identifier"])
-                self.alerts.setdefault(key, set()).add(event.payload["alert_id"])
+            data = event.data
+            if isinstance(data, AlertDeclared | AlertUpdated | AlertEnded) and data.cap:
+                key = (data.cap.sender, data.cap.identifier)
+                self.alerts.setdefault(key, set()).add(data.alert_id)
             self.seq = event.seq
 
     def refresh(self, storage: Storage) -> None:

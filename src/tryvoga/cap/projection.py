@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from tryvoga.domain.events import Event, Kind, format_time, parse_time
+from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    AlertWithdrawn,
+    Event,
+    IncidentReported,
+    IncidentUpdated,
+    format_time,
+    parse_time,
+)
 from tryvoga.domain.model import Alert, Incident, IncidentStatus
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
@@ -90,36 +100,36 @@ class CapProjection:
 
     def apply(self, event: Event) -> Message | None:
         before = self.state
-        payload = event.payload
+        data = event.data
         old_incident: Incident | None = None
-        if event.kind == Kind.INCIDENT_UPDATED.value:
-            old_incident = before.incidents.get(payload["incident_id"])
+        if isinstance(data, IncidentUpdated):
+            old_incident = before.incidents.get(data.incident_id)
         self.state.apply(event)
         state = self.state
         message: Message | None = None
-        if event.kind in (Kind.ALERT_DECLARED.value, Kind.ALERT_UPDATED.value,
-                          Kind.ALERT_ENDED.value, Kind.ALERT_WITHDRAWN.value):
-            alert = state.alerts[payload["alert_id"]]
-            phase = {Kind.ALERT_DECLARED.value: Phase.DECLARED,
-                     Kind.ALERT_UPDATED.value: Phase.UPDATED,
-                     Kind.ALERT_ENDED.value: Phase.ENDED,
-                     Kind.ALERT_WITHDRAWN.value: Phase.WITHDRAWN}[event.kind]
-            shelter = (payload.get("shelter_seconds") if phase is Phase.DECLARED
+        if isinstance(data, AlertDeclared | AlertUpdated | AlertEnded):
+            alert = state.alerts[data.alert_id]
+            phase = (Phase.DECLARED if isinstance(data, AlertDeclared)
+                     else Phase.UPDATED if isinstance(data, AlertUpdated)
+                     else Phase.WITHDRAWN if isinstance(data, AlertWithdrawn)
+                     else Phase.ENDED)
+            shelter = (data.shelter_seconds if isinstance(data, AlertDeclared)
                        else state.shelter_seconds(alert.region))
             incidents = tuple(sorted(
                 i for i in self.linked.get(alert.id, ())
                 if state.incidents[i].public_at(event.time)))
+            changed = data.given() if isinstance(data, AlertUpdated) else ()
             message = self._add(event, phase, f"alert:{alert.id}", alert.region, alert=alert,
                                 shelter_seconds=shelter, incidents=incidents,
-                                changed=tuple(k for k in ("threats", "note") if k in payload))
-        elif event.kind == Kind.INCIDENT_REPORTED.value:
-            incident = state.incidents[payload["incident_id"]]
+                                changed=tuple(k for k in ("threats", "note") if k in changed))
+        elif isinstance(data, IncidentReported):
+            incident = state.incidents[data.incident_id]
             if incident.alert_id is not None:
                 self.linked.setdefault(incident.alert_id, []).append(incident.id)
             message = self._add(event, Phase.REPORTED, f"incident:{incident.id}",
                                 incident.region, incident=incident, incidents=(incident.id,))
-        elif event.kind == Kind.INCIDENT_UPDATED.value:
-            incident = state.incidents[payload["incident_id"]]
+        elif isinstance(data, IncidentUpdated):
+            incident = state.incidents[data.incident_id]
             if old_incident is not None and old_incident.alert_id != incident.alert_id:
                 if old_incident.alert_id is not None:
                     self.linked[old_incident.alert_id].remove(incident.id)
@@ -129,7 +139,7 @@ class CapProjection:
                      else Phase.REVISED)
             message = self._add(event, phase, f"incident:{incident.id}", incident.region,
                                 incident=incident, incidents=(incident.id,),
-                                changed=tuple(sorted(k for k in payload if k != "incident_id")))
+                                changed=tuple(sorted(data.changes())))
         return message
 
     def _add(self, event: Event, phase: Phase, chain: str, region: str, *,

@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tryvoga.domain.events import Event, Kind, parse_time
+from tryvoga.domain.events import Event, IncidentReported, IncidentUpdated, parse_time
 from tryvoga.domain.state import State
 
 JSON = "application/json"
@@ -73,9 +73,6 @@ def renderer(name: str) -> Renderer:
     return found
 
 
-_INCIDENT_KINDS = frozenset({Kind.INCIDENT_REPORTED.value, Kind.INCIDENT_UPDATED.value})
-
-
 def render_native(event: Event, state: State) -> Payload:
     """The event exactly as ``/api/v1/events`` gives it once public.
 
@@ -85,8 +82,9 @@ def render_native(event: Event, state: State) -> Payload:
     body = json.dumps(event.to_json(), ensure_ascii=False,
                       separators=(",", ":")).encode("utf-8")
     not_before = None
-    if event.kind in _INCIDENT_KINDS:
-        incident = state.incidents.get(event.payload.get("incident_id", -1))
+    data = event.data
+    if isinstance(data, IncidentReported | IncidentUpdated):
+        incident = state.incidents.get(data.incident_id)
         if incident is not None and not incident.public_at(event.time):
             assert incident.embargo_until is not None
             not_before = parse_time(incident.embargo_until).timestamp()

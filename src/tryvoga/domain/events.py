@@ -1,8 +1,14 @@
 """Events: the one source of truth, and the hash chain that makes the log tamper-evident.
 
-Every kind of event is listed here, in one place. An event's hash covers its sequence number,
-time, actor, kind, payload and the previous event's hash, in a canonical JSON form, so that a
-changed byte anywhere in the log breaks the chain from that event on.
+Every kind of event is listed here, in one place, with the one typed class of its payload
+(``AlertDeclared`` … ``HistoryImported``): commands build those classes, and every reader (the
+state, the CAP projection, the webhook formats) reads them through ``Event.data``, so an
+event's shape is written once. The log stores the payload as canonical JSON and hashes it; the
+classes encode to exactly the JSON the log held before they existed (a field that may be
+absent is ``UNSET`` and is then left out; one that is always written has a plain default only
+so that old logs still read). An event's hash covers its sequence number, time, actor, kind,
+payload and the previous event's hash, in a canonical JSON form, so that a changed byte
+anywhere in the log breaks the chain from that event on.
 """
 
 from __future__ import annotations
@@ -12,7 +18,19 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+import msgspec
+import msgspec.json
+from msgspec import UNSET, UnsetType
+
+from tryvoga.domain.model import (
+    AlertStatus,
+    AlertType,
+    IncidentKind,
+    IncidentStatus,
+    Threat,
+)
 
 GENESIS_HASH = "0" * 64
 
@@ -62,6 +80,12 @@ class Event:
     prev_hash: str
     hash: str
 
+    @property
+    def data(self) -> Payload:
+        """The payload as its kind's typed class (decoded on each call; cheap: about a
+        microsecond)."""
+        return decode_payload(self.kind, self.payload)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
@@ -92,12 +116,177 @@ def make_event(seq: int, time: str, actor: str, kind: str, payload: dict[str, An
                  event_hash(seq, time, actor, kind, stored, prev_hash))
 
 
+# ---- the payload of each kind ------------------------------------------------------------
+
+
+class Payload(msgspec.Struct, frozen=True, kw_only=True):
+    """What one kind of event says. ``KIND`` names the kind; ``to_json`` is what the log
+    stores (and hashes)."""
+
+    KIND: ClassVar[Kind]
+
+    def to_json(self) -> dict[str, Any]:
+        encoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self))
+        return encoded
+
+    def given(self) -> tuple[str, ...]:
+        """The names (as stored) of the fields this payload carries, in stored order."""
+        return tuple(self.to_json())
+
+
+class CapOrigin(msgspec.Struct, frozen=True):
+    """The CAP message a command came from (CAP ingest): later Updates and Cancels that
+    reference it find the alert by it."""
+
+    sender: str
+    identifier: str
+    sent: str
+
+
+class AlertDeclared(Payload, frozen=True, kw_only=True):
+    KIND = Kind.ALERT_DECLARED
+    alert_id: int
+    region: str
+    type: AlertType
+    status: AlertStatus
+    threats: tuple[Threat, ...] = ()
+    source: str = ""
+    note: str = ""
+    shelter_seconds: int | None = None
+    started_at: str | UnsetType = UNSET
+    cap: CapOrigin | UnsetType = UNSET
+
+
+class AlertUpdated(Payload, frozen=True, kw_only=True):
+    KIND = Kind.ALERT_UPDATED
+    alert_id: int
+    region: str
+    type: AlertType
+    threats: tuple[Threat, ...] | UnsetType = UNSET
+    note: str | UnsetType = UNSET
+    cap: CapOrigin | UnsetType = UNSET
+
+
+class AlertEnded(Payload, frozen=True, kw_only=True):
+    KIND = Kind.ALERT_ENDED
+    alert_id: int
+    region: str
+    type: AlertType
+    reason: str | UnsetType = UNSET
+    ended_at: str | UnsetType = UNSET
+    cap: CapOrigin | UnsetType = UNSET
+
+
+class AlertWithdrawn(AlertEnded, frozen=True, kw_only=True):
+    KIND = Kind.ALERT_WITHDRAWN
+
+
+class IncidentReported(Payload, frozen=True, kw_only=True):
+    KIND = Kind.INCIDENT_REPORTED
+    incident_id: int
+    kind: IncidentKind
+    region: str
+    status: IncidentStatus = IncidentStatus.PRELIMINARY
+    source: str = ""
+    description: str = ""
+    address: str | UnsetType = UNSET
+    latitude: float | UnsetType = UNSET
+    longitude: float | UnsetType = UNSET
+    killed: int | UnsetType = UNSET
+    injured: int | UnsetType = UNSET
+    embargo_until: str | UnsetType = UNSET
+    alert_id: int | UnsetType = UNSET
+
+
+class IncidentUpdated(Payload, frozen=True, kw_only=True):
+    """Only the fields that changed; ``None`` clears an optional one."""
+
+    KIND = Kind.INCIDENT_UPDATED
+    incident_id: int
+    kind: IncidentKind | UnsetType = UNSET
+    region: str | UnsetType = UNSET
+    status: IncidentStatus | UnsetType = UNSET
+    source: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    address: str | UnsetType | None = UNSET
+    latitude: float | UnsetType | None = UNSET
+    longitude: float | UnsetType | None = UNSET
+    killed: int | UnsetType | None = UNSET
+    injured: int | UnsetType | None = UNSET
+    embargo_until: str | UnsetType | None = UNSET
+    alert_id: int | UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        """Field name → new value (enums as members) for every field the event carries."""
+        return {name: getattr(self, name) for name in self.__struct_fields__
+                if name != "incident_id" and getattr(self, name) is not UNSET}
+
+
+class RegionConfigured(Payload, frozen=True, kw_only=True):
+    """A region's settings; an absent field is left as it was, ``neighbours: null`` returns
+    to the neighbours derived from geometry."""
+
+    KIND = Kind.REGION_CONFIGURED
+    region: str
+    shelter_seconds: int | UnsetType | None = UNSET
+    neighbours: tuple[str, ...] | UnsetType | None = UNSET
+
+
+class ImportedPeriod(msgspec.Struct, frozen=True):
+    from_: str = msgspec.field(name="from")
+    to: str = ""
+
+
+class HistoryImported(Payload, frozen=True, kw_only=True):
+    """One import of a historical record; its rows live in the history store, keyed by it."""
+
+    KIND = Kind.HISTORY_IMPORTED
+    source: str
+    file: str
+    sha256: str
+    rows: int
+    resolved: int
+    unresolved: int
+    period: ImportedPeriod
+
+
+PAYLOADS: dict[Kind, type[Payload]] = {
+    cls.KIND: cls for cls in (AlertDeclared, AlertUpdated, AlertEnded, AlertWithdrawn,
+                              IncidentReported, IncidentUpdated, RegionConfigured,
+                              HistoryImported)
+}
+_BY_NAME: dict[str, type[Payload]] = {kind.value: cls for kind, cls in PAYLOADS.items()}
+ALERT_KINDS = frozenset({Kind.ALERT_DECLARED, Kind.ALERT_UPDATED, Kind.ALERT_ENDED,
+                         Kind.ALERT_WITHDRAWN})
+INCIDENT_KINDS = frozenset({Kind.INCIDENT_REPORTED, Kind.INCIDENT_UPDATED})
+
+
+def decode_payload(kind: str, payload: dict[str, Any]) -> Payload:
+    """A stored payload as its kind's class; ValueError for an unknown kind or a payload that
+    does not have its kind's shape."""
+    cls = _BY_NAME.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    try:
+        return msgspec.convert(payload, cls)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"a {kind} payload of the wrong shape: {error}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event that a command decided on, before the log gives it a place in the chain."""
 
     kind: Kind
-    payload: dict[str, Any]
+    payload: Payload
+
+    def __post_init__(self) -> None:
+        if self.payload.KIND is not self.kind:
+            raise ValueError(f"a {type(self.payload).__name__} payload is not a {self.kind}")
+
+    @classmethod
+    def of(cls, payload: Payload) -> NewEvent:
+        return cls(payload.KIND, payload)
 
 
 def first_broken_link(events: Any, start_prev: str = GENESIS_HASH,

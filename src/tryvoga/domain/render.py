@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tryvoga.domain.events import Event, Kind, parse_time
+from tryvoga.domain.events import Event, IncidentReported, IncidentUpdated, parse_time
 from tryvoga.domain.model import Alert, AlertStatus, Incident, alert_level, threats_to_json
 from tryvoga.domain.regions import Region
 from tryvoga.domain.state import State
@@ -73,9 +73,6 @@ def incident_json(incident: Incident, state: State) -> dict[str, Any]:
     }
 
 
-_INCIDENT_KINDS = frozenset({Kind.INCIDENT_REPORTED.value, Kind.INCIDENT_UPDATED.value})
-
-
 def public_event_json(event: Event, state: State, now: str) -> dict[str, Any]:
     """An event as the public sees it: an incident under embargo shows only that it exists.
 
@@ -83,8 +80,9 @@ def public_event_json(event: Event, state: State, now: str) -> dict[str, Any]:
     ends, so a reader cannot verify that one event's hash before then.
     """
     body = event.to_json()
-    if event.kind in _INCIDENT_KINDS:
-        incident = state.incidents.get(event.payload.get("incident_id", -1))
+    data = event.data
+    if isinstance(data, IncidentReported | IncidentUpdated):
+        incident = state.incidents.get(data.incident_id)
         if incident is not None and not incident.public_at(now):
             body["payload"] = {"incident_id": incident.id, "embargoed": True,
                                "embargo_until": incident.embargo_until}

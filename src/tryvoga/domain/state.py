@@ -9,23 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from tryvoga.domain.events import Event, Kind
+from msgspec import UNSET, UnsetType
+
+from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    AlertWithdrawn,
+    Event,
+    HistoryImported,
+    IncidentReported,
+    IncidentUpdated,
+    RegionConfigured,
+)
 from tryvoga.domain.model import (
     Alert,
     AlertStatus,
     AlertType,
     Incident,
-    IncidentKind,
-    IncidentStatus,
     ThreatLevel,
     alert_level,
-    threats_from_json,
 )
 from tryvoga.domain.regions import COUNTRY, PARTITIONING_LEVELS, Catalogue
 
 Effective = Literal["A", "P", "N"]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +69,25 @@ class State:
     def apply(self, event: Event) -> None:
         if event.seq != self.seq + 1:
             raise ValueError(f"event {event.seq} applied out of order after {self.seq}")
-        handler = _HANDLERS.get(event.kind)
-        if handler is None:
-            raise ValueError(f"unknown event kind {event.kind!r} at {event.seq}")
-        handler(self, event)
+        try:
+            data = event.data
+        except ValueError as error:
+            raise ValueError(f"event {event.seq}: {error}") from None
+        match data:
+            case AlertDeclared():
+                self._declared(event, data)
+            case AlertUpdated():
+                self._updated(event, data)
+            case AlertEnded():  # and AlertWithdrawn, its subclass
+                self._close(event, data, withdrawn=isinstance(data, AlertWithdrawn))
+            case IncidentReported():
+                self._incident_reported(event, data)
+            case IncidentUpdated():
+                self._incident_updated(event, data)
+            case RegionConfigured():
+                self._region_configured(event, data)
+            case HistoryImported():
+                pass  # imported history is kept apart (the history store): state untouched
         self.seq = event.seq
         self.last_hash = event.hash
         self.last_time = event.time
@@ -72,19 +97,18 @@ class State:
         for event in events:
             self.apply(event)
 
-    def _declared(self, event: Event) -> None:
-        p = event.payload
+    def _declared(self, event: Event, p: AlertDeclared) -> None:
         alert = Alert(
-            id=p["alert_id"],
-            region=p["region"],
-            type=AlertType(p["type"]),
-            status=AlertStatus(p["status"]),
-            threats=threats_from_json(p.get("threats", [])),
-            source=p.get("source", ""),
-            note=p.get("note", ""),
-            started_at=p.get("started_at") or event.time,
+            id=p.alert_id,
+            region=p.region,
+            type=p.type,
+            status=p.status,
+            threats=p.threats,
+            source=p.source,
+            note=p.note,
+            started_at=p.started_at or event.time,
             updated_at=event.time,
-            shelter_seconds=p.get("shelter_seconds"),
+            shelter_seconds=p.shelter_seconds,
             declared_seq=event.seq,
             last_seq=event.seq,
         )
@@ -92,89 +116,70 @@ class State:
         self.active_index[(alert.region, alert.type, alert.status)] = alert.id
         self.next_alert_id = max(self.next_alert_id, alert.id + 1)
 
-    def _updated(self, event: Event) -> None:
-        p = event.payload
-        alert = self.alerts[p["alert_id"]]
+    def _updated(self, event: Event, p: AlertUpdated) -> None:
+        alert = self.alerts[p.alert_id]
         changes: dict[str, Any] = {"updated_at": event.time, "last_seq": event.seq}
-        if "threats" in p:
-            changes["threats"] = threats_from_json(p["threats"])
-        if "note" in p:
-            changes["note"] = p["note"]
+        if p.threats is not UNSET:
+            changes["threats"] = p.threats
+        if p.note is not UNSET:
+            changes["note"] = p.note
         self.alerts[alert.id] = alert.with_changes(**changes)
 
-    def _ended(self, event: Event) -> None:
-        self._close(event, withdrawn=False)
-
-    def _withdrawn(self, event: Event) -> None:
-        self._close(event, withdrawn=True)
-
-    def _close(self, event: Event, *, withdrawn: bool) -> None:
-        p = event.payload
-        alert = self.alerts[p["alert_id"]]
+    def _close(self, event: Event, p: AlertEnded, *, withdrawn: bool) -> None:
+        alert = self.alerts[p.alert_id]
         self.alerts[alert.id] = alert.with_changes(
-            ended_at=p.get("ended_at") or event.time,
+            ended_at=p.ended_at or event.time,
             updated_at=event.time,
             withdrawn=withdrawn,
-            end_reason=p.get("reason"),
+            end_reason=p.reason or None,
             last_seq=event.seq,
         )
         self.active_index.pop((alert.region, alert.type, alert.status), None)
 
-    def _incident_reported(self, event: Event) -> None:
-        p = event.payload
+    def _incident_reported(self, event: Event, p: IncidentReported) -> None:
+        def given(value: _T | UnsetType) -> _T | None:
+            return None if value is UNSET else value
+
         incident = Incident(
-            id=p["incident_id"],
-            kind=IncidentKind(p["kind"]),
-            region=p["region"],
-            status=IncidentStatus(p.get("status", "preliminary")),
-            source=p.get("source", ""),
-            description=p.get("description", ""),
+            id=p.incident_id,
+            kind=p.kind,
+            region=p.region,
+            status=p.status,
+            source=p.source,
+            description=p.description,
             reported_at=event.time,
             updated_at=event.time,
-            address=p.get("address"),
-            latitude=p.get("latitude"),
-            longitude=p.get("longitude"),
-            killed=p.get("killed"),
-            injured=p.get("injured"),
-            embargo_until=p.get("embargo_until"),
-            alert_id=p.get("alert_id"),
-            history=({"seq": event.seq, "time": event.time, "status": p.get("status",
-                                                                             "preliminary")},),
+            address=given(p.address),
+            latitude=given(p.latitude),
+            longitude=given(p.longitude),
+            killed=given(p.killed),
+            injured=given(p.injured),
+            embargo_until=given(p.embargo_until),
+            alert_id=given(p.alert_id),
+            history=({"seq": event.seq, "time": event.time, "status": p.status.value},),
             last_seq=event.seq,
         )
         self.incidents[incident.id] = incident
         self.next_incident_id = max(self.next_incident_id, incident.id + 1)
 
-    def _incident_updated(self, event: Event) -> None:
-        p = dict(event.payload)
-        incident = self.incidents[p.pop("incident_id")]
-        changes: dict[str, Any] = {}
-        for key, value in p.items():
-            if key == "status":
-                changes["status"] = IncidentStatus(value)
-            elif key == "kind":
-                changes["kind"] = IncidentKind(value)
-            else:
-                changes[key] = value
+    def _incident_updated(self, event: Event, p: IncidentUpdated) -> None:
+        incident = self.incidents[p.incident_id]
+        changes = p.changes()
         changes["updated_at"] = event.time
         changes["last_seq"] = event.seq
         changes["history"] = (*incident.history,
                               {"seq": event.seq, "time": event.time, **event.payload})
         self.incidents[incident.id] = incident.with_changes(**changes)
 
-    def _region_configured(self, event: Event) -> None:
-        p = event.payload
-        current = self.settings.get(p["region"], RegionSettings())
+    def _region_configured(self, event: Event, p: RegionConfigured) -> None:
+        current = self.settings.get(p.region, RegionSettings())
         shelter = current.shelter_seconds
         neighbours = current.neighbours
-        if "shelter_seconds" in p:
-            shelter = p["shelter_seconds"]
-        if "neighbours" in p:
-            neighbours = None if p["neighbours"] is None else tuple(p["neighbours"])
-        self.settings[p["region"]] = RegionSettings(shelter, neighbours)
-
-    def _history_imported(self, event: Event) -> None:
-        """Imported history is kept apart (the history store): the live state is untouched."""
+        if p.shelter_seconds is not UNSET:
+            shelter = p.shelter_seconds
+        if p.neighbours is not UNSET:
+            neighbours = p.neighbours
+        self.settings[p.region] = RegionSettings(shelter, neighbours)
 
     # ---- queries -----------------------------------------------------------------------
 
@@ -275,14 +280,3 @@ class State:
             "next": (self.next_alert_id, self.next_incident_id),
         }
 
-
-_HANDLERS = {
-    Kind.ALERT_DECLARED.value: State._declared,
-    Kind.ALERT_UPDATED.value: State._updated,
-    Kind.ALERT_ENDED.value: State._ended,
-    Kind.ALERT_WITHDRAWN.value: State._withdrawn,
-    Kind.INCIDENT_REPORTED.value: State._incident_reported,
-    Kind.INCIDENT_UPDATED.value: State._incident_updated,
-    Kind.REGION_CONFIGURED.value: State._region_configured,
-    Kind.HISTORY_IMPORTED.value: State._history_imported,
-}

@@ -62,7 +62,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tryvoga.domain.events import Kind, NewEvent, format_time, parse_time
+from tryvoga.domain.events import (
+    AlertDeclared,
+    AlertEnded,
+    AlertUpdated,
+    NewEvent,
+    format_time,
+    parse_time,
+)
 from tryvoga.domain.model import (
     AlertStatus,
     AlertType,
@@ -587,30 +594,25 @@ class _Working:
                 threats: tuple[Threat, ...] = (), note: str = "") -> None:
         alert_id = self.next_id
         self.next_id += 1
-        payload: dict[str, Any] = {
-            "alert_id": alert_id, "region": region, "type": type_.value,
-            "status": AlertStatus.ACTUAL.value, "threats": [t.to_json() for t in threats],
-            "source": f"channel {self.post.channel}",
-            "note": note or f"post {self.post.id}",
-            "shelter_seconds": self.state.shelter_seconds(region),
-            "started_at": started_at,
-        }
-        self.events.append(NewEvent(Kind.ALERT_DECLARED, payload))
+        self.events.append(NewEvent.of(AlertDeclared(
+            alert_id=alert_id, region=region, type=type_, status=AlertStatus.ACTUAL,
+            threats=threats, source=f"channel {self.post.channel}",
+            note=note or f"post {self.post.id}",
+            shelter_seconds=self.state.shelter_seconds(region), started_at=started_at)))
         self.opened[(region, type_)] = _Open(alert_id, region, type_, started_at, threats)
         self.effects.append(f"{type_.value} declared in {self.name(region)}")
 
     def close(self, alert: _Open, reason: str) -> None:
-        self.events.append(NewEvent(Kind.ALERT_ENDED, {
-            "alert_id": alert.id, "region": alert.region, "type": alert.type.value,
-            "reason": reason, "ended_at": max(self.at, alert.started_at)}))
+        self.events.append(NewEvent.of(AlertEnded(
+            alert_id=alert.id, region=alert.region, type=alert.type, reason=reason,
+            ended_at=max(self.at, alert.started_at))))
         self.closed.add(alert.id)
         self.opened.pop((alert.region, alert.type), None)
         self.effects.append(f"{alert.type.value} ended in {self.name(alert.region)}")
 
     def set_threats(self, alert: _Open, threats: tuple[Threat, ...]) -> None:
-        self.events.append(NewEvent(Kind.ALERT_UPDATED, {
-            "alert_id": alert.id, "region": alert.region, "type": alert.type.value,
-            "threats": [t.to_json() for t in threats]}))
+        self.events.append(NewEvent.of(AlertUpdated(
+            alert_id=alert.id, region=alert.region, type=alert.type, threats=threats)))
         # The overlay holds alerts changed by this post as well as the ones it opened.
         self.opened[(alert.region, alert.type)] = _Open(alert.id, alert.region, alert.type,
                                                         alert.started_at, threats)

@@ -35,7 +35,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tryvoga.domain.events import Event, Kind, NewEvent, format_time
+import msgspec
+
+from tryvoga.domain.events import Event, HistoryImported, NewEvent, format_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.names import NameIndex, normalize
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
@@ -367,7 +369,7 @@ def import_record(service: Service, record: Record) -> ImportResult:
     found: dict[str, Any] = {}
 
     def decide(state: State, time: str) -> Decision:
-        return [NewEvent(Kind.HISTORY_IMPORTED, payload)], lambda after: (
+        return [NewEvent.of(msgspec.convert(payload, HistoryImported))], lambda after: (
             201, {"import": {"seq": after.seq, **payload}})
 
     def store(tx: WriteTransaction, events: Sequence[Event]) -> None:
