@@ -178,6 +178,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compat_networks", "--compat-networks", "", _networks,
             "comma-separated CIDR ranges whose clients may use the façades (others get 403); "
             "empty: every address"),
+    Setting("ukrainealarm_webhooks_read_only", "--ukrainealarm-webhooks-read-only", True, _bool,
+            "read-only tokens may register webhooks through /api/v3/webhook, as ukrainealarm's "
+            "own API keys can (false: a write token is needed)"),
+    Setting("ukrainealarm_webhooks_per_token", "--ukrainealarm-webhooks-per-token", 10,
+            _positive_int, "webhooks one token may register through /api/v3/webhook"),
+    Setting("ukrainealarm_webhooks_total", "--ukrainealarm-webhooks-total", 1000,
+            _positive_int, "webhooks all tokens together may register through /api/v3/webhook"),
     # Replay (ingest/replay.py).
     Setting("demo", "--demo", False, _bool,
             "on a database without events, replay the night of 2023-05-20 in the background "
@@ -219,6 +226,9 @@ class Settings:
     compat_rate_token: int = 120
     compat_rate_ip: int = 600
     compat_networks: tuple[str, ...] = ()
+    ukrainealarm_webhooks_read_only: bool = True
+    ukrainealarm_webhooks_per_token: int = 10
+    ukrainealarm_webhooks_total: int = 1000
     demo: bool = False
 
     @classmethod

@@ -13,6 +13,7 @@ from tryvoga.api.ukrainealarm_webhooks import deliveries
 from tryvoga.delivery.formats import FORMATS, renderer
 from tryvoga.domain.regions import COUNTRY, Catalogue, load_catalogue
 from tryvoga.service import Actor, Service
+from tryvoga.storage import webhooks
 from tryvoga.storage.compat_webhooks import Change
 from tryvoga.storage.sqlite import SQLiteStorage
 
@@ -31,6 +32,9 @@ def put(storage: SQLiteStorage, region_ids: tuple[str, ...] | None, url: str = U
 
 
 def delivery_states(storage: SQLiteStorage) -> list[tuple[str, int, str]]:
+    """The delivery rows, once the worker's fan-out (``storage/webhooks.py``) has made them."""
+    with storage.writer() as tx:
+        webhooks.fan_out(tx._conn, 1_000_000)
     rows = storage._read.execute("SELECT webhook, event_seq, state FROM webhook_deliveries "
                                  "ORDER BY id").fetchall()
     return [(r[0], r[1], r[2]) for r in rows]

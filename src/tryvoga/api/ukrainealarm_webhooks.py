@@ -38,8 +38,16 @@ from tryvoga.delivery.signing import new_secret
 from tryvoga.domain.events import Event, now_utc
 from tryvoga.domain.regions import COUNTRY
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound
-from tryvoga.storage.compat_webhooks import FAMILY, Change, CompatWebhook, Delivery
+from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
+from tryvoga.service import Actor
+from tryvoga.settings import Settings
+from tryvoga.storage.compat_webhooks import (
+    FAMILY,
+    Change,
+    CompatWebhook,
+    Delivery,
+    Registrations,
+)
 
 WITHIN = "within:"
 
@@ -93,6 +101,25 @@ def renderer_for(parameter: str) -> Renderer:
 
 
 # ---- the endpoints ---------------------------------------------------------------------------
+
+def check_room(registrations: Registrations, owner: str, settings: Settings) -> None:
+    """Refuse a new registration beyond the per-token or the total bound (issue 15: each one
+    is up to 27 delivery subscriptions, so their number must not be up to anyone)."""
+    per_token = settings.ukrainealarm_webhooks_per_token
+    if registrations.count(owner) >= per_token:
+        raise Conflict(f"this token has registered {per_token} webhooks, the most allowed "
+                       "here; delete one first", code="webhook_limit")
+    total = settings.ukrainealarm_webhooks_total
+    if registrations.count() >= total:
+        raise Conflict(f"this server holds {total} webhook registrations, the most it "
+                       "allows", code="webhook_limit")
+
+
+def check_may_register(actor: Actor, settings: Settings) -> None:
+    if not actor.write and not settings.ukrainealarm_webhooks_read_only:
+        raise Forbidden(f"token {actor.name!r} is read-only, and this server lets only write "
+                        "tokens register webhooks", code="token_read_only")
+
 
 class WebhookEndpoints:
     """``POST``, ``PATCH``, ``DELETE`` and ``GET /api/v3/webhook`` of the façade."""
@@ -162,6 +189,8 @@ class WebhookEndpoints:
         """Create a registration, or set the region ids of the token's one for that URL."""
         actor = self.facade.admit(request, token_required=True)
         assert actor is not None
+        settings = self.facade.context.settings
+        check_may_register(actor, settings)
         url, region_ids, _ = await self._body(request)
         target = self._target(url)
         planned = deliveries(self.ids, region_ids)
@@ -171,8 +200,11 @@ class WebhookEndpoints:
         def write() -> Change:
             time = now_utc()
             with storage.writer() as tx:
-                change = tx.ukrainealarm_registrations().put(actor.name, url, region_ids, time,
-                                                             target, planned, secret)
+                registrations = tx.ukrainealarm_registrations()
+                if registrations.get(actor.name, url) is None:
+                    check_room(registrations, actor.name, settings)
+                change = registrations.put(actor.name, url, region_ids, time, target, planned,
+                                           secret)
                 tx.audit(time, actor.name, "compat.webhook.registered", self._audit(change))
             return change
 
@@ -183,6 +215,7 @@ class WebhookEndpoints:
         registered, move the token's only registration to it."""
         actor = self.facade.admit(request, token_required=True)
         assert actor is not None
+        check_may_register(actor, self.facade.context.settings)
         url, region_ids, given = await self._body(request)
         target = self._target(url)
         secret = new_secret()

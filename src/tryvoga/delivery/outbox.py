@@ -5,6 +5,13 @@ own transaction, so an event is committed together with its deliveries or not at
 subscriptions are cached in memory as a ``Matcher``; the cache is checked against a version
 number that every change to a subscription bumps, read inside the same transaction, so a
 subscription created by any process is seen by the very next event written by any other.
+
+Subscriptions of a shared format (the ukrainealarm façade's, ``storage/webhooks.py``
+``SHARED_PREFIX``) are not matched one by one: their format alone says which events they hear
+and what they are sent, so each event gets one body and one fan-out row per such format,
+whatever the number of subscriptions, and the worker writes their delivery rows later in
+bounded transactions of its own. What an event costs inside its transaction is bounded by the
+catalogue (the formats there can be), not by how many registrations there are.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ class Outbox:
         self.catalogue = catalogue
         self._version = -1
         self._matcher = Matcher(catalogue, ())
+        self._shared: list[str] = []
 
     def enqueue(self, tx: WriteTransaction, state: State, events: Sequence[Event]) -> int:
-        """Queue deliveries for ``events`` (already appended and applied); returns how many.
+        """Queue deliveries for ``events`` (already appended and applied); returns how many
+        rows were written (a fan-out row counts one).
 
         Database errors propagate and roll the command back with its events. A bug in
         matching or rendering must not stop an alert from being declared, so it is logged
@@ -39,8 +48,9 @@ class Outbox:
         version = tx.webhooks_version()
         if version != self._version:
             self._matcher = Matcher(self.catalogue, tx.webhooks_active())
+            self._shared = tx.webhooks_shared_formats()
             self._version = version
-        if not len(self._matcher):
+        if not len(self._matcher) and not self._shared:
             return 0
         now = time.time()
         queued = 0
@@ -67,4 +77,16 @@ class Outbox:
                 tx.outbox_add(event.seq, format_name, payload.content_type, payload.body, ids,
                               due)
                 queued += len(ids)
+            for format_name in self._shared:
+                try:
+                    payload = renderer(format_name)(event, state)
+                except Exception:
+                    log.exception("webhook format %r failed to render event %d; not queued",
+                                  format_name, event.seq)
+                    continue
+                if payload is None:
+                    continue
+                tx.outbox_fanout(event.seq, format_name, payload.content_type, payload.body,
+                                 max(now, payload.not_before or now))
+                queued += 1
         return queued

@@ -90,6 +90,13 @@ class WriteTransaction(Protocol):
     def outbox_add(self, event_seq: int, format_name: str, content_type: str, body: bytes,
                    webhook_ids: Sequence[str], due: float) -> None: ...
 
+    # Shared formats (storage/webhooks.py SHARED_PREFIX): one row per event and format, fanned
+    # out to the subscriptions later by the delivery worker.
+    def webhooks_shared_formats(self) -> list[str]: ...
+
+    def outbox_fanout(self, event_seq: int, format_name: str, content_type: str, body: bytes,
+                      due: float) -> None: ...
+
     # Imported history (storage/history.py): rows written beside their history.imported event.
     def history_add(self, seq: int, time: str, batch: HistoryBatch) -> int: ...
 

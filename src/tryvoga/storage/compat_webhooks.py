@@ -110,6 +110,15 @@ class Registrations:
                                      "WHERE owner = ? ORDER BY id", (owner,)).fetchall()
         return [_record(r) for r in rows]
 
+    def count(self, owner: str | None = None) -> int:
+        """How many registrations ``owner`` has (None: everyone)."""
+        if owner is None:
+            row = self.conn.execute("SELECT COUNT(*) FROM compat_webhooks").fetchone()
+        else:
+            row = self.conn.execute("SELECT COUNT(*) FROM compat_webhooks WHERE owner = ?",
+                                    (owner,)).fetchone()
+        return int(row[0])
+
     def subscriptions(self, registration_id: int) -> list[WebhookRecord]:
         """The registration's subscriptions that are not deleted (active or disabled)."""
         rows = self.conn.execute(

@@ -74,6 +74,9 @@ MIGRATIONS[5] = compat_webhooks.MIGRATION
 MIGRATIONS[6] = proposals.MIGRATION
 # The retry each webhook attempt scheduled (see storage/webhooks.py ATTEMPT_SCHEDULE).
 MIGRATIONS[7] = webhooks.ATTEMPT_SCHEDULE
+# One outbox row per event for shared webhook formats, fanned out later (issue 15; see
+# storage/webhooks.py FANOUT).
+MIGRATIONS[10] = webhooks.FANOUT
 
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -174,6 +177,13 @@ class SQLiteTransaction:
                    webhook_ids: Sequence[str], due: float) -> None:
         webhooks.outbox_add(self._conn, event_seq, format_name, content_type, body,
                             webhook_ids, due)
+
+    def webhooks_shared_formats(self) -> list[str]:
+        return webhooks.shared_formats(self._conn)
+
+    def outbox_fanout(self, event_seq: int, format_name: str, content_type: str, body: bytes,
+                      due: float) -> None:
+        webhooks.outbox_fanout(self._conn, event_seq, format_name, content_type, body, due)
 
     def history_add(self, seq: int, time: str, batch: history.HistoryBatch) -> int:
         return history.add(self._conn, seq, time, batch)

@@ -87,6 +87,25 @@ ATTEMPT_SCHEDULE: list[str] = [
     "ALTER TABLE webhook_attempts ADD COLUMN next_attempt REAL",
 ]
 
+# Migration 10 (issue 15): subscriptions that share one body per event (the ukrainealarm
+# façade's: the format alone says which events they hear and what they are sent) get one
+# fan-out row per event and format inside the event's transaction, whatever their number; the
+# worker turns it into delivery rows later, in bounded transactions of its own (``fan_out``).
+# ``upto`` is the last subscription row that existed when the event was written (a
+# subscription made later does not get it); ``after`` is how far the fan-out has come.
+SHARED_PREFIX = "ukrainealarm:"
+FANOUT: list[str] = [
+    """CREATE TABLE webhook_fanout (
+        id INTEGER PRIMARY KEY,
+        event_seq INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        due REAL NOT NULL,
+        upto INTEGER NOT NULL,
+        after INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX webhooks_by_format ON webhooks (format, status)",
+]
+FANOUT_BATCH = 500  # delivery rows written per fan-out transaction
+
 _COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
             "status_reason, created, updated, failing_since")
 
@@ -135,8 +154,17 @@ def listed(conn: sqlite3.Connection, *, include_deleted: bool = False) -> list[W
 
 
 def active(conn: sqlite3.Connection) -> list[WebhookRecord]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE status = 'active'")
+    """The active subscriptions matched one by one (not those of a shared format)."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE status = 'active' "
+                        "AND substr(format, 1, ?) != ?", (len(SHARED_PREFIX), SHARED_PREFIX))
     return [_record(r) for r in rows.fetchall()]
+
+
+def shared_formats(conn: sqlite3.Connection) -> list[str]:
+    """The shared formats (``SHARED_PREFIX``) that at least one active subscription has."""
+    rows = conn.execute("SELECT DISTINCT format FROM webhooks WHERE format >= ? AND format < ? "
+                        "AND status = 'active'", (SHARED_PREFIX, SHARED_PREFIX[:-1] + ";"))
+    return sorted(r[0] for r in rows.fetchall())
 
 
 def secrets_of(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
@@ -188,6 +216,43 @@ def outbox_add(conn: sqlite3.Connection, event_seq: int, format_name: str, conte
         [(webhook_id, event_seq, format_name, due, due) for webhook_id in webhook_ids])
 
 
+def outbox_fanout(conn: sqlite3.Connection, event_seq: int, format_name: str,
+                  content_type: str, body: bytes, due: float) -> None:
+    """One row for every subscription of a shared format, whatever their number."""
+    conn.execute("INSERT OR REPLACE INTO webhook_payloads (event_seq, format, content_type, "
+                 "body) VALUES (?, ?, ?, ?)", (event_seq, format_name, content_type, body))
+    conn.execute("INSERT INTO webhook_fanout (event_seq, format, due, upto) "
+                 "VALUES (?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM webhooks))",
+                 (event_seq, format_name, due))
+
+
+def fan_out(conn: sqlite3.Connection, budget: int = FANOUT_BATCH) -> int:
+    """Turn fan-out rows into delivery rows, oldest first, at most ``budget`` of them (and a
+    row's leftovers wait for the next call). Returns how many were written."""
+    written = 0
+    while written < budget:
+        row = conn.execute("SELECT id, event_seq, format, due, upto, after FROM webhook_fanout "
+                           "ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            break
+        fan_id, seq, format_name, due, upto, after = row
+        room = budget - written
+        subs = conn.execute("SELECT rowid, id FROM webhooks WHERE format = ? AND "
+                            "status = 'active' AND rowid > ? AND rowid <= ? ORDER BY rowid "
+                            "LIMIT ?", (format_name, after, upto, room)).fetchall()
+        conn.executemany(
+            "INSERT OR IGNORE INTO webhook_deliveries (webhook, event_seq, format, state, "
+            "created, due) VALUES (?, ?, ?, 'pending', ?, ?)",
+            [(sub[1], seq, format_name, due, due) for sub in subs])
+        written += len(subs)
+        if len(subs) < room:
+            conn.execute("DELETE FROM webhook_fanout WHERE id = ?", (fan_id,))
+        else:
+            conn.execute("UPDATE webhook_fanout SET after = ? WHERE id = ?",
+                         (subs[-1][0], fan_id))
+    return written
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     id: int
@@ -200,11 +265,13 @@ class Claimed:
 
 def claim(conn: sqlite3.Connection, owner: str, now: float, lease_until: float,
           limit: int) -> list[Claimed]:
-    """Claim up to ``limit`` due rows for ``owner`` until ``lease_until``.
+    """Claim up to ``limit`` due rows for ``owner`` until ``lease_until``, after fanning
+    out a bounded number of shared rows (``fan_out``).
 
     The WHERE of the UPDATE itself repeats the conditions, so a row that another worker
     claimed between the inner SELECT and the write is not taken twice.
     """
+    fan_out(conn)
     rows = conn.execute(
         "UPDATE webhook_deliveries SET lease_owner = ?, due = ? "
         "WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due <= ? "
@@ -226,8 +293,9 @@ def payloads(conn: sqlite3.Connection,
 
 
 def next_due(conn: sqlite3.Connection) -> float | None:
-    row = conn.execute("SELECT MIN(due) FROM webhook_deliveries "
-                       "WHERE state = 'pending'").fetchone()
+    row = conn.execute("SELECT MIN(due) FROM (SELECT MIN(due) AS due FROM webhook_deliveries "
+                       "WHERE state = 'pending' UNION ALL SELECT MIN(due) FROM "
+                       "webhook_fanout)").fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
@@ -353,8 +421,9 @@ def prune(conn: sqlite3.Connection, before: float) -> int:
     gone = conn.execute("DELETE FROM webhook_deliveries WHERE state != 'pending' AND "
                         "finished < ?", (before,)).rowcount
     # Only pending deliveries need a body; the oldest of them bounds what must stay.
-    row = conn.execute("SELECT MIN(event_seq) FROM webhook_deliveries "
-                       "WHERE state = 'pending'").fetchone()
+    row = conn.execute("SELECT MIN(seq) FROM (SELECT MIN(event_seq) AS seq FROM "
+                       "webhook_deliveries WHERE state = 'pending' UNION ALL "
+                       "SELECT MIN(event_seq) FROM webhook_fanout)").fetchone()
     keep_from = row[0] if row and row[0] is not None else None
     if keep_from is None:
         conn.execute("DELETE FROM webhook_payloads WHERE event_seq <= (SELECT COALESCE("
