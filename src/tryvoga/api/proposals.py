@@ -16,14 +16,16 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context, context_of
-from tryvoga.api.http import check_fields, json_response, query_int, read_json
+from tryvoga.api.http import check_fields, error_response, json_response, query_int, read_json
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
+from tryvoga.ingest.statement_pool import ReaderBusy, StatementPool
 from tryvoga.service import Actor
 from tryvoga.storage.proposals import ProposalReader
 
 PREFIX = "/api/v1"
 DESK = web.AppKey("proposal_desk", ProposalDesk)
+POOL = web.AppKey("statement_pool", StatementPool)
 
 
 def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
@@ -48,9 +50,15 @@ async def ingest_statement(request: web.Request) -> web.Response:
     else:
         body = await read_json(request)
         check_fields(body, {"text", "source", "within"})
-    prepared = await ctx.read(desk.prepare, actor, body.get("text"), body.get("source"),
-                              body.get("within"))
-    result = await ctx.command(desk.save, actor, prepared)
+    checked = desk.check(actor, body.get("text"), body.get("source"), body.get("within"))
+    # Read in a process of its own, within a deadline: public reads do not wait on it.
+    try:
+        reading = await request.app[POOL].read(checked.text, checked.source, checked.within)
+    except ReaderBusy as busy:
+        response = error_response(busy)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
+    result = await ctx.command(desk.save, actor, checked.read(reading))
     return json_response(result.body, status=result.status)
 
 
@@ -90,10 +98,12 @@ async def reject(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     context = app[CONTEXT]
     app[DESK] = ProposalDesk(context.service, context.names, ProposalReader(context.settings.db))
+    app[POOL] = StatementPool(context.names.catalogue)
 
     async def close(app: web.Application) -> AsyncIterator[None]:
         yield
         await asyncio.get_running_loop().run_in_executor(None, app[DESK].reader.close)
+        await asyncio.get_running_loop().run_in_executor(None, app[POOL].close)
 
     app.cleanup_ctx.append(close)
     r = app.router

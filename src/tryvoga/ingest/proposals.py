@@ -27,9 +27,9 @@ from tryvoga.service import Actor, Result, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.proposals import STATES, ProposalReader, ProposalRecord
 
-__all__ = ["MAX_STATEMENT", "Prepared", "ProposalDesk", "proposal_json"]
+__all__ = ["MAX_STATEMENT", "Checked", "Prepared", "ProposalDesk", "proposal_json"]
 
-MAX_STATEMENT = 100_000  # characters
+MAX_STATEMENT = 50_000  # characters: a long report is 10,000; reading 50,000 takes about 2 s
 MAX_SOURCE = 200
 UNATTRIBUTED = "unattributed statement"  # an incident needs a source; the text named none
 # The keys of a proposal in the ingest answer, in order.
@@ -47,6 +47,19 @@ def proposal_json(record: ProposalRecord, *, full: bool = True) -> dict[str, Any
                      "decided_at": record.decided_at, "decided_by": record.decided_by,
                      "reason": record.reason, "events": list(record.events)})
     return body
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A statement's inputs, checked, before it is read."""
+
+    text: str
+    source: str
+    within: str | None
+    sha256: str
+
+    def read(self, reading: Reading) -> Prepared:
+        return Prepared(self.text, self.source, self.within, self.sha256, reading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +83,22 @@ class ProposalDesk:
 
     def prepare(self, actor: Actor, text: Any, source: Any = None,
                 within: Any = None) -> Prepared:
+        """Check and read a statement here (the command line; the server reads it in a
+        process of its own: :meth:`check`, then ``StatementPool.read``)."""
+        checked = self.check(actor, text, source, within)
+        return checked.read(read_statement(checked.text, self.names, source=checked.source,
+                                           within=checked.within))
+
+    def check(self, actor: Actor, text: Any, source: Any = None,
+              within: Any = None) -> Checked:
+        """The statement's inputs, checked (cheap: the reading is not done here)."""
         self._check_writer(actor)
         if not isinstance(text, str) or not text.strip():
             raise BadRequest("text must be the statement, as a non-empty string", field="text",
                              code="statement_empty")
         if len(text) > MAX_STATEMENT:
-            raise BadRequest(f"text is longer than {MAX_STATEMENT} characters", field="text")
+            raise BadRequest(f"text is longer than {MAX_STATEMENT} characters", field="text",
+                             code="statement_too_long", status=413)
         if source is not None and not isinstance(source, str):
             raise BadRequest("source must be a string", field="source")
         source_text = (source or "").strip()
@@ -89,9 +112,8 @@ class ProposalDesk:
             within_code = within.strip().upper()
         text = text.strip()
         key = canonical_json({"text": text, "source": source_text, "within": within_code})
-        reading = read_statement(text, self.names, source=source_text, within=within_code)
-        return Prepared(text, source_text, within_code,
-                        hashlib.sha256(key.encode("utf-8")).hexdigest(), reading)
+        return Checked(text, source_text, within_code,
+                       hashlib.sha256(key.encode("utf-8")).hexdigest())
 
     def save(self, actor: Actor, prepared: Prepared) -> Result:
         """Store the proposals (201), or give back those of the same statement sent before

@@ -42,6 +42,7 @@ The reading is pure (no I/O) and deterministic.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -53,6 +54,10 @@ from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level, Region
 
 __all__ = ["Draft", "Reading", "Unresolved", "read_statement", "split_sentences"]
+
+MAX_WORD = 64  # characters looked back for the word before a stop or a source
+MAX_CONTEXTS = 8  # the places a district is looked up in: the sentence's and the latest
+MAX_NAME_WORDS = 6  # capitalised words read as one name ("Kryvyi Rih", "Bila Tserkva")
 
 _I = re.IGNORECASE
 
@@ -77,17 +82,17 @@ def split_sentences(text: str) -> list[str]:
     text = _HEADER.sub("", text.replace("\r\n", "\n").replace("\r", "\n"), count=1)
     sentences: list[str] = []
     for paragraph in re.split(r"\n[ \t]*\n", text):
-        chunks: list[str] = []
+        chunks: list[list[str]] = []
         for line in (line.strip() for line in paragraph.split("\n")):
             if not line:
                 continue
             # A hard-wrapped line goes on the sentence before it; any other line starts anew.
-            if chunks and line[0].islower() and not _SENTENCE_END.search(chunks[-1][-1:]):
-                chunks[-1] += " " + line
+            if chunks and line[0].islower() and not _SENTENCE_END.search(chunks[-1][-1][-1:]):
+                chunks[-1].append(line)
             else:
-                chunks.append(line)
-        for chunk in chunks:
-            sentences.extend(_split_chunk(chunk))
+                chunks.append([line])
+        for parts in chunks:
+            sentences.extend(_split_chunk(" ".join(parts)))
     return [s for s in (" ".join(s.split()) for s in sentences) if s]
 
 
@@ -102,7 +107,8 @@ def _split_chunk(chunk: str) -> list[str]:
         if rest and rest[0].islower():
             continue
         if match.group().startswith(".") and len(match.group().rstrip("\"”»’')]")) == 1:
-            before = _LAST_WORD.search(chunk[start:match.start()])
+            # Only the end of the text before the stop: a word is short (see MAX_WORD).
+            before = _LAST_WORD.search(chunk[max(start, match.start() - MAX_WORD):match.start()])
             word = before.group(1) if before else ""
             if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
                 continue
@@ -450,8 +456,39 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(text)]
 
 
-def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(start < e and s < end for s, e in spans)
+class _Mask:
+    """Spans of a text, merged and sorted, so that asking whether a span touches one of them
+    costs a binary search, however many there are (the reader stays linear in the text)."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for span in sorted(spans):
+            self.add(*span)
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.ends, start)  # the first span that ends at or after start
+        j = bisect.bisect_right(self.starts, end, lo=i)  # after the last that starts by end
+        if i < j:
+            start, end = min(start, self.starts[i]), max(end, self.ends[j - 1])
+        self.starts[i:j] = [start]
+        self.ends[i:j] = [end]
+
+    def __iadd__(self, spans: Iterable[tuple[int, int]]) -> _Mask:
+        for span in spans:
+            self.add(*span)
+        return self
+
+    def hits(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` overlaps a span."""
+        i = bisect.bisect_right(self.ends, start)  # the first span that ends after start
+        return i < len(self.starts) and self.starts[i] < end
+
+
+def _overlaps(start: int, end: int, spans: _Mask) -> bool:
+    return spans.hits(start, end)
 
 
 def _capitalised(word: str) -> bool:
@@ -467,6 +504,7 @@ class _Reader:
         self.kyiv = kyiv.code if kyiv is not None else None
         # Cities and oblasts the statement has named, most recent last.
         self.contexts: list[str] = [within] if within else []
+        self._established = set(self.contexts)
 
     # -- places --
 
@@ -485,26 +523,30 @@ class _Reader:
         return None, found.matches
 
     def _contexts(self, local: Sequence[str]) -> list[str]:
-        ordered = [*local, *reversed(self.contexts)]
+        # The sentence's own places and the statement's most recent ones: a district is looked
+        # up in a few places, not in every city a long text has named.
+        ordered = list(dict.fromkeys([*local[-MAX_CONTEXTS:],
+                                      *reversed(self.contexts[-MAX_CONTEXTS:])]))
         # A city's own oblast is context too ("the Chuhuiv district" in a Kharkiv statement).
         tops = [t for t in (self.catalogue.top_of(c) for c in ordered) if t is not None]
         return list(dict.fromkeys([*ordered, *tops]))
 
     def establish(self, code: str) -> None:
-        if code in self.contexts:
+        if code in self._established:
             self.contexts.remove(code)
+        self._established.add(code)
         self.contexts.append(code)
 
     # -- sources --
 
-    def find_source(self, text: str, masked: list[tuple[int, int]]) -> _Source | None:
+    def find_source(self, text: str, masked: _Mask) -> _Source | None:
         first: _Source | None = None
         for role, pattern in _ROLES.items():
             for match in pattern.finditer(text):
                 if _overlaps(*match.span(), masked):
                     continue
                 source, span = self._source_at(role, match, text)
-                masked.append(span)
+                masked.add(*span)
                 if first is None or (first.place is None and source.place is not None):
                     first = source
         return first
@@ -525,18 +567,19 @@ class _Reader:
             return _Source(role, self.kyiv), (start, end)
         # The place after it: "in Kiev", "of Kyiv", "мер Києва", "у місті Харків".
         after = re.match(r"\s+(?:(?:in|of|у|в|міста|города)\s+)?(?:the\s+)?(?:city\s+of\s+)?"
-                         r"([^\W\d_][\w'’ʼ-]*)", text[end:])
+                         r"([^\W\d_][\w'’ʼ-]*)", text[end:end + 2 * MAX_WORD])
         if after and _capitalised(after.group(1)) and after.group(1).lower() not in _NOT_PLACES:
             region = self.names.find(after.group(1), levels=levels).region
             if region is not None:
                 return _Source(role, region.code, oblast), (start, end + after.end())
         # The place before it: "Kyiv City Military Administration", "Київська міська ...".
-        before = re.search(r"([^\W\d_][\w'’ʼ-]*)\s+$", text[:start])
+        window = max(0, start - MAX_WORD)
+        before = re.search(r"([^\W\d_][\w'’ʼ-]*)\s+$", text[window:start])
         if before and _capitalised(before.group(1)) \
                 and before.group(1).lower() not in _NOT_PLACES:
             region = self.names.find(before.group(1), levels=levels).region
             if region is not None:
-                return _Source(role, region.code, oblast), (before.start(1), end)
+                return _Source(role, region.code, oblast), (window + before.start(1), end)
         return _Source(role, None, oblast), (start, end)
 
     def source_name(self, source: _Source, local: Sequence[str]) -> str:
@@ -572,7 +615,7 @@ class _Reader:
 
     def read(self, index: int, text: str) -> _Sentence:
         sentence = _Sentence(index, text)
-        masked: list[tuple[int, int]] = []
+        masked = _Mask()
         sentence.source = self.find_source(text, masked)
         if sentence.source is not None and sentence.source.place is not None:
             sentence.contexts.append(sentence.source.place)
@@ -600,7 +643,7 @@ class _Reader:
         sentence.places = list(dict.fromkeys(code for _, code in sorted(resolved)))
         for start, end in vague:
             sentence.unresolved.append(Unresolved(text[start:end], "vague", (), text))
-        for code in sentence.contexts:
+        for code in dict.fromkeys(sentence.contexts):
             self.establish(code)
         return sentence
 
@@ -617,7 +660,7 @@ class _Reader:
         if region is not None and (mention.typed or mention.locative or (
                 mention.initial and region.level in _BIG)):
             resolved.append((mention.start, region.code))
-            if region.level in _BIG:
+            if region.level in _BIG and region.code not in sentence.contexts[-MAX_CONTEXTS:]:
                 sentence.contexts.append(region.code)
             return
         if bare and not mention.locative:
@@ -627,8 +670,11 @@ class _Reader:
                                               _candidates(self.catalogue, candidates),
                                               sentence.text))
 
-    def _mentions(self, text: str, masked: list[tuple[int, int]]) -> list[_Mention]:
-        words = [m for m in _WORD.finditer(text) if not _overlaps(*m.span(), masked)]
+    def _mentions(self, text: str, masked: _Mask) -> list[_Mention]:
+        words = [m for m in _WORD.finditer(text)
+                 if m.end() - m.start() <= MAX_WORD and not _overlaps(*m.span(), masked)]
+        letter = re.search(r"[^\W_]", text)
+        first_letter = letter.start() if letter else len(text)
         mentions: list[_Mention] = []
         i = 0
         while i < len(words):
@@ -654,7 +700,8 @@ class _Reader:
                 i += 1
                 continue
             last = i
-            while (last + 1 < len(words) and _capitalised(words[last + 1].group())
+            while (last + 1 < len(words) and last + 1 - i < MAX_NAME_WORDS
+                   and _capitalised(words[last + 1].group())
                    and words[last + 1].group().lower() not in _NOT_PLACES
                    and words[last + 1].group().lower() not in _POST_TYPES
                    and text[words[last].end():words[last + 1].start()].isspace()):
@@ -679,8 +726,9 @@ class _Reader:
             mention.locative = bool(before) and before[-1] in _LOCATIVE and (
                 gap.strip() == "" or gap.strip().lower() in _FILLERS)
             # First in the sentence, or heading a list: "Повітряна тривога: Київ".
-            mention.initial = (not re.sub(r"[\W_]", "", text[:start])
-                               or text[:start].rstrip()[-1:] in (":", "—", "–"))
+            mention.initial = (start <= first_letter
+                               or text[max(0, start - MAX_WORD):start].rstrip()[-1:]
+                               in (":", "—", "–"))
             mentions.append(mention)
             i = last + 1
         # "Дарницькому та Дніпровському районах", "Kyiv and Kharkiv regions": share the type.
@@ -705,16 +753,16 @@ class _Reader:
             sentence.all_clear_types = named[:1] or [AlertType.AIR_RAID]
         elif named and (_ALERT_DECLARED.search(text) or not _ALERT_PAST.search(text)):
             sentence.alert_types = named[:1]
-        taken: list[tuple[int, int]] = []
+        taken = _Mask()
         for threat, pattern in _THREATS.items():
             spans = [s for s in _spans(pattern, text) if not _overlaps(*s, taken)]
             if spans:
                 sentence.threats.append(threat)
                 taken += spans
         sentence.threat_now = _THREAT_NOW.search(text) is not None
-        not_fire = _spans(_NOT_A_FIRE, text)
-        no_casualties = _spans(_NO_CASUALTIES, text)
-        not_damage = _spans(_NOT_DAMAGE, text)
+        not_fire = _Mask(_spans(_NOT_A_FIRE, text))
+        no_casualties = _Mask(_spans(_NO_CASUALTIES, text))
+        not_damage = _Mask(_spans(_NOT_DAMAGE, text))
         for kind, pattern in _INCIDENTS.items():
             spans = _spans(pattern, text)
             if kind is IncidentKind.FIRE:
@@ -862,8 +910,8 @@ class _Statement:
         catalogue = self.catalogue
         targets = sentence.places
         # The most precise places: a district, not the city that holds it.
-        precise = [c for c in targets if c != COUNTRY and not any(
-            other != c and catalogue.is_within(other, c) for other in targets)]
+        holding = {above for other in targets for above in catalogue.ancestors(other)}
+        precise = [c for c in targets if c != COUNTRY and c not in holding]
         kinds = ", ".join(k.value for k in sentence.incident_kinds)
         # A sentence about the whole country ("the war in Ukraine has killed ...") is
         # background, not an incident without its place.
@@ -888,8 +936,9 @@ class _Statement:
     def attach_threats(self) -> None:
         """Threats said in sentences of their own go to the region's alert, or propose one."""
         for sentence, code in self.threat_notes:
-            matching = [a for a in self.alerts.values() if a.type is AlertType.AIR_RAID and (
-                a.region == code or self.catalogue.is_within(code, a.region))]
+            # The region's own air-raid alert, or those of the regions containing it.
+            matching = [alert for alert in (self.alerts.get((c, AlertType.AIR_RAID)) for c in (
+                [code, *reversed(self.catalogue.ancestors(code))])) if alert is not None]
             if not matching:
                 draft = _AlertDraft((sentence.index, 0), code, AlertType.AIR_RAID,
                                     sentence.text, self.sources[sentence.index],
