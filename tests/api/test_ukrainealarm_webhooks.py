@@ -31,8 +31,8 @@ def put(storage: SQLiteStorage, region_ids: tuple[str, ...] | None, url: str = U
 
 
 def delivery_states(storage: SQLiteStorage) -> list[tuple[str, int, str]]:
-    rows = storage._read.execute("SELECT webhook, event_seq, state FROM webhook_deliveries "
-                                 "ORDER BY id").fetchall()
+    rows = storage.query("SELECT webhook, event_seq, state FROM webhook_deliveries "
+                         "ORDER BY id")
     return [(r[0], r[1], r[2]) for r in rows]
 
 

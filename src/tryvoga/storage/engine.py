@@ -216,14 +216,16 @@ class PostgresConn:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from urllib.parse import urlsplit, urlunsplit
 
     try:
-        params = conninfo_to_dict(url)
-    except Exception:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
         return "postgresql://(unparsable URL)"
-    params.pop("password", None)
-    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))
 
 
 def _unavailable(name: str, exc: BaseException) -> DatabaseUnavailable:

@@ -251,6 +251,11 @@ class SQLStorage:
         previous, self._data_version = self._data_version, version
         return previous is None or version != previous
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A plain read on the readers' session, ``?`` placeholders (tools and tests)."""
+        with self._read.read() as conn:
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
         with self._read.read() as conn:
             row = conn.execute(
