@@ -127,7 +127,8 @@ def test_concurrent_writers_never_fork_the_log(backend: Backend,
 def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue)
     record, secret = service.create_token("ops", [KYIV], True)
-    other = Service(backend.open(), catalogue)
+    other_storage = backend.open()
+    other = Service(other_storage, catalogue)
     actor = other.authenticate(secret)
     assert actor.name == "ops" and actor.scopes == (KYIV,) and actor.write
     assert [t.name for t in other.storage.tokens()] == ["ops"]
@@ -136,7 +137,7 @@ def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
         other.authenticate(secret)
     audit = other.storage.audit_records()
     assert [a.seq for a in audit] == list(range(1, len(audit) + 1)) and len(audit) >= 2
-    assert check_chains(other.storage).broken is None
+    assert check_chains(other_storage).broken is None
 
 
 def test_webhook_outbox_and_claims_never_twice(backend: Backend,
