@@ -84,6 +84,13 @@ def _networks(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _database_url(text: str) -> str:
+    value = text.strip()
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected a PostgreSQL URL such as postgresql://user@host/dbname")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -102,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", "--port", 8000, _port, "TCP port to listen on"),
     Setting("db", "--db", "tryvoga.db", str,
             "SQLite database file (created if missing)"),
+    Setting("database_url", "--database-url", "", _database_url,
+            "PostgreSQL URL, e.g. postgresql://tryvoga@db.internal/tryvoga: production mode, "
+            "any number of nodes on one database (run `tryvoga migrate` first); empty: the "
+            "SQLite file --db"),
     Setting("workers", "--workers", 1, _positive_int,
             "server worker processes sharing the port and the database"),
     Setting("max_body", "--max-body", 1_048_576, _positive_int,
@@ -197,6 +208,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db: str = "tryvoga.db"
+    database_url: str = ""
     workers: int = 1
     max_body: int = 1_048_576
     poll_interval: float = 0.05

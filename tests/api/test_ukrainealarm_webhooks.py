@@ -34,9 +34,9 @@ def put(storage: SQLiteStorage, region_ids: tuple[str, ...] | None, url: str = U
 def delivery_states(storage: SQLiteStorage) -> list[tuple[str, int, str]]:
     """The delivery rows, once the worker's fan-out (``storage/webhooks.py``) has made them."""
     with storage.writer() as tx:
-        webhooks.fan_out(tx._conn, 1_000_000)
-    rows = storage._read.execute("SELECT webhook, event_seq, state FROM webhook_deliveries "
-                                 "ORDER BY id").fetchall()
+        webhooks.fan_out(tx.conn, 1_000_000)
+    rows = storage.query("SELECT webhook, event_seq, state FROM webhook_deliveries "
+                         "ORDER BY id")
     return [(r[0], r[1], r[2]) for r in rows]
 
 

@@ -57,7 +57,8 @@ def official(base: str, token: str) -> dict[str, Op]:
                      "last_modified": response.headers.get("Last-Modified")})
         return response
 
-    requests.get = observed_get
+    # requests' own annotations (newer releases) name every keyword; the wrapper passes them on.
+    requests.get = observed_get  # type: ignore[assignment]
     real_session_get = aiohttp.ClientSession.get
 
     def observed_session_get(session: Any, url: str, **kwargs: Any) -> Any:

@@ -214,8 +214,8 @@ def webhook_registration(private: Server) -> None:
     try:
         actions = [r.action for r in storage.audit_records() if r.actor == "hooks"]
         events = storage.read_events()
-        statuses = storage._read.execute(  # a plain read of the subscriptions' table
-            "SELECT status, COUNT(*) FROM webhooks GROUP BY status").fetchall()
+        statuses = storage.query(  # a plain read of the subscriptions' table
+            "SELECT status, COUNT(*) FROM webhooks GROUP BY status")
     finally:
         storage.close()
     assert actions == ["compat.webhook.registered", "compat.webhook.registered",

@@ -53,8 +53,8 @@ def head(server: Server) -> int:
 def pending(db: Path) -> int:
     storage = SQLiteStorage(db)
     try:  # a plain read of the outbox
-        count: int = storage._read.execute("SELECT COUNT(*) FROM webhook_deliveries "
-                                           "WHERE state = 'pending'").fetchone()[0]
+        count: int = storage.query("SELECT COUNT(*) FROM webhook_deliveries "
+                                   "WHERE state = 'pending'")[0][0]
     finally:
         storage.close()
     return count

@@ -179,11 +179,10 @@ def test_two_worker_processes_never_deliver_the_same_row_twice(
     assert all(r["signature_ok"] and r["status"] == 200 for r in records)
     storage = SQLiteStorage(db)
     try:
-        conn = storage._read  # a plain read of the attempt log
-        per_delivery = conn.execute("SELECT delivery, COUNT(*) FROM webhook_attempts "
-                                    "GROUP BY delivery").fetchall()
-        by_worker = conn.execute("SELECT COUNT(DISTINCT worker) FROM webhook_attempts"
-                                 ).fetchone()[0]
+        # a plain read of the attempt log
+        per_delivery = storage.query("SELECT delivery, COUNT(*) FROM webhook_attempts "
+                                     "GROUP BY delivery")
+        by_worker = storage.query("SELECT COUNT(DISTINCT worker) FROM webhook_attempts")[0][0]
     finally:
         storage.close()
     assert len(per_delivery) == expected and {c for _, c in per_delivery} == {1}
@@ -202,7 +201,7 @@ def _events(db: Path) -> list[dict[str, Any]]:
 def _attempts(db: Path) -> int:
     storage = SQLiteStorage(db)
     try:
-        count: int = storage._read.execute("SELECT COUNT(*) FROM webhook_attempts").fetchone()[0]
+        count: int = storage.query("SELECT COUNT(*) FROM webhook_attempts")[0][0]
         return count
     finally:
         storage.close()

@@ -25,7 +25,7 @@ ADMIN = Actor("admin")
 
 
 def count(storage: SQLiteStorage, sql: str) -> int:
-    found: int = storage._read.execute(sql).fetchone()[0]
+    found: int = storage.query(sql)[0][0]
     return found
 
 

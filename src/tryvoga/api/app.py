@@ -21,7 +21,7 @@ from tryvoga.errors import NotFound, TryvogaError, Unauthorized
 from tryvoga.live.follower import Follower
 from tryvoga.service import Actor, Result, Service
 from tryvoga.settings import Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,7 +34,8 @@ class Context:
         self.settings = settings
         self.catalogue = catalogue
         self.names = NameIndex(catalogue)
-        self.storage = SQLiteStorage(settings.db)
+        # SQLite (--db), or PostgreSQL (--database-url) whose schema must already be current.
+        self.storage = open_storage(settings.db, settings.database_url)
         self.service = Service(self.storage, catalogue)
         self.follower = Follower(self.storage, catalogue)
         self.cache = RenderCache()
@@ -115,11 +116,17 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app[CONTEXT] = context
 
     async def follow(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(context.follower.run(settings.poll_interval))
+        tasks = [asyncio.create_task(context.follower.run(settings.poll_interval))]
+        if settings.database_url:  # other nodes' commits wake the follower (live/notify.py)
+            from tryvoga.live.notify import listen
+
+            tasks.append(asyncio.create_task(listen(context.storage, context.follower.wake)))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         context.close()
 
     app.cleanup_ctx.append(follow)

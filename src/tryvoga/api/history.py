@@ -162,7 +162,7 @@ async def imports(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    reader = HistoryReader(app[CONTEXT].settings.db)
+    reader = HistoryReader(app[CONTEXT].storage.database)
     app[READER] = reader
     app[_CACHE] = OrderedDict()
 

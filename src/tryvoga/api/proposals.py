@@ -97,7 +97,8 @@ async def reject(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     context = app[CONTEXT]
-    app[DESK] = ProposalDesk(context.service, context.names, ProposalReader(context.settings.db))
+    reader = ProposalReader(context.storage.database)
+    app[DESK] = ProposalDesk(context.service, context.names, reader)
     app[POOL] = StatementPool(context.names.catalogue)
 
     async def close(app: web.Application) -> AsyncIterator[None]:

@@ -181,7 +181,8 @@ def add_routes(app: web.Application) -> None:
     # process does with it (the CAP projection, waking the webhook worker).
     ctx.follower.listeners.insert(0, hub.publish)
     app[HUB] = hub
-    waker = Waker(settings.db)
+    # Wake-ups between processes on one SQLite file; on PostgreSQL, NOTIFY does it.
+    waker = Waker(settings.db if not settings.database_url else ":memory:")
     app[WAKER] = waker
     # After each commit, the writer thread wakes the other processes on this database.
     def poke(events: object) -> None:

@@ -20,7 +20,7 @@ from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.service import Service
 from tryvoga.settings import Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,8 +45,8 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
 
 @contextmanager
 def open_service(db: str | None) -> Iterator[Service]:
-    settings = Settings.load(db=db)
-    storage = SQLiteStorage(settings.db)
+    settings = Settings.load(db=db)  # TRYVOGA_DATABASE_URL, if set, selects PostgreSQL
+    storage = open_storage(settings.db, settings.database_url)
     try:
         yield Service(storage, load_catalogue())
     finally:

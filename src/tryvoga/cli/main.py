@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -16,14 +16,13 @@ import click
 from tryvoga import __version__
 from tryvoga.cap.signing import signer_from
 from tryvoga.cli.kit import db_option, echo_json, friendly, open_service, resolve_region
-from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
 from tryvoga.domain.render import alert_json, incident_json
 from tryvoga.errors import BadRequest
 from tryvoga.service import OPERATOR
 from tryvoga.settings import SETTINGS, Setting, Settings
-from tryvoga.storage.sqlite import CorruptEvent, SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -90,9 +89,9 @@ def serve(**flags: str | None) -> None:
     settings = Settings.load(None, **flags)
     if settings.workers < 1:
         raise BadRequest("--workers must be at least 1")
-    # Open once here so that a bad or too-new database, or a bad signing key, stops us with
-    # a clear line before any worker is forked.
-    SQLiteStorage(settings.db).close()
+    # Open once here so that a bad or too-new database (or a PostgreSQL schema other than
+    # this version's), or a bad signing key, stops us with a clear line before any fork.
+    open_storage(settings.db, settings.database_url).close()
     load_catalogue()
     signer_from(settings.cap_signing_key, settings.cap_signing_cert)
     from tryvoga.eventloop import resolve as resolve_loop
@@ -106,7 +105,7 @@ def serve(**flags: str | None) -> None:
                          f"{exc.strerror}") from None
     sock.set_inheritable(True)
     click.echo(f"Tryvoga {__version__} serving http://{settings.host}:{settings.port} "
-               f"(database {os.path.abspath(settings.db)}, {settings.workers} worker"
+               f"(database {_database_name(settings)}, {settings.workers} worker"
                f"{'s' if settings.workers > 1 else ''}, {loop_name})", err=True)
     if settings.workers == 1:
         if settings.demo:  # ingest/replay.py: a short exercise replay on an empty database
@@ -393,58 +392,35 @@ def history(region: str | None, type_: str | None, limit: int, as_json: bool,
 
 @main.command()
 @db_option
+@click.option("--database-url", default=None, metavar="URL",
+              help="PostgreSQL URL [env TRYVOGA_DATABASE_URL]; without it, the SQLite file")
 @friendly
-def verify(db: str | None) -> None:
-    """Check the whole hash chain of the event log."""
-    settings = Settings.load(db=db)
-    if not os.path.exists(settings.db):
+def verify(db: str | None, database_url: str | None) -> None:
+    """Check the whole hash chain of the event log (and of the audit log)."""
+    from tryvoga.storage.transfer import check_chains
+
+    settings = Settings.load(db=db, database_url=database_url)
+    if not settings.database_url and not os.path.exists(settings.db):
         raise BadRequest(f"no database at {settings.db}")
-    storage = SQLiteStorage(settings.db)
-    head: tuple[int, str] = (0, "")
+    storage = open_storage(settings.db, settings.database_url)
     try:
-        count = 0
-
-        def counted() -> Iterator[Any]:
-            nonlocal count, head
-            for event in storage.iter_events():
-                count += 1
-                head = (event.seq, event.hash)
-                yield event
-
-        try:
-            broken = first_broken_link(counted())
-        except CorruptEvent as exc:
-            broken = (exc.seq, exc.message)
-        if broken is None:
-            recorded = storage.recorded_head()
-            if recorded is not None and recorded[0] != head[0]:
-                broken = (head[0] + 1, f"the log ends at {head[0]} but event {recorded[0]} "
-                                       "was written: events were removed from its end")
-        audit_broken = first_broken_link(
-            [_AuditView(a) for a in storage.audit_records()])
+        report = check_chains(storage)
     finally:
         storage.close()
-    if broken is not None:
-        click.echo(f"BROKEN: event log at sequence {broken[0]}: {broken[1]}", err=True)
+    if report.broken is not None:
+        click.echo(f"BROKEN: {report.broken}", err=True)
         sys.exit(1)
-    if audit_broken is not None:
-        click.echo(f"BROKEN: audit log at record {audit_broken[0]}: {audit_broken[1]}",
-                   err=True)
-        sys.exit(1)
-    click.echo(f"ok: {count} events, hash chain intact; head {head[0]} {head[1] or '-'}")
+    head = report.head
+    click.echo(f"ok: {report.events} events, hash chain intact; head {head[0]} "
+               f"{head[1] or '-'}")
 
 
-class _AuditView:
-    """An audit record seen through the event fields the chain check reads."""
+def _database_name(settings: Settings) -> str:
+    if settings.database_url:
+        from tryvoga.storage.engine import redact
 
-    def __init__(self, record: Any) -> None:
-        self.seq = record.seq
-        self.time = record.time
-        self.actor = record.actor
-        self.kind = record.action
-        self.payload = record.detail
-        self.prev_hash = record.prev_hash
-        self.hash = record.hash
+        return redact(settings.database_url)
+    return os.path.abspath(settings.db)
 
 
 @main.group()
@@ -539,6 +515,10 @@ main.add_command(worker)
 
 # The alerts.in.ua and ukrainealarm façades' own records (cli/compat.py).
 from tryvoga.cli.compat import compat  # noqa: E402
+from tryvoga.cli.database import migrate, migrate_data  # noqa: E402
+
+main.add_command(migrate)
+main.add_command(migrate_data)
 
 main.add_command(compat)
 

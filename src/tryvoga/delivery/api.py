@@ -82,13 +82,13 @@ def add_routes(app: web.Application) -> None:
     """Routes, plus the delivery worker for this process unless ``webhook_worker`` is off."""
     ctx = app[CONTEXT]
     settings = ctx.settings
-    store = DeliveryStore(settings.db, migrate=False)  # the Context's storage migrated it
+    store = DeliveryStore(ctx.storage.database)  # the Context's storage checked the schema
     app[WEBHOOKS] = Webhooks(store, ctx.catalogue, Policy(settings.webhook_allow_networks))
 
     async def deliver(app: web.Application) -> AsyncIterator[None]:
         worker = None
         if settings.webhook_worker:
-            worker = DeliveryWorker(DeliveryStore(settings.db, migrate=False), settings)
+            worker = DeliveryWorker(DeliveryStore(ctx.storage.database), settings)
             ctx.follower.listeners.append(lambda events: worker.wake())
             worker.start()
         yield

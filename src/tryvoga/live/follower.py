@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from tryvoga.domain.events import Event
@@ -31,6 +32,10 @@ class Follower:
         self.listeners: list[Listener] = []
         self.state.apply_all(storage.iter_events())
         self._changed = asyncio.Event()
+        # When the log was last read successfully (time.monotonic()): how old the state may be.
+        self.synced_at = time.monotonic()
+        # A database across the network is read off the event loop (storage/engine.py).
+        self._remote = bool(getattr(storage, "remote", False))
 
     def advance(self, events: Sequence[Event]) -> list[Event]:
         """Apply what is new in ``events`` (filling any gap from the log); returns it."""
@@ -61,9 +66,12 @@ class Follower:
 
     def poll(self) -> list[Event]:
         """Catch up with the log if the database changed since the last look."""
-        if not self.storage.changed():
-            return []
-        return self.advance(self.storage.read_events(self.state.seq))
+        return self.advance(self._fetch())
+
+    def _fetch(self) -> list[Event]:
+        events = self.storage.read_events(self.state.seq) if self.storage.changed() else []
+        self.synced_at = time.monotonic()
+        return events
 
     def wake(self) -> None:
         """Check the log now (another process says it appended); safe to call repeatedly."""
@@ -75,7 +83,11 @@ class Follower:
         while True:
             self._changed.clear()
             try:
-                self.poll()
+                if self._remote:
+                    loop = asyncio.get_running_loop()
+                    self.advance(await loop.run_in_executor(None, self._fetch))
+                else:
+                    self.poll()
             except Exception:
                 log.exception("following the log failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tryvoga.storage import webhooks
 from tryvoga.storage.base import WebhookRecord
+from tryvoga.storage.engine import Conn
 
 MIGRATION: list[str] = [
     """CREATE TABLE compat_webhooks (
@@ -93,7 +93,7 @@ def description(registration_id: int) -> str:
 class Registrations:
     """The registrations on a connection the caller holds inside a write transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     def get(self, owner: str, url: str) -> CompatWebhook | None:

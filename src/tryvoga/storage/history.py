@@ -14,11 +14,11 @@ Write functions run on the event writer's connection inside its transaction; rea
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tryvoga.storage.engine import Conn, Database, SQLiteDatabase
 
 MIGRATION: list[str] = [
     """CREATE TABLE history_imports (
@@ -118,20 +118,20 @@ class ImportedAlert:
     naive: bool
 
 
-def add(conn: sqlite3.Connection, seq: int, time: str, batch: HistoryBatch) -> int:
+def add(conn: Conn, seq: int, time: str, batch: HistoryBatch) -> int:
     """Write an import's rows under its event ``seq``; returns how many rows were new."""
     conn.execute(
         "INSERT INTO history_imports (seq, source, file_name, sha256, rows, added, unresolved,"
         " period_from, period_to, imported_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
         (seq, batch.source, batch.file_name, batch.sha256, batch.total_rows,
          len(batch.unresolved), batch.period_from, batch.period_to, time))
-    before = conn.total_changes
-    conn.executemany(
-        "INSERT OR IGNORE INTO history_alerts (import_seq, row, region, type, started_at,"
-        " ended_at, source, place, naive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    added = conn.executemany(
+        "INSERT INTO history_alerts (import_seq, row, region, type, started_at,"
+        " ended_at, source, place, naive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         ((seq, r.row, r.region, r.type, r.started_at, r.ended_at, r.source, r.place,
-          int(r.naive)) for r in batch.rows))
-    added = conn.total_changes - before
+          int(r.naive)) for r in batch.rows)).rowcount
+    added = max(added, 0)
     conn.executemany(
         "INSERT INTO history_unresolved (import_seq, row, place, reason) VALUES (?, ?, ?, ?)",
         ((seq, u.row, u.place, u.reason) for u in batch.unresolved))
@@ -139,7 +139,7 @@ def add(conn: sqlite3.Connection, seq: int, time: str, batch: HistoryBatch) -> i
     return added
 
 
-def import_by_sha(conn: sqlite3.Connection, sha256: str) -> ImportRecord | None:
+def import_by_sha(conn: Conn, sha256: str) -> ImportRecord | None:
     row = conn.execute(f"SELECT {_IMPORT_COLUMNS} FROM history_imports WHERE sha256 = ?",
                        (sha256,)).fetchone()
     return None if row is None else ImportRecord(*row)
@@ -166,11 +166,12 @@ class HistoryFilter:
     end: str | None = None  # alerts that had started by this
     source: str | None = None
 
-    def where(self) -> tuple[str, list[object]]:
+    def where(self, dialect: str = "sqlite") -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
         if self.regions is not None:
-            clauses.append("region IN (SELECT value FROM json_each(?))")
+            clauses.append("region IN (SELECT value FROM json_each(?))" if dialect == "sqlite"
+                           else "region IN (SELECT jsonb_array_elements_text(?::jsonb))")
             params.append(json.dumps(sorted(self.regions)))
         if self.type is not None:
             clauses.append("type = ?")
@@ -184,32 +185,33 @@ class HistoryFilter:
         if self.source is not None:
             clauses.append("source = ?")
             params.append(self.source)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or "1 = 1"), params
 
 
 class HistoryReader:
-    """Read-only queries on the history store, on a connection of its own."""
+    """Read-only queries on the history store, on a session of its own: an SQLite file's
+    path, or the database a server already has open (``storage/engine.py``)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                     timeout=30.0)
-        self._lock = threading.Lock()
+    def __init__(self, source: str | Path | Database) -> None:
+        database = SQLiteDatabase(source) if isinstance(source, str | Path) else source
+        self.path = database.name
+        self.dialect = database.dialect
+        self._session = database.session()
 
     def close(self) -> None:
-        self._conn.close()
+        self._session.close()
 
     def _rows(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+        with self._session.read() as conn:
+            return [tuple(r) for r in conn.execute(sql, tuple(params)).fetchall()]
 
     def imports(self) -> list[ImportRecord]:
         return [ImportRecord(*r) for r in self._rows(  # type: ignore[arg-type]
             f"SELECT {_IMPORT_COLUMNS} FROM history_imports ORDER BY seq")]
 
     def by_sha(self, sha256: str) -> ImportRecord | None:
-        with self._lock:
-            return import_by_sha(self._conn, sha256)
+        with self._session.read() as conn:
+            return import_by_sha(conn, sha256)
 
     def unresolved(self, import_seq: int) -> list[Unresolved]:
         return [Unresolved(*r) for r in self._rows(  # type: ignore[arg-type]
@@ -217,7 +219,7 @@ class HistoryReader:
             "ORDER BY row", (import_seq,))]
 
     def count(self, where: HistoryFilter | None = None) -> int:
-        clause, params = (where or HistoryFilter()).where()
+        clause, params = (where or HistoryFilter()).where(self.dialect)
         value = self._rows(f"SELECT count(*) FROM history_alerts WHERE {clause}", params)[0][0]
         assert isinstance(value, int)
         return value
@@ -229,7 +231,7 @@ class HistoryReader:
         A cursor is (started_at, rank, id) with rank 0 for imported alerts and 1 for live
         ones, so that one order runs through both: at equal start, live alerts come first.
         """
-        clause, params = where.where()
+        clause, params = where.where(self.dialect)
         if before is not None:
             started, rank, ident = before
             clause += (" AND (started_at < ? OR (started_at = ? AND (? = 1 OR id < ?)))")
@@ -240,7 +242,7 @@ class HistoryReader:
 
     def alerts(self, where: HistoryFilter | None = None) -> list[ImportedAlert]:
         """Every matching alert, oldest first."""
-        clause, params = (where or HistoryFilter()).where()
+        clause, params = (where or HistoryFilter()).where(self.dialect)
         return [_alert(r) for r in self._rows(
             f"SELECT {_ALERT_COLUMNS} FROM history_alerts WHERE {clause} "
             "ORDER BY started_at, id", params)]

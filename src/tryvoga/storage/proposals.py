@@ -14,12 +14,12 @@ Write functions run on the event writer's connection inside its transaction; rea
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tryvoga.storage.engine import Conn, Database, SQLiteDatabase
 
 MIGRATION: list[str] = [
     """CREATE TABLE statements (
@@ -82,23 +82,23 @@ def _record(row: tuple[Any, ...]) -> ProposalRecord:
                           row[7], row[8], tuple(json.loads(row[9])) if row[9] else ())
 
 
-def statement_by_sha(conn: sqlite3.Connection, sha256: str) -> StatementRecord | None:
+def statement_by_sha(conn: Conn, sha256: str) -> StatementRecord | None:
     row = conn.execute("SELECT id, received, actor, source, unresolved FROM statements "
                        "WHERE sha256 = ?", (sha256,)).fetchone()
     return None if row is None else StatementRecord(row[0], row[1], row[2], row[3],
                                                     json.loads(row[4]))
 
 
-def add_statement(conn: sqlite3.Connection, sha256: str, time: str, actor: str, source: str,
+def add_statement(conn: Conn, sha256: str, time: str, actor: str, source: str,
                   text: str, unresolved: list[dict[str, Any]],
                   proposals: Sequence[dict[str, Any]]) -> int:
     """Store a statement and its proposals (each with its ``kind``); returns its id."""
-    cursor = conn.execute(
+    row = conn.execute(
         "INSERT INTO statements (sha256, received, actor, source, text, unresolved) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (sha256, time, actor, source, text, json.dumps(unresolved, ensure_ascii=False)))
-    statement = cursor.lastrowid
-    assert statement is not None
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (sha256, time, actor, source, text, json.dumps(unresolved, ensure_ascii=False)),
+    ).fetchone()
+    statement = int(row[0])
     conn.executemany(
         "INSERT INTO proposals (statement, position, kind, body) VALUES (?, ?, ?, ?)",
         [(statement, position, body["kind"], json.dumps(body, ensure_ascii=False))
@@ -106,18 +106,18 @@ def add_statement(conn: sqlite3.Connection, sha256: str, time: str, actor: str, 
     return statement
 
 
-def of_statement(conn: sqlite3.Connection, statement: int) -> list[ProposalRecord]:
+def of_statement(conn: Conn, statement: int) -> list[ProposalRecord]:
     rows = conn.execute(_SELECT + " WHERE p.statement = ? ORDER BY p.position",
                         (statement,)).fetchall()
     return [_record(r) for r in rows]
 
 
-def get(conn: sqlite3.Connection, proposal_id: int) -> ProposalRecord | None:
+def get(conn: Conn, proposal_id: int) -> ProposalRecord | None:
     row = conn.execute(_SELECT + " WHERE p.id = ?", (proposal_id,)).fetchone()
     return None if row is None else _record(row)
 
 
-def decide(conn: sqlite3.Connection, proposal_id: int, state: str, time: str, actor: str,
+def decide(conn: Conn, proposal_id: int, state: str, time: str, actor: str,
            reason: str, events: Sequence[int]) -> bool:
     """Mark a pending proposal accepted or rejected; False if it was not pending."""
     cursor = conn.execute(
@@ -130,13 +130,13 @@ def decide(conn: sqlite3.Connection, proposal_id: int, state: str, time: str, ac
 class ProposalReader:
     """Reads proposals on a connection of its own."""
 
-    def __init__(self, path: str | Path) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
-        self._lock = threading.Lock()
+    def __init__(self, source: str | Path | Database) -> None:
+        database = SQLiteDatabase(source) if isinstance(source, str | Path) else source
+        self._session = database.session()
 
     def get(self, proposal_id: int) -> ProposalRecord | None:
-        with self._lock:
-            return get(self._conn, proposal_id)
+        with self._session.read() as conn:
+            return get(conn, proposal_id)
 
     def list(self, state: str | None = None, limit: int = 100) -> list[ProposalRecord]:
         """Newest first."""
@@ -144,10 +144,10 @@ class ProposalReader:
         params: tuple[Any, ...] = ()
         if state is not None:
             sql, params = sql + " WHERE p.state = ?", (state,)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY p.id DESC LIMIT ?",
-                                      (*params, limit)).fetchall()
+        with self._session.read() as conn:
+            rows = conn.execute(sql + " ORDER BY p.id DESC LIMIT ?",
+                                (*params, limit)).fetchall()
         return [_record(r) for r in rows]
 
     def close(self) -> None:
-        self._conn.close()
+        self._session.close()

@@ -1,4 +1,4 @@
-"""Webhook subscriptions, the delivery outbox and the attempt log, on an SQLite connection.
+"""Webhook subscriptions, the delivery outbox and the attempt log, on either engine.
 
 These tables hold secrets, so they are not public-log events; creating, deleting and disabling a
 subscription goes to the audit log instead. The tables come from migration 2 in ``sqlite.py``.
@@ -18,12 +18,12 @@ since (every write back is conditional on the claim token).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tryvoga.storage.base import WebhookRecord
+from tryvoga.storage.engine import Conn
 
 MIGRATION: list[str] = [
     """CREATE TABLE webhooks (
@@ -93,6 +93,7 @@ ATTEMPT_SCHEDULE: list[str] = [
 # worker turns it into delivery rows later, in bounded transactions of its own (``fan_out``).
 # ``upto`` is the last subscription row that existed when the event was written (a
 # subscription made later does not get it); ``after`` is how far the fan-out has come.
+# Subscriptions are ordered by ``rowid``: SQLite's own, a bigserial column on PostgreSQL.
 SHARED_PREFIX = "ukrainealarm:"
 FANOUT: list[str] = [
     """CREATE TABLE webhook_fanout (
@@ -102,6 +103,17 @@ FANOUT: list[str] = [
         due REAL NOT NULL,
         upto INTEGER NOT NULL,
         after INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX webhooks_by_format ON webhooks (format, status)",
+]
+FANOUT_POSTGRES: list[str] = [
+    "ALTER TABLE webhooks ADD COLUMN rowid BIGSERIAL",
+    """CREATE TABLE webhook_fanout (
+        id BIGSERIAL PRIMARY KEY,
+        event_seq BIGINT NOT NULL,
+        format ctext NOT NULL,
+        due DOUBLE PRECISION NOT NULL,
+        upto BIGINT NOT NULL,
+        after BIGINT NOT NULL DEFAULT 0)""",
     "CREATE INDEX webhooks_by_format ON webhooks (format, status)",
 ]
 FANOUT_BATCH = 500  # delivery rows written per fan-out transaction
@@ -120,17 +132,17 @@ def _record(row: Sequence[Any]) -> WebhookRecord:
 
 # ---- subscriptions -----------------------------------------------------------------------------
 
-def version(conn: sqlite3.Connection) -> int:
+def version(conn: Conn) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = 'webhooks_version'").fetchone()
     return 0 if row is None else int(row[0])
 
 
-def bump_version(conn: sqlite3.Connection) -> None:
+def bump_version(conn: Conn) -> None:
     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
                  "WHERE key = 'webhooks_version'")
 
 
-def insert(conn: sqlite3.Connection, record: WebhookRecord, secret: str) -> None:
+def insert(conn: Conn, record: WebhookRecord, secret: str) -> None:
     conn.execute(
         f"INSERT INTO webhooks ({_COLUMNS}, secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "?, ?, ?)",
@@ -141,33 +153,33 @@ def insert(conn: sqlite3.Connection, record: WebhookRecord, secret: str) -> None
     bump_version(conn)
 
 
-def get(conn: sqlite3.Connection, webhook_id: str) -> WebhookRecord | None:
+def get(conn: Conn, webhook_id: str) -> WebhookRecord | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?",
                        (webhook_id,)).fetchone()
     return None if row is None else _record(row)
 
 
-def listed(conn: sqlite3.Connection, *, include_deleted: bool = False) -> list[WebhookRecord]:
+def listed(conn: Conn, *, include_deleted: bool = False) -> list[WebhookRecord]:
     where = "" if include_deleted else " WHERE status != 'deleted'"
     rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks{where} ORDER BY created, id")
     return [_record(r) for r in rows.fetchall()]
 
 
-def active(conn: sqlite3.Connection) -> list[WebhookRecord]:
+def active(conn: Conn) -> list[WebhookRecord]:
     """The active subscriptions matched one by one (not those of a shared format)."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE status = 'active' "
                         "AND substr(format, 1, ?) != ?", (len(SHARED_PREFIX), SHARED_PREFIX))
     return [_record(r) for r in rows.fetchall()]
 
 
-def shared_formats(conn: sqlite3.Connection) -> list[str]:
+def shared_formats(conn: Conn) -> list[str]:
     """The shared formats (``SHARED_PREFIX``) that at least one active subscription has."""
     rows = conn.execute("SELECT DISTINCT format FROM webhooks WHERE format >= ? AND format < ? "
                         "AND status = 'active'", (SHARED_PREFIX, SHARED_PREFIX[:-1] + ";"))
     return sorted(r[0] for r in rows.fetchall())
 
 
-def secrets_of(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+def secrets_of(conn: Conn, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
     """id -> (url, secret, status) for the given subscriptions."""
     out: dict[str, tuple[str, str, str]] = {}
     wanted = list(ids)
@@ -175,12 +187,12 @@ def secrets_of(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[
         chunk = wanted[start:start + 500]
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(f"SELECT id, url, secret, status FROM webhooks "
-                                f"WHERE id IN ({marks})", chunk):
+                                f"WHERE id IN ({marks})", chunk).fetchall():
             out[row[0]] = (row[1], row[2], row[3])
     return out
 
 
-def set_status(conn: sqlite3.Connection, webhook_id: str, status: str, reason: str | None,
+def set_status(conn: Conn, webhook_id: str, status: str, reason: str | None,
                time: str, *, only_from: str | None = None) -> bool:
     """Move a subscription to ``status``; pending deliveries are cancelled. False if no row
     changed (unknown id, or not in ``only_from``)."""
@@ -206,33 +218,39 @@ def set_status(conn: sqlite3.Connection, webhook_id: str, status: str, reason: s
 
 # ---- the outbox --------------------------------------------------------------------------------
 
-def outbox_add(conn: sqlite3.Connection, event_seq: int, format_name: str, content_type: str,
+def outbox_add(conn: Conn, event_seq: int, format_name: str, content_type: str,
                body: bytes, webhook_ids: Sequence[str], due: float) -> None:
-    conn.execute("INSERT OR REPLACE INTO webhook_payloads (event_seq, format, content_type, "
-                 "body) VALUES (?, ?, ?, ?)", (event_seq, format_name, content_type, body))
+    conn.execute("INSERT INTO webhook_payloads (event_seq, format, content_type, body) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (event_seq, format) DO UPDATE SET "
+                 "content_type = excluded.content_type, body = excluded.body",
+                 (event_seq, format_name, content_type, body))
     conn.executemany(
-        "INSERT OR IGNORE INTO webhook_deliveries (webhook, event_seq, format, state, created, "
-        "due) VALUES (?, ?, ?, 'pending', ?, ?)",
+        "INSERT INTO webhook_deliveries (webhook, event_seq, format, state, created, "
+        "due) VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
         [(webhook_id, event_seq, format_name, due, due) for webhook_id in webhook_ids])
 
 
-def outbox_fanout(conn: sqlite3.Connection, event_seq: int, format_name: str,
-                  content_type: str, body: bytes, due: float) -> None:
+def outbox_fanout(conn: Conn, event_seq: int, format_name: str, content_type: str,
+                  body: bytes, due: float) -> None:
     """One row for every subscription of a shared format, whatever their number."""
-    conn.execute("INSERT OR REPLACE INTO webhook_payloads (event_seq, format, content_type, "
-                 "body) VALUES (?, ?, ?, ?)", (event_seq, format_name, content_type, body))
+    conn.execute("INSERT INTO webhook_payloads (event_seq, format, content_type, body) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (event_seq, format) DO UPDATE SET "
+                 "content_type = excluded.content_type, body = excluded.body",
+                 (event_seq, format_name, content_type, body))
     conn.execute("INSERT INTO webhook_fanout (event_seq, format, due, upto) "
                  "VALUES (?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM webhooks))",
                  (event_seq, format_name, due))
 
 
-def fan_out(conn: sqlite3.Connection, budget: int = FANOUT_BATCH) -> int:
+def fan_out(conn: Conn, budget: int = FANOUT_BATCH) -> int:
     """Turn fan-out rows into delivery rows, oldest first, at most ``budget`` of them (and a
-    row's leftovers wait for the next call). Returns how many were written."""
+    row's leftovers wait for the next call). Returns how many were written. On PostgreSQL a
+    row another worker is fanning out is skipped (``FOR UPDATE SKIP LOCKED``)."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
     written = 0
     while written < budget:
         row = conn.execute("SELECT id, event_seq, format, due, upto, after FROM webhook_fanout "
-                           "ORDER BY id LIMIT 1").fetchone()
+                           "ORDER BY id LIMIT 1" + lock).fetchone()
         if row is None:
             break
         fan_id, seq, format_name, due, upto, after = row
@@ -241,8 +259,8 @@ def fan_out(conn: sqlite3.Connection, budget: int = FANOUT_BATCH) -> int:
                             "status = 'active' AND rowid > ? AND rowid <= ? ORDER BY rowid "
                             "LIMIT ?", (format_name, after, upto, room)).fetchall()
         conn.executemany(
-            "INSERT OR IGNORE INTO webhook_deliveries (webhook, event_seq, format, state, "
-            "created, due) VALUES (?, ?, ?, 'pending', ?, ?)",
+            "INSERT INTO webhook_deliveries (webhook, event_seq, format, state, created, "
+            "due) VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
             [(sub[1], seq, format_name, due, due) for sub in subs])
         written += len(subs)
         if len(subs) < room:
@@ -263,25 +281,28 @@ class Claimed:
     created: float
 
 
-def claim(conn: sqlite3.Connection, owner: str, now: float, lease_until: float,
+def claim(conn: Conn, owner: str, now: float, lease_until: float,
           limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due rows for ``owner`` until ``lease_until``, after fanning
     out a bounded number of shared rows (``fan_out``).
 
     The WHERE of the UPDATE itself repeats the conditions, so a row that another worker
-    claimed between the inner SELECT and the write is not taken twice.
+    claimed between the inner SELECT and the write is not taken twice. On PostgreSQL, where
+    claims run concurrently (no write lock), the inner SELECT locks the rows it picks and
+    skips rows another worker's claim holds (``FOR UPDATE SKIP LOCKED``).
     """
     fan_out(conn)
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
     rows = conn.execute(
         "UPDATE webhook_deliveries SET lease_owner = ?, due = ? "
         "WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due <= ? "
-        "ORDER BY due, id LIMIT ?) AND state = 'pending' AND due <= ? "
+        f"ORDER BY due, id LIMIT ?{lock}) AND state = 'pending' AND due <= ? "
         "RETURNING id, webhook, event_seq, format, attempts, created",
         (owner, lease_until, now, limit, now)).fetchall()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def payloads(conn: sqlite3.Connection,
+def payloads(conn: Conn,
              keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, bytes]]:
     out: dict[tuple[int, str], tuple[str, bytes]] = {}
     for seq, format_name in set(keys):
@@ -292,14 +313,14 @@ def payloads(conn: sqlite3.Connection,
     return out
 
 
-def next_due(conn: sqlite3.Connection) -> float | None:
+def next_due(conn: Conn) -> float | None:
     row = conn.execute("SELECT MIN(due) FROM (SELECT MIN(due) AS due FROM webhook_deliveries "
-                       "WHERE state = 'pending' UNION ALL SELECT MIN(due) FROM "
-                       "webhook_fanout)").fetchone()
+                       "WHERE state = 'pending' UNION ALL SELECT MIN(due) AS due FROM "
+                       "webhook_fanout) AS dues").fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
-def release(conn: sqlite3.Connection, owners: Iterable[str], now: float) -> int:
+def release(conn: Conn, owners: Iterable[str], now: float) -> int:
     """Make rows claimed by ``owners`` due now (their worker is gone or let them go)."""
     count = 0
     for owner in owners:
@@ -309,7 +330,7 @@ def release(conn: sqlite3.Connection, owners: Iterable[str], now: float) -> int:
     return count
 
 
-def lease_owners(conn: sqlite3.Connection, now: float) -> list[str]:
+def lease_owners(conn: Conn, now: float) -> list[str]:
     rows = conn.execute("SELECT DISTINCT lease_owner FROM webhook_deliveries "
                         "WHERE state = 'pending' AND due > ? AND lease_owner IS NOT NULL",
                         (now,)).fetchall()
@@ -334,7 +355,7 @@ class Outcome:
     worker: str
 
 
-def record(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> None:
+def record(conn: Conn, outcomes: Sequence[Outcome], now: float) -> None:
     """Write back attempts; every update is conditional on the claim still being ours."""
     conn.executemany(
         "INSERT INTO webhook_attempts (delivery, webhook, event_seq, time, status, latency_ms, "
@@ -368,7 +389,7 @@ def record(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) ->
                      [(now, w) for w in failed])
 
 
-def failed_for_window(conn: sqlite3.Connection, ids: Iterable[str], since: float) -> list[str]:
+def failed_for_window(conn: Conn, ids: Iterable[str], since: float) -> list[str]:
     """Active subscriptions among ``ids`` (each just gave up a delivery retried for a whole
     window) that have not had one success since ``since`` either."""
     out = []
@@ -381,7 +402,7 @@ def failed_for_window(conn: sqlite3.Connection, ids: Iterable[str], since: float
     return out
 
 
-def cancel_orphans(conn: sqlite3.Connection, ids: Sequence[int], owner: str, reason: str,
+def cancel_orphans(conn: Conn, ids: Sequence[int], owner: str, reason: str,
                    now: float) -> None:
     """Rows whose subscription or payload is gone: nothing to send, ever."""
     conn.executemany("UPDATE webhook_deliveries SET state = 'cancelled', last_error = ?, "
@@ -391,7 +412,7 @@ def cancel_orphans(conn: sqlite3.Connection, ids: Sequence[int], owner: str, rea
 
 # ---- reading back ------------------------------------------------------------------------------
 
-def attempts(conn: sqlite3.Connection, webhook_id: str, limit: int,
+def attempts(conn: Conn, webhook_id: str, limit: int,
              before: int | None = None) -> list[dict[str, Any]]:
     sql = ("SELECT a.id, a.delivery, a.event_seq, a.time, a.status, a.latency_ms, a.error, "
            "d.state, a.next_attempt FROM webhook_attempts a JOIN webhook_deliveries d "
@@ -407,14 +428,14 @@ def attempts(conn: sqlite3.Connection, webhook_id: str, limit: int,
             for r in conn.execute(sql, params).fetchall()]
 
 
-def counts(conn: sqlite3.Connection, webhook_id: str) -> dict[str, int]:
+def counts(conn: Conn, webhook_id: str) -> dict[str, int]:
     rows = conn.execute("SELECT state, COUNT(*) FROM webhook_deliveries WHERE webhook = ? "
                         "GROUP BY state", (webhook_id,)).fetchall()
     found = {r[0]: int(r[1]) for r in rows}
     return {s: found.get(s, 0) for s in ("pending", "delivered", "failed", "cancelled")}
 
 
-def prune(conn: sqlite3.Connection, before: float) -> int:
+def prune(conn: Conn, before: float) -> int:
     """Forget finished deliveries (and their attempts and bodies) that finished long ago."""
     conn.execute("DELETE FROM webhook_attempts WHERE delivery IN (SELECT id FROM "
                  "webhook_deliveries WHERE state != 'pending' AND finished < ?)", (before,))
@@ -423,7 +444,7 @@ def prune(conn: sqlite3.Connection, before: float) -> int:
     # Only pending deliveries need a body; the oldest of them bounds what must stay.
     row = conn.execute("SELECT MIN(seq) FROM (SELECT MIN(event_seq) AS seq FROM "
                        "webhook_deliveries WHERE state = 'pending' UNION ALL "
-                       "SELECT MIN(event_seq) FROM webhook_fanout)").fetchone()
+                       "SELECT MIN(event_seq) AS seq FROM webhook_fanout) AS seqs").fetchone()
     keep_from = row[0] if row and row[0] is not None else None
     if keep_from is None:
         conn.execute("DELETE FROM webhook_payloads WHERE event_seq <= (SELECT COALESCE("
