@@ -31,7 +31,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "sources" / "geo"
@@ -46,6 +46,7 @@ OSM = "© OpenStreetMap contributors"
 NATURAL_EARTH = "Made with Natural Earth"
 
 Point = tuple[float, float]
+P = TypeVar("P", tuple[float, float], tuple[int, int])
 
 # Albers equal-area conic.
 _P1, _P2, _P0, _L0 = (math.radians(v) for v in (46.0, 51.0, 48.5, 31.0))
@@ -184,9 +185,8 @@ def polygons(geometry: dict[str, Any]) -> list[list[list[int]]]:
     return list(geometry["arcs"])
 
 
-def ring_from_arcs(indices: Sequence[int],
-                   arcs: Sequence[Sequence[tuple[int, int]]]) -> list[tuple[int, int]]:
-    ring: list[tuple[int, int]] = []
+def ring_from_arcs(indices: Sequence[int], arcs: Sequence[Sequence[P]]) -> list[P]:
+    ring: list[P] = []
     for index in indices:
         arc = list(arcs[index]) if index >= 0 else list(reversed(arcs[~index]))
         ring.extend(arc if not ring else arc[1:])
