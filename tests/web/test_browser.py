@@ -31,6 +31,7 @@ RAION = "UA63020000000066931"  # Bohodukhivskyi raion, Kharkiv oblast
 HROMADA = "UA63040010000010092"  # Balakliiska hromada
 HROMADA_RAION = "UA63040000000023521"
 OBLAST = "UA63000000000041885"
+ALERT_FILL = "rgb(213, 94, 0)"  # --alert, Okabe-Ito vermillion
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,10 @@ def test_map_loads_from_this_host_only_and_follows_declarations(srv: Server,
             f"{state_of(HROMADA, 'hromadas')}.getAttribute('data-s') === 'a'", timeout=WAIT)
         assert page.get_attribute(f'#raions path[data-code="{HROMADA_RAION}"]',
                                   "data-s") == "p"
+        # The colour itself, as drawn (vermillion), for the raion and for the hromada.
+        for code, group in ((RAION, "raions"), (HROMADA, "hromadas")):
+            fill = page.evaluate(f"getComputedStyle({state_of(code, group)}).fill")
+            assert fill == ALERT_FILL, (code, fill)
         shot(page, "map-desktop")
     finally:
         end(srv, RAION)
