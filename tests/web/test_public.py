@@ -129,6 +129,7 @@ def test_region_page(srv: Server) -> None:
         assert "під тривогою" in page and "оголошено на рівні" in page  # inherited
         assert "Час до укриття" in page and "90" in page
         assert "Сусідні регіони" in page
+        assert "/regions/UA63060000000053698" in page  # a raion sharing its border
         assert f"/api/v1/history/stats?region={RAION}&amp;format=csv" in page
         assert "Тривог на день" in page and "За годиною доби" in page
         status = srv.get(f"/regions/{RAION}/status?lang=en", token=None).body.decode()

@@ -122,6 +122,14 @@ def centres() -> dict[str, tuple[int, int]]:
 
 
 @cache
+def geo_neighbours() -> dict[str, list[str]]:
+    """Raions and hromadas sharing a border in the map's topology (the catalogue's own
+    neighbours, and a region's configured ones, come first)."""
+    data: dict[str, list[str]] = json.loads(_static("map-neighbours.json"))
+    return data
+
+
+@cache
 def inset_origin() -> tuple[int, int]:
     """Where the Kyiv inset sits on the country map (its lower left corner)."""
     _, _, _, kh = (int(v) for v in layer("kyiv")["viewBox"].split())
@@ -612,8 +620,9 @@ async def region_page(request: web.Request) -> web.Response:
     name = _name(ctx, code, lang)
     crumbs = " › ".join(f'<a href="/regions/{c}">{e(_name(ctx, c, lang))}</a>'
                         for c in reversed(ctx.catalogue.ancestors(code)) if c != COUNTRY)
+    near = state.neighbours(code) or tuple(geo_neighbours().get(code, ()))
     neighbours = "".join(f'<li><a href="/regions/{c}">{e(_name(ctx, c, lang))}</a></li>'
-                         for c in state.neighbours(code) if c in ctx.catalogue)
+                         for c in near if c in ctx.catalogue)
     history = await ctx.read(history_html, ctx, request, code, lang, now)
     found = marks(state, drawn_codes())
     svg = map_svg(ctx, lang, found, "", focus=_focus(ctx, code))
