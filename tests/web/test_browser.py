@@ -228,7 +228,8 @@ def test_region_page(srv: Server, watched: Watched) -> None:
 
 
 def test_accessibility(srv: Server, watched: Watched) -> None:
-    from axe_playwright_python.sync_playwright import Axe
+    # The package ships no type information (no py.typed), hence the ignore.
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     declare(srv, HROMADA, threats=[{"type": "guided_bombs", "level": "yellow"}])
     declare(srv, OBLAST, status="test")
