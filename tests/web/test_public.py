@@ -159,3 +159,23 @@ def test_marks_follow_the_rules(tmp_path: Path, catalogue: Catalogue) -> None:
         assert KYIV not in found
     finally:
         storage.close()
+
+
+def test_region_history_includes_the_imported_official_record(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+    from tests.paths import OFFICIAL_UK
+
+    db = tmp_path / "record.db"
+    run_cli("import-history", str(OFFICIAL_UK), db=db)
+    server = start_server(tmp_path, db=db)
+    try:
+        stats = server.get(f"/api/v1/history/stats?region={KYIV}").json()["regions"][0]
+        assert stats["alerts"] > 100  # the record is there
+        page = server.get(f"/regions/{KYIV}", token=None).body.decode()
+        # The same figures as the statistics endpoint, which reads the same record.
+        assert f"<p>{stats['alerts']} тривог, {stats['total_seconds'] / 3600:.1f} год.</p>" \
+            in page
+        for month in stats["by_month"]:
+            assert f'<th scope="row">{month["month"]}</th>' in page
+    finally:
+        stop_server(server)

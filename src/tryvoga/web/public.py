@@ -41,8 +41,9 @@ from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, ThreatLevel, alert_level
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.state import State
-from tryvoga.domain.stats import KYIV, compute, group_spans, relevant_codes
+from tryvoga.domain.stats import KYIV, Span, compute, group_spans, relevant_codes
 from tryvoga.errors import NotFound
+from tryvoga.storage.history import HistoryFilter
 from tryvoga.web.i18n import (
     ALERT_TYPES,
     INCIDENT_STATUS,
@@ -577,16 +578,22 @@ def history_html(ctx: Context, request: web.Request, code: str, lang: Lang,
 
     t = TEXT[lang]
     state = ctx.follower.state
-    spans = record_spans(state, None, AlertType.AIR_RAID, now=now)
-    spans += record_spans(state, history_reader(request.app), AlertType.AIR_RAID, now=now,
-                          live=False)
+    touching = relevant_codes(ctx.catalogue, code)
+    # The live alerts as /api/v1/history/stats takes them; the imported ones read for the
+    # regions that touch this one only (the whole record is tens of thousands of rows).
+    spans = [s for s in record_spans(state, None, AlertType.AIR_RAID, now=now)
+             if s.region in touching]
+    spans += [Span(item.region, parse_time(item.started_at).timestamp(),
+                   parse_time(item.ended_at).timestamp())
+              for item in history_reader(request.app).alerts(
+                  HistoryFilter(regions=frozenset(touching), type=AlertType.AIR_RAID.value))]
     result = compute(ctx.catalogue, spans, [code], None, now.timestamp())[0]
     grouped = group_spans(spans)
     days: dict[str, int] = {}
     today = now.astimezone(KYIV).date()
     for back in range(29, -1, -1):
         days[(today - timedelta(days=back)).isoformat()] = 0
-    for region in relevant_codes(ctx.catalogue, code):
+    for region in touching:
         for span in grouped.get(region, ()):
             day = datetime.fromtimestamp(span.start, KYIV).date().isoformat()
             if day in days:
