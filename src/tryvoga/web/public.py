@@ -27,7 +27,8 @@ import gzip
 import hashlib
 import html
 import json
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -382,14 +383,38 @@ def _lang(request: web.Request) -> Lang:
     return lang_of(request.query.get("lang") or request.cookies.get("lang"))
 
 
-def _html(request: web.Request, body: str) -> web.Response:
-    response = web.Response(text=body, content_type="text/html", charset="utf-8",
-                            headers={"Cache-Control": "no-cache", "Vary": "Cookie"})
+_RENDERED: web.AppKey[OrderedDict[tuple[Any, ...], Asset]] = web.AppKey("web_rendered",
+                                                                      OrderedDict)
+RENDERED_KEPT = 64
+
+
+async def rendered(request: web.Request, key: tuple[Any, ...],
+                   build: Callable[[datetime], Awaitable[Asset]]) -> Asset:
+    """A page or fragment rendered once per state version, key and minute (the counters of
+    time since an alert started move with the clock), then served as the same bytes, gzipped
+    once, to every reader."""
+    now = datetime.now(UTC)
+    cache = request.app[_RENDERED]
+    full = (context_of(request).follower.state.seq, int(now.timestamp() // 60), *key)
+    found = cache.get(full)
+    if found is None:
+        found = cache[full] = await build(now)
+        while len(cache) > RENDERED_KEPT:
+            cache.popitem(last=False)
+    return found
+
+
+def _html(request: web.Request, asset: Asset) -> web.Response:
+    response = asset.response(request, "no-cache")
+    response.headers["Vary"] = "Accept-Encoding, Cookie"
     if request.query.get("lang") in ("uk", "en"):
         response.set_cookie("lang", request.query["lang"], max_age=365 * 86400,
                             samesite="Lax", httponly=True)
-    response.enable_compression()
     return response
+
+
+def _html_asset(body: str) -> Asset:
+    return Asset.of(body.encode(), "text/html")
 
 
 def _page(lang: Lang, title: str, main: str, boot: dict[str, Any], path: str) -> str:
@@ -462,11 +487,12 @@ async def map_page(request: web.Request) -> web.Response:
     ctx.actor(request, required=False)
     lang = _lang(request)
     t = TEXT[lang]
-    now = datetime.now(UTC)
-    state = ctx.follower.state
-    found = marks(state, drawn_codes())
-    svg = map_svg(ctx, lang, found, drill_labels(state, lang))
-    main = f"""<main class="layout">
+
+    async def build(now: datetime) -> Asset:
+        state = ctx.follower.state
+        found = marks(state, drawn_codes())
+        svg = map_svg(ctx, lang, found, drill_labels(state, lang))
+        main = f"""<main class="layout">
 <h1 class="visually-hidden">{t["title"]}</h1>
 <div class="map-wrap">{svg}
 <p class="map-tools"><button type="button" id="show-hromadas" hidden>{t["show_hromadas"]}</button>
@@ -474,9 +500,11 @@ async def map_page(request: web.Request) -> web.Response:
 <aside id="panel" class="panel" aria-label="{t["active_alerts"]}">
 {_my_region(ctx, lang)}<div id="list">{panel(ctx, lang, now)}</div></aside>
 </main>"""
-    boot = _boot(ctx, lang, now, page="map",
-                 hromadas=any(c in found for c in _hromada_codes()))
-    return _html(request, _page(lang, t["title"], main, boot, "/"))
+        boot = _boot(ctx, lang, now, page="map",
+                     hromadas=any(c in found for c in _hromada_codes()))
+        return _html_asset(_page(lang, t["title"], main, boot, "/"))
+
+    return _html(request, await rendered(request, ("map", lang), build))
 
 
 @cache
@@ -488,16 +516,14 @@ async def state_view(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
     lang = _lang(request)
-    body = json.dumps(state_json(ctx, lang, datetime.now(UTC)), ensure_ascii=False,
-                      separators=(",", ":")).encode()
-    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    # The body holds counters that move with the clock: compare without them too.
-    headers = {"Cache-Control": "no-cache", "ETag": tag, "Vary": "Cookie"}
-    if tag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    response = web.Response(body=body, content_type="application/json", charset="utf-8",
-                            headers=headers)
-    response.enable_compression()
+
+    async def build(now: datetime) -> Asset:
+        return Asset.of(json.dumps(state_json(ctx, lang, now), ensure_ascii=False,
+                                   separators=(",", ":")).encode(), "application/json")
+
+    asset = await rendered(request, ("state", lang), build)
+    response = asset.response(request, "no-cache")
+    response.headers["Vary"] = "Accept-Encoding, Cookie"
     return response
 
 
@@ -570,19 +596,26 @@ def _bars(rows: list[tuple[str, float, str]], head: tuple[str, str], caption: st
             f"<tbody>{body}</tbody></table>")
 
 
-def history_html(ctx: Context, request: web.Request, code: str, lang: Lang,
-                 now: datetime) -> str:
-    """Alerts per day (30 days), hours per month, by hour of day; live and imported alerts."""
-    from tryvoga.api.history import history_reader
+def live_spans(ctx: Context, code: str, now: datetime) -> list[Span]:
+    """The live alerts that touch a region, as ``/api/v1/history/stats`` takes them."""
     from tryvoga.ingest.record import spans as record_spans
 
-    t = TEXT[lang]
-    state = ctx.follower.state
     touching = relevant_codes(ctx.catalogue, code)
-    # The live alerts as /api/v1/history/stats takes them; the imported ones read for the
-    # regions that touch this one only (the whole record is tens of thousands of rows).
-    spans = [s for s in record_spans(state, None, AlertType.AIR_RAID, now=now)
-             if s.region in touching]
+    return [s for s in record_spans(ctx.follower.state, None, AlertType.AIR_RAID, now=now)
+            if s.region in touching]
+
+
+def history_html(ctx: Context, request: web.Request, code: str, lang: Lang,
+                 now: datetime, live: list[Span]) -> str:
+    """Alerts per day (30 days), hours per month, by hour of day; live and imported alerts.
+    Runs on a thread: reads the imported record, never the state."""
+    from tryvoga.api.history import history_reader
+
+    t = TEXT[lang]
+    touching = relevant_codes(ctx.catalogue, code)
+    # The imported alerts are read for the regions that touch this one only (the whole
+    # record is tens of thousands of rows).
+    spans = list(live)
     spans += [Span(item.region, parse_time(item.started_at).timestamp(),
                    parse_time(item.ended_at).timestamp())
               for item in history_reader(request.app).alerts(
@@ -621,32 +654,39 @@ async def region_page(request: web.Request) -> web.Response:
     code = _region_code(ctx, request)
     lang = _lang(request)
     t = TEXT[lang]
-    now = datetime.now(UTC)
-    state = ctx.follower.state
-    region = ctx.catalogue[code]
-    name = _name(ctx, code, lang)
-    crumbs = " › ".join(f'<a href="/regions/{c}">{e(_name(ctx, c, lang))}</a>'
-                        for c in reversed(ctx.catalogue.ancestors(code)) if c != COUNTRY)
-    near = state.neighbours(code) or tuple(geo_neighbours().get(code, ()))
-    neighbours = "".join(f'<li><a href="/regions/{c}">{e(_name(ctx, c, lang))}</a></li>'
-                         for c in near if c in ctx.catalogue)
-    history = await ctx.read(history_html, ctx, request, code, lang, now)
-    found = marks(state, drawn_codes())
-    svg = map_svg(ctx, lang, found, "", focus=_focus(ctx, code))
-    main = f"""<main class="region">
+
+    async def build(now: datetime) -> Asset:
+        state = ctx.follower.state
+        region = ctx.catalogue[code]
+        name = _name(ctx, code, lang)
+        crumbs = " › ".join(f'<a href="/regions/{c}">{e(_name(ctx, c, lang))}</a>'
+                            for c in reversed(ctx.catalogue.ancestors(code)) if c != COUNTRY)
+        near = state.neighbours(code) or tuple(geo_neighbours().get(code, ()))
+        neighbours = "".join(f'<li><a href="/regions/{c}">{e(_name(ctx, c, lang))}</a></li>'
+                             for c in near if c in ctx.catalogue)
+        # The live spans are taken here, on the loop, where the state does not move under us;
+        # the imported record is read on a thread.
+        live = live_spans(ctx, code, now)
+        history = await ctx.read(history_html, ctx, request, code, lang, now, live)
+        found = marks(state, drawn_codes())
+        svg = map_svg(ctx, lang, found, "", focus=_focus(ctx, code))
+        listed = (f'<ul class="neighbours">{neighbours}</ul>' if neighbours
+                  else f"<p>{t['none']}</p>")
+        main = f"""<main class="region">
 <p class="crumbs"><a href="/">{t["back"]}</a>{" › " + crumbs if crumbs else ""}</p>
 <h1>{e(name)}</h1>
 <div class="region-grid"><div>
 <section id="status" class="status" aria-live="polite">
 {region_status(ctx, code, lang, now)}</section>
-<section><h2>{t["neighbours"]}</h2>
-{f'<ul class="neighbours">{neighbours}</ul>' if neighbours else f"<p>{t['none']}</p>"}
-</section></div>
+<section><h2>{t["neighbours"]}</h2>{listed}</section></div>
 <div class="map-wrap small">{svg}</div></div>
 {history}
 </main>"""
-    boot = _boot(ctx, lang, now, page="region", region=code, level=region.level.value)
-    return _html(request, _page(lang, f"{name}: {t['site']}", main, boot, f"/regions/{code}"))
+        boot = _boot(ctx, lang, now, page="region", region=code, level=region.level.value)
+        return _html_asset(_page(lang, f"{name}: {t['site']}", main, boot,
+                                 f"/regions/{code}"))
+
+    return _html(request, await rendered(request, ("region", code, lang), build))
 
 
 def _focus(ctx: Context, code: str) -> str | None:
@@ -674,6 +714,7 @@ async def static(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app[_RENDERED] = OrderedDict()
     r = app.router
     r.add_get("/", map_page)
     r.add_get("/map/state.json", state_view)
