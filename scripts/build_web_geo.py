@@ -13,7 +13,7 @@ and writes ``src/tryvoga/web/static/map-<layer>.json`` for the layers ``oblasts`
 
     {"layer": "raions", "viewBox": "0 0 W H", "attribution": "...",
      "features": [{"code": KATOTTG, "d": SVG path data, "c": [x, y] label point}, ...],
-     "borders": path (raions only)}
+     "borders": oblast border lines, "inner": raion border lines (raions only)}
 
 Coordinates are projected once here, on an Albers equal-area conic (standard parallels 46 and
 51 degrees N, central meridian 31 degrees E), scaled to ``WIDTH`` pixels and rounded to whole
@@ -232,6 +232,8 @@ def main() -> None:
         extra = {}
         if layer == "raions":
             extra["borders"] = oblast_borders(objects["raions"]["geometries"], simple)
+            extra["inner"] = oblast_borders(objects["raions"]["geometries"], simple,
+                                            inner=True)
         write(layer, frame, OSM, features, **extra)
     write_neighbours(objects)
 
@@ -257,7 +259,9 @@ def main() -> None:
 
 
 def oblast_borders(geometries: list[dict[str, Any]],
-                   arcs: Sequence[Sequence[tuple[int, int]]]) -> str:
+                   arcs: Sequence[Sequence[tuple[int, int]]], *, inner: bool = False) -> str:
+    """The oblast borders (and the outside of the coverage) as lines; ``inner``: the borders
+    between raions of one oblast instead."""
     users: dict[int, set[str]] = {}
     for geometry in geometries:
         oblast = geometry["properties"]["katottg"][:4]
@@ -272,7 +276,8 @@ def oblast_borders(geometries: list[dict[str, Any]],
                 for index in ring:
                     key = index if index >= 0 else ~index
                     counts[key] = counts.get(key, 0) + 1
-    chosen = sorted(i for i, who in users.items() if len(who) > 1 or counts[i] == 1)
+    outer = {i for i, who in users.items() if len(who) > 1 or counts[i] == 1}
+    chosen = sorted(set(users) - outer if inner else outer)
     return line_path(arcs[i] for i in chosen)
 
 

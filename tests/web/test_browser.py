@@ -279,3 +279,22 @@ def test_the_page_resumes_after_a_server_restart(tmp_path: Path, watched: Watche
         page.wait_for_function("!document.body.classList.contains('stale')", timeout=WAIT)
     finally:
         stop_server(server)
+
+
+def test_zooming_in_loads_the_hromadas(srv: Server, watched: Watched) -> None:
+    page = watched.page
+    page.goto(srv.base + "/")
+    page.wait_for_function("!document.getElementById('zoom').hidden", timeout=WAIT)
+    assert page.locator("#hromadas path").count() == 0
+    with page.expect_response(lambda r: "/geo/hromadas.json" in r.url):
+        page.click("#zoom-in")
+    page.wait_for_function("document.querySelectorAll('#hromadas path').length === 1469",
+                           timeout=WAIT)
+    assert page.get_attribute("#map", "viewBox") != "0 0 1000 676"
+    page.mouse.move(683, 350)
+    page.mouse.down()
+    page.mouse.move(583, 300, steps=5)
+    page.mouse.up()
+    shot(page, "map-zoomed")
+    page.click("#zoom-reset")
+    assert page.get_attribute("#map", "viewBox") == "0 0 1000 676"

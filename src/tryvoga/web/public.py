@@ -373,6 +373,7 @@ def map_svg(ctx: Context, lang: Lang, found: dict[str, str], labels: str, *,
             f'<g id="raions">'
             f'{"".join(_shape(f, found, names, focus) for f in raions["features"])}</g>'
             f'<g id="hromadas">{"".join(_shape(f, found, names, focus) for f in hromadas)}</g>'
+            f'<path id="inner" d="{raions["inner"]}"/>'
             f'<path id="borders" d="{raions["borders"]}"/>{outline}'
             f'{inset}<g id="labels">{labels}</g></svg>')
 
@@ -495,8 +496,11 @@ async def map_page(request: web.Request) -> web.Response:
         main = f"""<main class="layout">
 <h1 class="visually-hidden">{t["title"]}</h1>
 <div class="map-wrap">{svg}
-<p class="map-tools"><button type="button" id="show-hromadas" hidden>{t["show_hromadas"]}</button>
-</p>{_legend(lang)}</div>
+<p class="map-tools"><span id="zoom" hidden><button type="button" id="zoom-in"
+ aria-label="{t["zoom_in"]}">+</button> <button type="button" id="zoom-out"
+ aria-label="{t["zoom_out"]}">−</button> <button type="button" id="zoom-reset"
+ >{t["zoom_reset"]}</button></span>
+<button type="button" id="show-hromadas" hidden>{t["show_hromadas"]}</button></p>{_legend(lang)}</div>
 <aside id="panel" class="panel" aria-label="{t["active_alerts"]}">
 {_my_region(ctx, lang)}<div id="list">{panel(ctx, lang, now)}</div></aside>
 </main>"""

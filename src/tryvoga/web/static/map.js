@@ -262,12 +262,73 @@
     });
   }
 
-  // ---- the map ----------------------------------------------------------------------
+  // ---- the map: click a shape for its page; zoom and drag (hromadas load from 2x) ------
+  var dragged = false;
   if (mapEl) {
     mapEl.addEventListener("click", function (ev) {
+      if (dragged) { dragged = false; return; }
       var p = ev.target.closest && ev.target.closest("path[data-code]");
       if (p) { window.location.href = "/regions/" + p.getAttribute("data-code"); }
     });
+  }
+  var zoomTools = document.getElementById("zoom");
+  if (mapEl && zoomTools && boot.page === "map") {
+    var full = mapEl.getAttribute("viewBox").split(" ").map(Number);
+    var W = full[2], H = full[3];
+    var view = { x: 0, y: 0, w: W, h: H };
+    var setView = function (x, y, w) {
+      w = Math.max(W / 16, Math.min(W, w));
+      var h = w * H / W;
+      view = { x: Math.max(0, Math.min(W - w, x)), y: Math.max(0, Math.min(H - h, y)),
+               w: w, h: h };
+      mapEl.setAttribute("viewBox", view.x + " " + view.y + " " + view.w + " " + view.h);
+      var zoom = W / w;
+      mapEl.style.setProperty("--z", String(zoom));
+      mapEl.classList.toggle("zoomed", zoom > 1.01);
+      if (zoom >= 2) { mapEl.classList.add("show-h"); loadHromadas(); }
+      else if (toggle && toggle.getAttribute("aria-pressed") !== "true") {
+        mapEl.classList.remove("show-h");
+      }
+    };
+    var zoomBy = function (factor, cx, cy) {
+      var w = view.w / factor;
+      setView(cx - (cx - view.x) / factor, cy - (cy - view.y) / factor, w);
+    };
+    var toSvg = function (clientX, clientY) {
+      var box = mapEl.getBoundingClientRect();
+      return [view.x + (clientX - box.left) / box.width * view.w,
+              view.y + (clientY - box.top) / box.height * view.h];
+    };
+    zoomTools.hidden = false;
+    document.getElementById("zoom-in").addEventListener("click", function () {
+      zoomBy(2, view.x + view.w / 2, view.y + view.h / 2);
+    });
+    document.getElementById("zoom-out").addEventListener("click", function () {
+      zoomBy(0.5, view.x + view.w / 2, view.y + view.h / 2);
+    });
+    document.getElementById("zoom-reset").addEventListener("click", function () {
+      setView(0, 0, W);
+    });
+    mapEl.addEventListener("wheel", function (ev) {
+      if (!ev.ctrlKey && !mapEl.classList.contains("zoomed") && ev.deltaY > 0) { return; }
+      ev.preventDefault();
+      var at = toSvg(ev.clientX, ev.clientY);
+      zoomBy(ev.deltaY < 0 ? 1.5 : 1 / 1.5, at[0], at[1]);
+    }, { passive: false });
+    var start = null;
+    mapEl.addEventListener("pointerdown", function (ev) {
+      start = { x: ev.clientX, y: ev.clientY, vx: view.x, vy: view.y };
+      dragged = false;
+    });
+    mapEl.addEventListener("pointermove", function (ev) {
+      if (!start || !mapEl.classList.contains("zoomed")) { return; }
+      var dx = ev.clientX - start.x, dy = ev.clientY - start.y;
+      if (!dragged && Math.abs(dx) + Math.abs(dy) < 6) { return; }
+      dragged = true;
+      var scale = view.w / mapEl.getBoundingClientRect().width;
+      setView(start.vx - dx * scale, start.vy - dy * scale, view.w);
+    });
+    window.addEventListener("pointerup", function () { start = null; });
   }
   var toggle = document.getElementById("show-hromadas");
   if (toggle && mapEl) {
