@@ -500,7 +500,8 @@ async def map_page(request: web.Request) -> web.Response:
  aria-label="{t["zoom_in"]}">+</button> <button type="button" id="zoom-out"
  aria-label="{t["zoom_out"]}">−</button> <button type="button" id="zoom-reset"
  >{t["zoom_reset"]}</button></span>
-<button type="button" id="show-hromadas" hidden>{t["show_hromadas"]}</button></p>{_legend(lang)}</div>
+<button type="button" id="show-hromadas" hidden>{t["show_hromadas"]}</button></p>
+{_legend(lang)}</div>
 <aside id="panel" class="panel" aria-label="{t["active_alerts"]}">
 {_my_region(ctx, lang)}<div id="list">{panel(ctx, lang, now)}</div></aside>
 </main>"""
