@@ -193,23 +193,47 @@ def test_language_switch_and_phone(srv: Server, browser: Any) -> None:
         context.close()
 
 
-def test_my_region_is_remembered(srv: Server, watched: Watched) -> None:
-    page = watched.page
-    page.goto(srv.base + "/")
-    page.wait_for_function("!document.getElementById('mine').hidden", timeout=WAIT)
-    page.select_option("#my-region", RAION)
-    page.reload()
-    page.wait_for_function("!document.getElementById('mine').hidden", timeout=WAIT)
-    assert page.input_value("#my-region") == RAION
-    declare(srv, RAION)
+def test_my_region_is_remembered_and_notifies(srv: Server, browser: Any) -> None:
+    context = browser.new_context(viewport=DESKTOP)
     try:
-        page.wait_for_function("document.getElementById('my-state').dataset.s === 'a'",
+        context.grant_permissions(["notifications"], origin=srv.base)
+        # Record what the page shows as notifications (the browser's own would need a desktop).
+        context.add_init_script("""
+            window.__shown = [];
+            const Real = window.Notification;
+            window.Notification = function (title, options) {
+                window.__shown.push(title + ' | ' + (options && options.body));
+                return new Real(title, options);
+            };
+            window.Notification.permission = 'granted';
+            window.Notification.requestPermission = () => Promise.resolve('granted');
+        """)
+        page = context.new_page()
+        page.goto(srv.base + "/")
+        page.wait_for_function("!document.getElementById('mine').hidden", timeout=WAIT)
+        page.select_option("#my-region", RAION)
+        page.check("#my-notify")
+        page.reload()
+        page.wait_for_function("!document.getElementById('mine').hidden", timeout=WAIT)
+        assert page.input_value("#my-region") == RAION
+        assert page.is_checked("#my-notify")
+        page.wait_for_function("document.getElementById('my-state').dataset.s === 'n'",
                                timeout=WAIT)
-        assert "тривога" in page.inner_text("#my-state")
+        declare(srv, RAION)
+        try:
+            page.wait_for_function("document.getElementById('my-state').dataset.s === 'a'",
+                                   timeout=WAIT)
+            assert "тривога" in page.inner_text("#my-state")
+            page.wait_for_function("window.__shown.length === 1", timeout=WAIT)
+        finally:
+            end(srv, RAION)
+        page.wait_for_function("window.__shown.length === 2", timeout=WAIT)
+        shown = page.evaluate("window.__shown")
+        assert "Богодухівський район: тривога" in shown[0]
+        assert "Богодухівський район: відбій" in shown[1]
+        assert "відбій" in page.inner_text("#announce")
     finally:
-        end(srv, RAION)
-    page.wait_for_function("document.getElementById('announce').textContent"
-                           ".includes('відбій')", timeout=WAIT)
+        context.close()
 
 
 def test_region_page(srv: Server, watched: Watched) -> None:
