@@ -179,3 +179,31 @@ def test_region_history_includes_the_imported_official_record(tmp_path: Path) ->
             assert f'<th scope="row">{month["month"]}</th>' in page
     finally:
         stop_server(server)
+
+
+def test_yellow_and_red_as_the_state_says(tmp_path: Path, catalogue: Catalogue) -> None:
+    """The map's red/yellow split agrees with State.effective_level for every drawn region."""
+    from tryvoga.domain.model import ThreatLevel
+    from tryvoga.storage.sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(tmp_path / "y.db")
+    try:
+        service = Service(storage, catalogue)
+        admin = Actor("admin")
+        yellow = [{"type": "guided_bombs", "level": "yellow"}]
+        red = [{"type": "missiles", "level": "red"}]
+        service.declare(admin, [HROMADA_RAION], "air_raid", yellow, "actual", "", "", None)
+        service.declare(admin, [HROMADA], "air_raid", red, "actual", "", "", None)
+        service.declare(admin, [RAION], "air_raid", yellow, "actual", "", "", None)
+        service.declare(admin, [KYIV], "air_raid", None, "actual", "", "", None)
+        state = State(catalogue)
+        state.apply_all(storage.read_events(0))
+        found = marks(state, drawn_codes())
+        for code, letter in found.items():
+            if letter in ("a", "y"):
+                expected = "y" if state.effective_level(code) is ThreatLevel.YELLOW else "a"
+                assert letter == expected, code
+        assert found[RAION] == "y" and found[HROMADA] == "a" and found[HROMADA_RAION] == "a"
+        assert found[KYIV] == "a"
+    finally:
+        storage.close()

@@ -172,11 +172,23 @@ def marks(state: State, codes: frozenset[str]) -> dict[str, str]:
                     other_types_full.add(code)
             elif code not in out:
                 out[code] = "p"
-    for code, letter in out.items():
-        if letter == "a" and code not in other_types_full \
-                and state.effective_level(code) is ThreatLevel.YELLOW:
-            out[code] = "y"
     catalogue = state.catalogue
+    # Yellow where every actual air-raid alert on the region, above it or inside it is of
+    # yellow level (State.effective_level's rule, for all regions at once: that method
+    # looks at every alert for one region, too slow for a thousand of each).
+    red: set[str] = set()
+    seen: set[str] = set()
+    for alert in state.active_alerts():
+        if alert.type is not AlertType.AIR_RAID or alert.status is not AlertStatus.ACTUAL \
+                or alert_level(alert.threats) is ThreatLevel.YELLOW or alert.region in seen:
+            continue
+        seen.add(alert.region)
+        red.add(alert.region)
+        red.update(catalogue.ancestors(alert.region))
+        red.update(catalogue.descendants(alert.region))
+    for code, letter in out.items():
+        if letter == "a" and code not in other_types_full and code not in red:
+            out[code] = "y"
     for alert in state.active_alerts():
         if alert.status is AlertStatus.ACTUAL:
             continue
