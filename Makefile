@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: run test lint typecheck unit system-deps catalogue geo clean bench
+.PHONY: run test lint typecheck unit system-deps catalogue geo web-geo clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ catalogue: | $(BIN)/python
 geo: | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[build]' shapely
 	$(BIN)/python scripts/build_geo.py
+
+# The web map's projected, simplified layers (src/tryvoga/web/static/map-*.json; no extras).
+web-geo: | $(BIN)/python
+	$(BIN)/python scripts/build_web_geo.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

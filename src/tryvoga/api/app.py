@@ -151,11 +151,9 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
         return web.json_response({"ok": True, "version": context.follower.state.seq,
                                   "pid": os.getpid()})
 
-    async def root(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/api/v1/docs")
-
     app.router.add_get("/healthz", health)
-    app.router.add_get("/", root)
+    from tryvoga import web as pages
+    pages.add_routes(app)  # the public map at /, region pages, /geo/*.json
     _shape_errors(app)
     return app
 
