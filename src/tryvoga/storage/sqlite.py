@@ -17,7 +17,7 @@ from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
-from tryvoga.storage import compat_webhooks, history, proposals, webhooks
+from tryvoga.storage import compat_webhooks, history, operators, proposals, webhooks
 from tryvoga.storage.base import (
     AuditRecord,
     IdempotencyRecord,
@@ -74,6 +74,10 @@ MIGRATIONS[5] = compat_webhooks.MIGRATION
 MIGRATIONS[6] = proposals.MIGRATION
 # The retry each webhook attempt scheduled (see storage/webhooks.py ATTEMPT_SCHEDULE).
 MIGRATIONS[7] = webhooks.ATTEMPT_SCHEDULE
+# Operators, console sessions and two-person approvals; automated tokens (issue 13; see
+# storage/operators.py).
+MIGRATIONS[8] = operators.MIGRATION
+MIGRATIONS[9] = operators.AUTOMATED_TOKENS
 
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -205,6 +209,10 @@ class SQLiteTransaction:
         changed inside this transaction."""
         return compat_webhooks.Registrations(self._conn)
 
+    def operators(self) -> operators.OperatorTables:
+        """Operators, sessions and approvals, changed inside this transaction."""
+        return operators.OperatorTables(self._conn)
+
 
 class SQLiteStorage:
     def __init__(self, path: str | Path) -> None:
@@ -323,6 +331,11 @@ class SQLiteStorage:
                 "SELECT id, name, scopes, write, created, revoked FROM tokens WHERE hash = ?",
                 (token_hash,)).fetchone()
         return None if row is None else _token(row)
+
+    def token_automated(self, token_id: str) -> bool:
+        """Whether the token was created as an automated source (approval.py)."""
+        with self._read_lock:
+            return operators.Queries(self._read).token_automated(token_id)
 
     def tokens(self) -> list[TokenRecord]:
         with self._read_lock:
