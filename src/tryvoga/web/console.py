@@ -609,11 +609,12 @@ def _hromadas(request: web.Request, codes: Sequence[str]) -> int:
             found.add(code)
             continue
         below = [c for c in catalogue.descendants(code) if catalogue[c].level is Level.HROMADA]
-        if below:
-            found.update(below)
-        else:
-            found.update(c for c in catalogue.ancestors(code)
-                         if c != COUNTRY and catalogue[c].level is Level.HROMADA)
+        above = [c for c in catalogue.ancestors(code)
+                 if c != COUNTRY and catalogue[c].level is Level.HROMADA]
+        if below or above:
+            found.update(below or above)
+        elif catalogue[code].level is Level.SPECIAL_CITY:  # Kyiv, Sevastopol: one community
+            found.add(code)
     return len(found)
 
 
