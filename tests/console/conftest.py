@@ -12,6 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.conftest import TRYVOGA, Server, start_server, stop_server
+from tryvoga.domain.regions import load_catalogue
+from tryvoga.operators import Operators
+from tryvoga.storage.sqlite import SQLiteStorage
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
@@ -35,10 +38,15 @@ def console_server(tmp_path: Path) -> Iterator[Server]:
     """A server with a whole-country approver (alice) and operator (bob), a Kyiv-only
     operator (kyiv) and a second approver for Lviv oblast only (lviv)."""
     db = tmp_path / "console.db"
-    create_operator(db, "alice", "UA", role="approver")
-    create_operator(db, "bob", "UA")
-    create_operator(db, "kyiv", "UA80000000000093317")
-    create_operator(db, "lviv", "UA46000000000026241", role="approver")
+    create_operator(db, "alice", "UA", role="approver")  # the command, as an admin would
+    storage = SQLiteStorage(db)  # the rest in-process: one command costs a second
+    try:
+        desk = Operators(storage, load_catalogue())
+        desk.create("bob", PASSWORD, "operator", ["UA"])
+        desk.create("kyiv", PASSWORD, "operator", ["UA80000000000093317"])
+        desk.create("lviv", PASSWORD, "approver", ["UA46000000000026241"])
+    finally:
+        storage.close()
     running = start_server(tmp_path, "--console-lockout-failures", "3", db=db)
     yield running
     stop_server(running)

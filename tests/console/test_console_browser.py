@@ -28,7 +28,7 @@ def choose(page: Page, server: Server, query: str, code: str) -> None:
     page.fill("#q", query)
     page.click("form.search button[type=submit]")
     page.locator("ul.found li", has_text=code).locator("a.add").click()
-    expect(page.locator("ul.selected")).to_contain_text(code[:0] or "")
+    expect(page.locator("ul.selected li")).to_have_count(1)
 
 
 def fill_details(page: Page, type_: str, status: str, threats: tuple[str, ...] = ()) -> None:
@@ -86,8 +86,9 @@ def test_a_resubmitted_form_declares_once(page: Page, console_server: Server) ->
     fill_details(page, "air_raid", "exercise")
     expect(page.locator(".banner")).to_contain_text("НАВЧАННЯ")
     form = page.locator("form[action='/console/declare/confirm']")
-    fields = {name: form.locator(f"input[name={name}]").first.input_value()
-              for name in ("csrf", "form_key", "type", "status", "sel")}
+    fields: dict[str, str | float | bool] = {
+        name: form.locator(f"input[name={name}]").first.input_value()
+        for name in ("csrf", "form_key", "type", "status", "sel")}
     first = page.request.post(server.base + "/console/declare/confirm", form=fields)
     second = page.request.post(server.base + "/console/declare/confirm", form=fields)
     assert first.status == second.status == 200
@@ -121,7 +122,8 @@ def test_two_person_rule(browser: Browser, console_server: Server) -> None:
         assert active(server) == []
         # An approver outside the scope does not even see it.
         login(lviv, server, "lviv")
-        assert lviv.goto(request_url).status == 404  # type: ignore[union-attr]  # goto gives a response here
+        hidden = lviv.goto(request_url)
+        assert hidden is not None and hidden.status == 404
         # A second operator with the approver role, within scope, approves: then it goes out.
         login(alice, server, "alice")
         expect(alice.locator("ul.approvals")).to_contain_text("bob")
@@ -200,8 +202,6 @@ def test_language_switch_and_scope(page: Page, console_server: Server) -> None:
     expect(page.locator("main")).to_contain_text("Nothing found in your scope.")
     shot(page, "desktop-declare-en")
     # The server refuses it anyway.
-    csrf = page.locator("input[name=csrf]").first.input_value() if page.locator(
-        "input[name=csrf]").count() else ""
     page.goto(server.base + f"/console/declare?sel={KYIV}")
     csrf = page.locator("input[name=csrf]").first.input_value()
     answer = page.request.post(server.base + "/console/declare/review",

@@ -786,10 +786,12 @@ async def approval_page(request: web.Request, who: Who) -> web.Response:
     hooks = await request.app[CONSOLE].write(_webhooks_reached, request,
                                              record.body["regions"])
     why = "; ".join(t(lang, f"why_{r}") for r in record.reasons)
-    body = (f'<p class="state state-{state}"><strong>{h(t(lang, "state_" + state))}</strong>'
-            f'</p><p>{h(t(lang, "requested_by", name=record.requester, time=kyiv(record.created, lang), until=kyiv_epoch(record.expires)))}</p>'  # noqa: E501
-            f'<p class="needs-approval">{h(t(lang, "needs_approval", why=why))}</p>'
-            + _summary(request, lang, record.body, hooks))
+    requested = t(lang, "requested_by", name=record.requester,
+                  time=kyiv(record.created, lang), until=kyiv_epoch(record.expires))
+    body = (f'<p class="state state-{state}" role="status"><strong>'
+            f'{h(t(lang, "state_" + state))}</strong></p><p>{h(requested)}</p>'
+            + _summary(request, lang, record.body, hooks)
+            + f'<p class="needs-approval">{h(t(lang, "needs_approval", why=why))}</p>')
     if state == "pending":
         actions = []
         if record.requester == who.operator.name:
