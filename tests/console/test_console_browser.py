@@ -77,6 +77,46 @@ def test_log_in_declare_confirm_visible_end(page: Page, console_server: Server) 
     assert active(server) == []
     events = SQLiteStorage(server.db).read_events()
     assert [e.actor for e in events] == ["operator:bob", "operator:bob"]
+    # The audit trail has who did what from which session, in the same commits as the events.
+    audit = [r for r in SQLiteStorage(server.db).audit_records()
+             if r.action.startswith("console.")]
+    assert [(r.action, r.actor, r.detail["events"]) for r in audit] == [
+        ("console.declared", "operator:bob", [1]), ("console.ended", "operator:bob", [2])]
+    page.goto(server.base + "/console/audit?action=console.")
+    expect(page.locator("table.audit tbody tr")).to_have_count(2)
+    expect(page.locator("table.audit")).to_contain_text(audit[0].detail["session"])
+
+
+def test_incidents_with_embargo_and_proposals(page: Page, console_server: Server) -> None:
+    server = console_server
+    login(page, server, "bob")
+    page.goto(server.base + "/console/incidents")
+    page.select_option("#i-kind", "fire")
+    page.fill("#i-region", "Дарницький район")
+    page.fill("#i-source", "ДСНС")
+    page.fill("#i-desc", "пожежа у 10-поверховому будинку")
+    page.fill("#i-embargo", "2099-01-01T00:00")
+    page.click("form[action='/console/incidents'] button[type=submit]")
+    expect(page.locator(".flash")).to_have_text("Готово.")
+    expect(page.locator("ul.incidents")).to_contain_text("Дарницький")
+    public = server.get("/api/v1/incidents", token=None).json()["incidents"]
+    assert public == []  # under embargo
+    page.fill("input[id^=em-]", "")  # lift the embargo, confirm it
+    page.select_option("select[id^=st-]", "confirmed")
+    page.click("ul.incidents button[type=submit]")
+    expect(page.locator(".flash")).to_have_text("Готово.")
+    public = server.get("/api/v1/incidents", token=None).json()["incidents"]
+    assert [(i["kind"], i["status"]) for i in public] == [("fire", "confirmed")]
+    # A statement's proposals: one rejected with a reason.
+    server.post("/api/v1/ingest/statement", {"text": "У Києві оголошено повітряну тривогу.",
+                                             "source": "КМВА"})
+    page.goto(server.base + "/console/proposals")
+    page.locator("ul.proposals input[name=reason]").first.fill("already declared")
+    page.locator("ul.proposals button", has_text="Відхилити").first.click()
+    expect(page.locator(".flash")).to_have_text("Готово.")
+    rejected = server.get("/api/v1/proposals?state=rejected").json()["proposals"]
+    assert rejected and rejected[0]["reason"] == "already declared"
+    assert rejected[0]["decided_by"] == "operator:bob"
 
 
 def test_a_resubmitted_form_declares_once(page: Page, console_server: Server) -> None:

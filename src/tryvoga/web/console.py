@@ -245,6 +245,29 @@ async def _post(request: web.Request, who: Who) -> dict[str, Any]:
     return values
 
 
+def _audited(who: Who, action: str, **detail: Any) -> Callable[[WriteTransaction,
+                                                                 Sequence[Event]], None]:
+    """The audit entry of a console action, written in the same commit as its events (the
+    Service's ``store`` hook; a replayed form appends nothing and records nothing)."""
+
+    def store(tx: WriteTransaction, events: Sequence[Event]) -> None:
+        if events:
+            tx.audit(now_utc(), who.actor.name, action,
+                     {**detail, "events": [e.seq for e in events], "session": who.session[:12]})
+
+    return store
+
+
+async def _audit_after(request: web.Request, who: Who, action: str, result: Result,
+                       **detail: Any) -> None:
+    """For the commands without a ``store`` hook: the audit entry right after the commit."""
+    if result.events and not result.replayed:
+        console = request.app[CONSOLE]
+        await console.write(_audit, console, who.actor.name, action,
+                            {**detail, "events": [e.seq for e in result.events],
+                             "session": who.session[:12]})
+
+
 def _audit(console: Console, actor: str, action: str, detail: dict[str, Any]) -> None:
     with console.ctx.storage.writer() as tx:
         tx.audit(now_utc(), actor, action, detail)
@@ -724,7 +747,8 @@ async def confirm(request: web.Request, who: Who) -> web.Response:
         raise Redirect(f"/console/approvals/{record.id}")
     result = await ctx.command(ctx.service.declare, who.actor, draft.regions, draft.type.value,
                                draft.threats, draft.status.value, draft.source, draft.note,
-                               idempotency_key=f"console:{key}")
+                               idempotency_key=f"console:{key}",
+                               store=_audited(who, "console.declared", **draft.body()))
     return _declared_page(request, who, result)
 
 
@@ -908,7 +932,10 @@ async def end_alert(request: web.Request, who: Who) -> web.Response:
     withdraw = values.get("how") == "withdraw"
     result = await ctx.command(ctx.service.end, who.actor, alert_id=request.match_info["id"],
                                withdraw=withdraw, reason="withdrawn in the console" if withdraw
-                               else "", idempotency_key=f"console:{key}")
+                               else "", idempotency_key=f"console:{key}",
+                               store=_audited(who, "console.withdrawn" if withdraw
+                                              else "console.ended",
+                                              alert=request.match_info["id"]))
     raise Redirect("/console?" + urlencode({"done": t(who.lang, "ended_n", n=len(
         result.events) if not result.replayed else 0)}))
 
@@ -927,7 +954,9 @@ async def end_all(request: web.Request, who: Who) -> web.Response:
     for alert_id in targets:
         try:
             result = await ctx.command(ctx.service.end, who.actor, alert_id=alert_id,
-                                       idempotency_key=f"console:{key}:{alert_id}")
+                                       idempotency_key=f"console:{key}:{alert_id}",
+                                       store=_audited(who, "console.ended", alert=alert_id,
+                                                      all_in=code))
         except Conflict:  # ended meanwhile by someone else
             continue
         ended += len(result.events)
@@ -939,8 +968,11 @@ async def change_threats(request: web.Request, who: Who) -> web.Response:
     values = await _post(request, who)
     key = _form_key(values)
     ctx = request.app[CONTEXT]
-    await ctx.command(ctx.service.update, who.actor, request.match_info["id"],
-                      threats=_threats_of(values), idempotency_key=f"console:{key}")
+    threats = _threats_of(values)
+    result = await ctx.command(ctx.service.update, who.actor, request.match_info["id"],
+                               threats=threats, idempotency_key=f"console:{key}")
+    await _audit_after(request, who, "console.threats_changed", result,
+                       alert=request.match_info["id"], threats=threats)
     raise Redirect("/console?" + urlencode({"done": t(who.lang, "done")}))
 
 
@@ -1044,7 +1076,7 @@ async def report_incident(request: web.Request, who: Who) -> web.Response:
         region=_resolve(request, who, str(values.get("region", ""))), status=status,
         source=values.get("source", ""), description=values.get("description", ""),
         embargo_until=_kyiv_input(str(values.get("embargo_until", ""))),
-        idempotency_key=f"console:{key}"))
+        idempotency_key=f"console:{key}", store=_audited(who, "console.incident_reported")))
     raise Redirect("/console/incidents?" + urlencode({"done": t(who.lang, "done")}))
 
 
@@ -1057,8 +1089,11 @@ async def update_incident(request: web.Request, who: Who) -> web.Response:
     if values.get("status") in IncidentStatus._value2member_map_:
         changes["status"] = values["status"]
     changes["embargo_until"] = _kyiv_input(str(values.get("embargo_until", "")))
-    await ctx.command(ctx.service.update_incident, who.actor, request.match_info["id"], changes,
-                      idempotency_key=f"console:{key}")
+    result = await ctx.command(ctx.service.update_incident, who.actor,
+                               request.match_info["id"], changes,
+                               idempotency_key=f"console:{key}")
+    await _audit_after(request, who, "console.incident_updated", result,
+                       incident=request.match_info["id"], **changes)
     raise Redirect("/console/incidents?" + urlencode({"done": t(who.lang, "done")}))
 
 
@@ -1139,13 +1174,13 @@ async def audit_page(request: web.Request, who: Who) -> web.Response:
             break
     filters = (
         '<form method="get" action="/console/audit" class="filters card">'
-        f'<label for="f-actor">{h(t(lang, "actor"))}</label>'
-        f'<input id="f-actor" name="actor" value="{h(actor)}">'
-        f'<label for="f-action">{h(t(lang, "action"))}</label>'
-        f'<input id="f-action" name="action" value="{h(action)}">'
-        f'<label for="f-q">{h(t(lang, "detail"))}</label>'
-        f'<input id="f-q" name="q" value="{h(text)}">'
-        f'<button type="submit">{h(t(lang, "filter"))}</button></form>')
+        f'<div><label for="f-actor">{h(t(lang, "actor"))}</label>'
+        f'<input id="f-actor" name="actor" value="{h(actor)}"></div>'
+        f'<div><label for="f-action">{h(t(lang, "action"))}</label>'
+        f'<input id="f-action" name="action" value="{h(action)}"></div>'
+        f'<div><label for="f-q">{h(t(lang, "detail"))}</label>'
+        f'<input id="f-q" name="q" value="{h(text)}"></div>'
+        f'<div><button type="submit">{h(t(lang, "filter"))}</button></div></form>')
     rows = "".join(
         f'<tr><td>{r.seq}</td><td>{h(kyiv(r.time, lang))}</td><td>{h(r.actor)}</td>'
         f'<td>{h(r.action)}</td><td class="detail">{h(_detail(r.detail))}</td></tr>'
