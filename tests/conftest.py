@@ -127,8 +127,9 @@ class Server:
 def start_server(tmp: Path, *extra_args: str, env: dict[str, str] | None = None,
                  db: Path | None = None) -> Server:
     db = db or tmp / "server.db"
+    # An automated source: tests of the two-person rule make their own bound tokens.
     token = run_cli("token", "create", "--name", f"test-{time.monotonic_ns()}", "--scope", "UA",
-                    "--write", db=db).stdout.strip().splitlines()[-1]
+                    "--write", "--automated", db=db).stdout.strip().splitlines()[-1]
     port = free_port()
     log = tmp / f"server-{port}.log"
     with log.open("wb") as out:

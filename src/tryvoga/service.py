@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import UNSET
 
+from tryvoga import approval
 from tryvoga.delivery.outbox import Outbox
 from tryvoga.domain.events import (
     AlertDeclared,
@@ -68,6 +69,8 @@ class Actor:
     name: str
     scopes: tuple[str, ...] = (COUNTRY,)
     write: bool = True
+    bound: bool = False  # a person: the two-person rule binds it (approval.py)
+    approval: int | None = None  # the approved request this command carries out
 
     def may_write(self, catalogue: Catalogue, region: str) -> bool:
         return self.write and any(catalogue.is_within(region, s) for s in self.scopes)
@@ -199,6 +202,8 @@ def parse_threats(value: Any) -> tuple[Threat, ...]:
 
 
 class Service:
+    approval_policy = approval.Policy()  # the server sets it from its settings
+
     def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
         self.storage = storage
         self.catalogue = catalogue
@@ -347,6 +352,8 @@ class Service:
         source_text = _text(source, "source")
         note_text = _text(note, "note")
         start = _time(started_at, "started_at")
+        stamp = approval.authorise(self.approval_policy, self.catalogue, actor, codes,
+                                   alert_type, alert_status)
         request: dict[str, Any] = {"op": "declare", "regions": codes, "type": alert_type.value,
                    "threats": [t.to_json() for t in parsed_threats],
                    "status": alert_status.value, "source": source_text, "note": note_text,
@@ -371,7 +378,7 @@ class Service:
                     threats=parsed_threats, source=source_text, note=note_text,
                     shelter_seconds=state.shelter_seconds(code),
                     started_at=UNSET if start is None else start,
-                    cap=UNSET if origin is None else CapOrigin(**origin))))
+                    cap=UNSET if origin is None else CapOrigin(**origin), **stamp)))
                 ids.append((next_id, True))
                 next_id += 1
 
@@ -618,7 +625,7 @@ class Service:
     # ---- tokens (kept out of the public log; recorded in the audit log) ------------------
 
     def create_token(self, name: str, scopes: Iterable[str], write: bool,
-                     by: str = "cli") -> tuple[TokenRecord, str]:
+                     by: str = "cli", automated: bool = False) -> tuple[TokenRecord, str]:
         name = _text(name, "name", required=True)
         checked = []
         for scope in scopes or [COUNTRY]:
@@ -637,9 +644,11 @@ class Service:
                 raise Conflict(f"a token named {name!r} already exists",
                                code="token_name_taken", field="name")
             tx.token_insert(record, hash_token(secret))
+            if automated:
+                tx.operators().token_mark_automated(record.id)
             tx.audit(time, by, "token.created", {"id": record.id, "name": name,
                                                  "scopes": list(record.scopes),
-                                                 "write": write})
+                                                 "write": write, "automated": automated})
         return record, secret
 
     def revoke_token(self, token_id: str, by: str = "cli") -> None:
@@ -657,7 +666,8 @@ class Service:
         record = self.storage.token_by_hash(hash_token(secret.strip()))
         if record is None or record.revoked is not None:
             raise Unauthorized("unknown or revoked token", code="token_invalid")
-        return Actor(record.name, record.scopes, record.write)
+        return Actor(record.name, record.scopes, record.write,
+                     bound=not self.storage.token_automated(record.id))
 
 
 __all__ = ["OPERATOR", "Actor", "Result", "Service", "hash_token", "parse_threats"]

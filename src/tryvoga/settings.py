@@ -200,6 +200,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo", "--demo", False, _bool,
             "on a database without events, replay the night of 2023-05-20 in the background "
             "as an exercise, so a new installation does not open on an empty map"),
+    # Operator console and the two-person rule (web/console*.py, approval.py).
+    Setting("console_session", "--console-session", 3600, _positive_int,
+            "seconds an idle console session lasts (a session lasts at most 12 hours)"),
+    Setting("console_lockout_failures", "--console-lockout-failures", 5, _positive_int,
+            "failed console logins in a row that lock an operator's account"),
+    Setting("console_lockout", "--console-lockout", 300, _positive_int,
+            "seconds the first lockout lasts; each further failure doubles it, up to a day"),
+    Setting("console_secure_cookie", "--console-secure-cookie", False, _bool,
+            "mark console cookies Secure (set it when the console is served behind TLS; "
+            "requests that arrive over TLS get Secure cookies anyway)"),
+    Setting("approval_all_actual", "--approval-all-actual", False, _bool,
+            "every actual alert needs a second operator's approval, not only chemical, nuclear "
+            "and several-oblast ones (docs/console.md)"),
+    Setting("approval_seconds", "--approval-seconds", 900, _positive_int,
+            "seconds an approval request waits for its approver before it lapses"),
 )
 
 
@@ -242,6 +257,12 @@ class Settings:
     ukrainealarm_webhooks_per_token: int = 10
     ukrainealarm_webhooks_total: int = 1000
     demo: bool = False
+    console_session: int = 3600
+    console_lockout_failures: int = 5
+    console_lockout: int = 300
+    console_secure_cookie: bool = False
+    approval_all_actual: bool = False
+    approval_seconds: int = 900
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

@@ -432,19 +432,22 @@ def token() -> None:
 @click.option("--name", required=True)
 @click.option("--scope", "scopes", multiple=True, help="region code or name; repeatable; UA = all")
 @click.option("--write", is_flag=True, help="may declare and end alerts, report incidents")
+@click.option("--automated", is_flag=True, help="an automated source: may declare alone what "
+              "the two-person rule covers (docs/console.md)")
 @db_option
 @friendly
-def token_create(name: str, scopes: tuple[str, ...], write: bool, db: str | None) -> None:
+def token_create(name: str, scopes: tuple[str, ...], write: bool, automated: bool,
+                 db: str | None) -> None:
     """Create a token; it is printed once, alone on the last line."""
     if write and not scopes:
         raise BadRequest("a write token needs --scope: a region code or name, or UA for the "
                          "whole country")
     codes = [resolve_region(s) for s in scopes] or [COUNTRY]
     with open_service(db) as service:
-        record, secret = service.create_token(name, codes, write)
+        record, secret = service.create_token(name, codes, write, automated=automated)
     click.echo(f"created token {record.id} ({record.name}), scope {', '.join(record.scopes)}, "
-               f"{'read-write' if record.write else 'read-only'}; store it now, it is not "
-               "shown again:")
+               f"{'read-write' if record.write else 'read-only'}"
+               f"{', automated' if automated else ''}; store it now, it is not shown again:")
     click.echo(secret)
 
 
@@ -521,6 +524,11 @@ main.add_command(migrate)
 main.add_command(migrate_data)
 
 main.add_command(compat)
+
+# Console operators: people with passwords (cli/operators.py).
+from tryvoga.cli.operators import operator  # noqa: E402
+
+main.add_command(operator)
 
 
 if __name__ == "__main__":

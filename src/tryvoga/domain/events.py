@@ -155,6 +155,10 @@ class AlertDeclared(Payload, frozen=True, kw_only=True):
     shelter_seconds: int | None = None
     started_at: str | UnsetType = UNSET
     cap: CapOrigin | UnsetType = UNSET
+    # Who let a declaration the two-person rule covers go out (approval.py): "two-person"
+    # with the approval request's number, or "automated" for an automated source's token.
+    authorised: str | UnsetType = UNSET
+    approval: int | UnsetType = UNSET
 
 
 class AlertUpdated(Payload, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from tryvoga.domain.events import Event
 from tryvoga.storage.history import HistoryBatch, ImportRecord
+from tryvoga.storage.operators import OperatorTables
 from tryvoga.storage.proposals import ProposalRecord, StatementRecord
 
 
@@ -116,6 +117,9 @@ class WriteTransaction(Protocol):
     def proposal_decide(self, proposal_id: int, state: str, time: str, actor: str, reason: str,
                         events: Sequence[int]) -> bool: ...
 
+    # Operators, console sessions and approvals (storage/operators.py).
+    def operators(self) -> OperatorTables: ...
+
 
 class Storage(Protocol):
     def writer(self) -> AbstractContextManager[WriteTransaction]: ...
@@ -131,6 +135,8 @@ class Storage(Protocol):
         ...
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    def token_automated(self, token_id: str) -> bool: ...
 
     def tokens(self) -> list[TokenRecord]: ...
 

@@ -15,7 +15,7 @@ writers on many nodes; a committed append notifies ``tryvoga_events`` for the fo
 from __future__ import annotations
 
 from tryvoga.errors import StorageError
-from tryvoga.storage import webhooks
+from tryvoga.storage import operators, webhooks
 from tryvoga.storage.engine import WRITE_LOCK, PostgresDatabase
 from tryvoga.storage.sql import SQLStorage, set_meta
 
@@ -187,6 +187,9 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
     7: [
         "ALTER TABLE webhook_attempts ADD COLUMN next_attempt DOUBLE PRECISION",
     ],
+    # Operators, console sessions and approvals; automated tokens (storage/operators.py).
+    8: operators.MIGRATION_POSTGRES,
+    9: operators.AUTOMATED_TOKENS,
     # One fan-out row per event for shared webhook formats (storage/webhooks.py FANOUT).
     10: webhooks.FANOUT_POSTGRES,
 }

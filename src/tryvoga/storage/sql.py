@@ -17,7 +17,7 @@ from typing import Any
 
 from tryvoga.domain.events import GENESIS_HASH, Event, canonical_json, event_hash, make_event
 from tryvoga.errors import StorageError
-from tryvoga.storage import compat_webhooks, history, proposals, webhooks
+from tryvoga.storage import compat_webhooks, history, operators, proposals, webhooks
 from tryvoga.storage.base import AuditRecord, IdempotencyRecord, TokenRecord, WebhookRecord
 from tryvoga.storage.engine import EVENTS_CHANNEL, Conn, Database, Session
 
@@ -178,6 +178,10 @@ class SQLTransaction:
         changed inside this transaction."""
         return compat_webhooks.Registrations(self._conn)
 
+    def operators(self) -> operators.OperatorTables:
+        """Operators, sessions and approvals, changed inside this transaction."""
+        return operators.OperatorTables(self._conn)
+
 
 class SQLStorage:
     """The event log, idempotency records, tokens and the audit log on a database.
@@ -269,6 +273,11 @@ class SQLStorage:
                 "SELECT id, name, scopes, write, created, revoked FROM tokens WHERE hash = ?",
                 (token_hash,)).fetchone()
         return None if row is None else _token(row)
+
+    def token_automated(self, token_id: str) -> bool:
+        """Whether the token was created as an automated source (approval.py)."""
+        with self._read.read() as conn:
+            return operators.Queries(conn).token_automated(token_id)
 
     def tokens(self) -> list[TokenRecord]:
         with self._read.read() as conn:

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from tryvoga.errors import StorageError
-from tryvoga.storage import compat_webhooks, history, proposals, webhooks
+from tryvoga.storage import compat_webhooks, history, operators, proposals, webhooks
 from tryvoga.storage.engine import SQLiteDatabase
 from tryvoga.storage.sql import CorruptEvent, SQLStorage, SQLTransaction, get_meta, set_meta
 
@@ -67,6 +67,10 @@ MIGRATIONS[5] = compat_webhooks.MIGRATION
 MIGRATIONS[6] = proposals.MIGRATION
 # The retry each webhook attempt scheduled (see storage/webhooks.py ATTEMPT_SCHEDULE).
 MIGRATIONS[7] = webhooks.ATTEMPT_SCHEDULE
+# Operators, console sessions and two-person approvals; automated tokens (issue 13; see
+# storage/operators.py).
+MIGRATIONS[8] = operators.MIGRATION
+MIGRATIONS[9] = operators.AUTOMATED_TOKENS
 # One outbox row per event for shared webhook formats, fanned out later (issue 15; see
 # storage/webhooks.py FANOUT).
 MIGRATIONS[10] = webhooks.FANOUT
