@@ -38,6 +38,7 @@ def whole_command(path: Path, db: Path) -> float:
 
 
 def phases(path: Path, db: Path) -> dict[str, float]:
+    from tryvoga.api.formats import outbox
     from tryvoga.domain.regions import load_catalogue
     from tryvoga.ingest.history import import_record, read_record
     from tryvoga.service import Service
@@ -52,7 +53,7 @@ def phases(path: Path, db: Path) -> dict[str, float]:
     out["read and resolve"] = time.perf_counter() - began
     storage = SQLiteStorage(db)
     try:
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         began = time.perf_counter()
         result = import_record(service, record)
         out["write (one transaction)"] = time.perf_counter() - began

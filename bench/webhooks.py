@@ -240,6 +240,7 @@ def compare_clients(count: int) -> list[dict[str, Any]]:
 # ---- 2. end to end -------------------------------------------------------------------------
 
 def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
+    from tryvoga.api.formats import outbox
     from tryvoga.delivery.safety import Policy
     from tryvoga.delivery.store import DeliveryStore
     from tryvoga.delivery.subscriptions import Webhooks
@@ -260,7 +261,7 @@ def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
             hooks.create(admin, {"url": f"http://127.0.0.1:{receiver.port}/hook/{index}"})
         store.close()
         storage = SQLiteStorage(db)
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         regions = [r.code for r in catalogue.top_level()]
         types = ("air_raid", "artillery_shelling", "urban_fights", "chemical", "nuclear")
         write_times = []
@@ -273,7 +274,7 @@ def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
         # The same declarations with no subscriptions, for the write path's own cost.
         bare_db = work / "bare.db"
         bare = SQLiteStorage(bare_db)
-        bare_service = Service(bare, catalogue)
+        bare_service = Service(bare, catalogue, outbox=outbox(catalogue))
         bare_times = []
         for index in range(events):
             t0 = time.perf_counter()

@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
+from tryvoga.api.formats import outbox
 from tryvoga.domain.regions import Catalogue, Region, load_catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
-
-KYIV = "UA80000000000093317"  # Kyiv city (special status)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +46,7 @@ def storage(db_path: Path) -> Iterator[SQLiteStorage]:
 
 @pytest.fixture
 def service(storage: SQLiteStorage, catalogue: Catalogue) -> Service:
-    return Service(storage, catalogue)
+    return Service(storage, catalogue, outbox=outbox(catalogue))
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import KYIV, TRYVOGA, run_cli
+from tests.regions import KYIV
+
+from .conftest import TRYVOGA, run_cli
 
 
 def test_token_create_prints_the_token_alone_on_its_last_line(db_path: Path) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TRYVOGA, free_port, start_server, stop_server
+from tests.regions import KYIV
 from tryvoga.errors import BadRequest
 from tryvoga.eventloop import new_event_loop, resolve
 from tryvoga.settings import Settings, SettingsError
 
-KYIV = "UA80000000000093317"
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 
 

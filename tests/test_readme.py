@@ -10,9 +10,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.regions import KYIV
 from tryvoga.settings import markdown_table
 
-from .conftest import KYIV, free_port
+from .conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text("utf-8")

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
+from tests.regions import KYIV
+from tryvoga.api.formats import outbox
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
 from tryvoga.service import Actor, Service
 
-from .conftest import KYIV, by_api_id
+from .conftest import by_api_id
 
 DRONES_YELLOW = [{"type": "drones", "level": "yellow"}]
 
@@ -224,11 +226,11 @@ def test_state_survives_a_restart(storage: object, db_path: object, catalogue: C
     from tryvoga.storage.sqlite import SQLiteStorage
 
     first = SQLiteStorage(str(db_path))
-    service = Service(first, catalogue)
+    service = Service(first, catalogue, outbox=outbox(catalogue))
     alert_id = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]["id"]
     first.close()
     second = SQLiteStorage(str(db_path))
-    reopened = Service(second, catalogue)
+    reopened = Service(second, catalogue, outbox=outbox(catalogue))
     assert [a.id for a in reopened.state.active_alerts()] == [alert_id]
     assert reopened.state.snapshot() == service.state.snapshot()
     second.close()

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KYIV
+from tryvoga.api.formats import outbox
 from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import StorageError
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SCHEMA_VERSION, SQLiteStorage
-
-from .conftest import KYIV
 
 
 def test_wal_and_full_sync(storage: SQLiteStorage) -> None:
@@ -51,7 +51,7 @@ def test_chain_links_every_event(service: Service, admin: Actor) -> None:
 def test_verify_names_a_tampered_event(db_path: Path, catalogue: Catalogue,
                                        column: str) -> None:
     storage = SQLiteStorage(db_path)
-    service = Service(storage, catalogue)
+    service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(4):
         alert_id = service.declare(Actor("a"), [KYIV], "air_raid").body["alerts"][0]["id"]
         service.end(Actor("a"), alert_id=alert_id)
@@ -72,7 +72,7 @@ def test_verify_names_a_tampered_event(db_path: Path, catalogue: Catalogue,
 
 def test_deleted_event_is_a_gap(db_path: Path, catalogue: Catalogue) -> None:
     storage = SQLiteStorage(db_path)
-    service = Service(storage, catalogue)
+    service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(3):
         service.declare(Actor("a"), [KYIV], "air_raid", note="x")
         service.end(Actor("a"), region=KYIV, type_="air_raid")
@@ -88,9 +88,9 @@ def test_deleted_event_is_a_gap(db_path: Path, catalogue: Catalogue) -> None:
 
 def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
                                                         catalogue: Catalogue) -> None:
-    a = Service(SQLiteStorage(db_path), catalogue)
-    b = Service(SQLiteStorage(db_path), catalogue)
-    c = Service(SQLiteStorage(db_path), catalogue)
+    a = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
+    b = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
+    c = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
     first = a.declare(Actor("x"), [KYIV], "air_raid").body["alerts"][0]
     # b has not seen a's event yet; its command catches up inside the transaction.
     again = b.declare(Actor("y"), [KYIV], "air_raid").body["alerts"][0]

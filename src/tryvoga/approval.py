@@ -21,14 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.errors import Forbidden
 
-if TYPE_CHECKING:
-    from tryvoga.service import Actor
+
+class Principal(Protocol):
+    """Who declares, as the rule sees it (``service.Actor``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def bound(self) -> bool: ...
+
+    @property
+    def approval(self) -> int | None: ...
 
 # Reasons, as stable codes the console translates.
 CHEMICAL_OR_NUCLEAR = "chemical_or_nuclear"
@@ -62,7 +72,7 @@ def covers(policy: Policy, catalogue: Catalogue, codes: Sequence[str], alert_typ
     return reasons
 
 
-def authorise(policy: Policy, catalogue: Catalogue, actor: Actor, codes: Sequence[str],
+def authorise(policy: Policy, catalogue: Catalogue, actor: Principal, codes: Sequence[str],
               alert_type: AlertType, status: AlertStatus) -> dict[str, Any]:
     """Refuse a bound actor's covered declaration without an approval; else the stamp that
     the declaration's events carry (empty when the rule does not cover it)."""

@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from msgspec import UNSET
 
 from tryvoga import approval
-from tryvoga.delivery.outbox import Outbox
 from tryvoga.domain.events import (
     AlertDeclared,
     AlertEnded,
@@ -201,14 +200,25 @@ def parse_threats(value: Any) -> tuple[Threat, ...]:
     return tuple(threats[k] for k in ThreatType if k in threats)
 
 
-class Service:
-    approval_policy = approval.Policy()  # the server sets it from its settings
+class Outbox(Protocol):
+    """Where a command's events are handed inside its own transaction: the webhook outbox
+    (``delivery/outbox.py``), given with its renderers by whoever assembles the service, so
+    that the write path imports no room above it."""
 
-    def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
+    def enqueue(self, tx: WriteTransaction, state: State, events: Sequence[Event]) -> int: ...
+
+
+class Service:
+    approval_policy = approval.Policy()  # the node sets it from its settings
+
+    def __init__(self, storage: Storage, catalogue: Catalogue, *, outbox: Outbox,
+                 state: State | None = None) -> None:
+        """``state``: the log already applied (``tryvoga.node`` reads it once for every
+        projection); without it the service reads the log itself."""
         self.storage = storage
         self.catalogue = catalogue
-        self.outbox = Outbox(catalogue)
-        self.state = self._rebuild()
+        self.outbox = outbox
+        self.state = state if state is not None else self._rebuild()
         self.listeners: list[Callable[[Sequence[Event]], None]] = []
 
     def _rebuild(self) -> State:

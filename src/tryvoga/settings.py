@@ -103,6 +103,11 @@ class Setting:
     def env(self) -> str:
         return "TRYVOGA_" + self.name.upper()
 
+    @property
+    def value(self) -> Any:
+        """The default as ``Settings`` holds it: a default written as text is parsed."""
+        return self.parse(self.default) if isinstance(self.default, str) else self.default
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "--host", "127.0.0.1", str, "address to listen on"),
@@ -218,51 +223,62 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+def default(name: str) -> Any:
+    """The default of setting ``name`` as ``Settings`` holds it: each default is written once,
+    in ``SETTINGS``."""
+    return _BY_NAME[name].value
+
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    db: str = "tryvoga.db"
-    database_url: str = ""
-    workers: int = 1
-    max_body: int = 1_048_576
-    poll_interval: float = 0.05
-    public_reads: bool = True
-    log_level: str = "info"
-    event_loop: str = "auto"
-    fast_reads: bool = True
-    cap_sender: str = "tryvoga@localhost"
-    cap_sender_name: str = "Tryvoga"
-    cap_expiry: int = 86400
-    cap_languages: tuple[str, ...] = ("uk", "en")
-    cap_signing_key: str = ""
-    cap_signing_cert: str = ""
-    cap_base_url: str = ""
-    cap_feeds: tuple[str, ...] = ()
-    cap_poll_interval: float = 30.0
-    stream_keepalive: float = 15.0
-    stream_buffer: int = 262_144
-    webhook_worker: bool = True
-    webhook_allow_networks: tuple[str, ...] = ()
-    webhook_retry_window: float = 86400.0
-    webhook_backoff: float = 10.0
-    webhook_connect_timeout: float = 5.0
-    webhook_read_timeout: float = 10.0
-    webhook_concurrency: int = 64
-    compat_public_reads: bool = True
-    compat_rate_token: int = 120
-    compat_rate_ip: int = 600
-    compat_networks: tuple[str, ...] = ()
-    ukrainealarm_webhooks_read_only: bool = True
-    ukrainealarm_webhooks_per_token: int = 10
-    ukrainealarm_webhooks_total: int = 1000
-    demo: bool = False
-    console_session: int = 3600
-    console_lockout_failures: int = 5
-    console_lockout: int = 300
-    console_secure_cookie: bool = False
-    approval_all_actual: bool = False
-    approval_seconds: int = 900
+    """The settings as parsed; the defaults are those of ``SETTINGS``."""
+
+    host: str = default("host")
+    port: int = default("port")
+    db: str = default("db")
+    database_url: str = default("database_url")
+    workers: int = default("workers")
+    max_body: int = default("max_body")
+    poll_interval: float = default("poll_interval")
+    public_reads: bool = default("public_reads")
+    log_level: str = default("log_level")
+    event_loop: str = default("event_loop")
+    fast_reads: bool = default("fast_reads")
+    cap_sender: str = default("cap_sender")
+    cap_sender_name: str = default("cap_sender_name")
+    cap_expiry: int = default("cap_expiry")
+    cap_languages: tuple[str, ...] = default("cap_languages")
+    cap_signing_key: str = default("cap_signing_key")
+    cap_signing_cert: str = default("cap_signing_cert")
+    cap_base_url: str = default("cap_base_url")
+    cap_feeds: tuple[str, ...] = default("cap_feeds")
+    cap_poll_interval: float = default("cap_poll_interval")
+    stream_keepalive: float = default("stream_keepalive")
+    stream_buffer: int = default("stream_buffer")
+    webhook_worker: bool = default("webhook_worker")
+    webhook_allow_networks: tuple[str, ...] = default("webhook_allow_networks")
+    webhook_retry_window: float = default("webhook_retry_window")
+    webhook_backoff: float = default("webhook_backoff")
+    webhook_connect_timeout: float = default("webhook_connect_timeout")
+    webhook_read_timeout: float = default("webhook_read_timeout")
+    webhook_concurrency: int = default("webhook_concurrency")
+    compat_public_reads: bool = default("compat_public_reads")
+    compat_rate_token: int = default("compat_rate_token")
+    compat_rate_ip: int = default("compat_rate_ip")
+    compat_networks: tuple[str, ...] = default("compat_networks")
+    ukrainealarm_webhooks_read_only: bool = default("ukrainealarm_webhooks_read_only")
+    ukrainealarm_webhooks_per_token: int = default("ukrainealarm_webhooks_per_token")
+    ukrainealarm_webhooks_total: int = default("ukrainealarm_webhooks_total")
+    demo: bool = default("demo")
+    console_session: int = default("console_session")
+    console_lockout_failures: int = default("console_lockout_failures")
+    console_lockout: int = default("console_lockout")
+    console_secure_cookie: bool = default("console_secure_cookie")
+    approval_all_actual: bool = default("approval_all_actual")
+    approval_seconds: int = default("approval_seconds")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -311,3 +327,4 @@ def markdown_table() -> str:
 
 
 assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS]
+assert all(f.default == default(f.name) for f in fields(Settings))

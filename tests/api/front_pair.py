@@ -9,7 +9,6 @@ import json
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -18,8 +17,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tryvoga.api.app import create_app
+from tryvoga.api.formats import outbox, webhook_formats
 from tryvoga.api.front import FAST_READS, FrontSite, ReadFront
 from tryvoga.eventloop import new_event_loop
+from tryvoga.node import build_node
 from tryvoga.service import Service
 from tryvoga.settings import Settings
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -39,8 +40,9 @@ class Pair:
         storage = SQLiteStorage(db)
         from tryvoga.domain.regions import load_catalogue
 
-        _, self.token = Service(storage, load_catalogue()).create_token("front-test", ["UA"],
-                                                                         True)
+        catalogue = load_catalogue()
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
+        _, self.token = service.create_token("front-test", ["UA"], True)
         storage.close()
         self.settings = Settings(db=str(db), **settings)
         self.loop = new_event_loop(loop_name)
@@ -59,7 +61,7 @@ class Pair:
         asyncio.set_event_loop(self.loop)
 
         async def start() -> None:
-            app = create_app(self.settings)
+            app = create_app(build_node(self.settings, formats=webhook_formats()))
             self.runner = web.AppRunner(app, access_log=None,
                                         keepalive_timeout=self.keepalive_timeout)
             await self.runner.setup()
@@ -182,10 +184,3 @@ def normal(answers: list[bytes]) -> list[bytes]:
     """The answers without their Date (two servers answer in different seconds)."""
     return [re.sub(rb"\r\nDate: [^\r]*", b"\r\nDate: -", a) for a in answers]
 
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)

@@ -4,8 +4,7 @@ middleware (each handler is wrapped; what no route takes goes to a catch-all).""
 from __future__ import annotations
 
 from tests.conftest import Server
-
-KYIV = "UA80000000000093317"
+from tests.regions import KYIV
 
 
 def test_a_cached_read_and_its_304_carry_their_validators(server: Server) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.regions import KYIV
 from tryvoga.api.compat_common import CompatIds, RateLimiter
 from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
+from tryvoga.api.formats import outbox
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, by_api_id
+from ..conftest import by_api_id
 
 
 def test_rate_limiter_refills_at_its_rate() -> None:
@@ -62,7 +64,7 @@ def test_ids_and_names(catalogue: Catalogue) -> None:
 def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catalogue) -> None:
     storage = SQLiteStorage(tmp_path / "t.db")
     try:
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         oblast = by_api_id(catalogue, 22)
         raion = next(catalogue[c] for c in catalogue.children[oblast.code])
         assert raion.api_id is not None

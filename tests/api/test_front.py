@@ -15,11 +15,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.api.front_pair import Pair, exchange, normal, read_answers, wait_for
-from tests.conftest import KYIV, start_server, stop_server
+from tests.api.front_pair import Pair, exchange, normal, read_answers
+from tests.conftest import start_server, stop_server
+from tests.polling import wait_for
+from tests.regions import KYIV
+from tests.regions import LVIV_OBLAST as LVIV
 from tryvoga.api.http import second_of
 
-LVIV = "UA46000000000026241"
 STATUS = b"/api/v1/status"
 ACTIVE = b"/api/v1/alerts/active"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KYIV
 from tryvoga.domain.regions import Catalogue
 
-from ..conftest import KYIV, Server, by_api_id, run_cli, start_server, stop_server
+from ..conftest import Server, by_api_id, run_cli, start_server, stop_server
 
 
 @pytest.fixture(scope="module")

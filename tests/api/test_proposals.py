@@ -6,11 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..conftest import KYIV, Server, run_cli, start_server, stop_server
-from ..ingest.test_statements import DARNYTSKYI, DNIPROVSKYI, EXAMPLE, KEYS
-from .test_native import assert_error
+from tests.regions import KYIV, LVIV_OBLAST
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
+from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
 
-LVIV_OBLAST = "UA46000000000026241"
+from ..conftest import Server, run_cli, start_server, stop_server
+from ..ingest.test_statements import EXAMPLE, KEYS
+from .test_native import assert_error
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.regions import KYIV
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 
-from ..conftest import KYIV, Server, start_server, stop_server
+from ..conftest import Server, start_server, stop_server
 
 FORMATS = ("sse", "ndjson", "ws")
 PATHS = {"sse": "/api/v1/stream", "ndjson": "/api/v1/stream.ndjson", "ws": "/api/v1/ws"}
@@ -367,19 +368,3 @@ async def test_websocket_answers_pings_and_closes_cleanly(srv: Server) -> None:
         assert await ws.close() and ws.close_code == 1000
     plain = srv.get("/api/v1/ws")
     assert plain.status == 400 and plain.json()["error"]["code"] == "websocket_required"
-
-
-async def test_subscribers_are_the_followers_first_listener(tmp_path: Path) -> None:
-    """An applied event reaches the stream hub before the CAP projection or the webhook
-    worker's wake-up does anything with it."""
-    from tryvoga.api.app import CONTEXT, create_app
-    from tryvoga.api.streams import HUB
-    from tryvoga.settings import Settings
-
-    app = create_app(Settings(db=str(tmp_path / "first.db")))
-    try:
-        listeners = app[CONTEXT].follower.listeners
-        assert len(listeners) > 1
-        assert listeners[0] == app[HUB].publish
-    finally:
-        app[CONTEXT].close()

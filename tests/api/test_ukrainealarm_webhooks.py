@@ -9,8 +9,9 @@ import pytest
 
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import webhook_payloads
+from tryvoga.api.formats import webhook_formats
 from tryvoga.api.ukrainealarm_webhooks import deliveries
-from tryvoga.delivery.formats import FORMATS, renderer
+from tryvoga.delivery.formats import FORMATS
 from tryvoga.domain.regions import COUNTRY, Catalogue, load_catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage import webhooks
@@ -60,6 +61,7 @@ def test_formats_render_the_region_models(service: Service, catalogue: Catalogue
     event = service.declare(ADMIN, [oblast.code], "air_raid",
                             [{"type": "drones", "level": "yellow"}]).events[0]
     state = service.state
+    renderer = webhook_formats().renderer
 
     def body(name: str) -> bytes | None:
         payload = renderer(name)(event, state)

@@ -16,15 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from tests.regions import KYIV, LVIV_OBLAST
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
+from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
 from tryvoga.service import Actor, Service
-
-from ..conftest import KYIV
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
-DARNYTSKYI = "UA80000000000210193"
-DNIPROVSKYI = "UA80000000000479391"
-LVIV_OBLAST = "UA46000000000026241"
 
 
 def assert_valid_cap(body: bytes) -> etree._Element:

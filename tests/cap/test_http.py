@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lxml import etree
 
-from ..conftest import KYIV, TRYVOGA, Server, run_cli, start_server, stop_server
-from .conftest import LVIV_OBLAST, KeyPair, assert_valid_cap, find, verify_independently
+from tests.polling import wait_for
+from tests.regions import KYIV, LVIV_OBLAST
+
+from ..conftest import TRYVOGA, Server, run_cli, start_server, stop_server
+from .conftest import KeyPair, assert_valid_cap, find, verify_independently
 
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
 
@@ -28,16 +29,6 @@ def signed(tmp_path_factory: pytest.TempPathFactory, key_pair: KeyPair) -> Itera
     yield running
     stop_server(running)
 
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def entries(server: Server) -> list[tuple[str, str]]:

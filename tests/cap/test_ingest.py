@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KYIV, LVIV_OBLAST
+from tryvoga.api.formats import outbox
 from tryvoga.cap.ingest import Ingester
 from tryvoga.cap.projection import CapProjection
 from tryvoga.cap.render import Publisher
@@ -14,8 +16,7 @@ from tryvoga.domain.regions import Catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV
-from .conftest import LVIV_OBLAST, kyiv_night
+from .conftest import kyiv_night
 
 PUBLISHER = Publisher(sender="cap@a.test", sender_name="Authority A")
 
@@ -23,7 +24,7 @@ PUBLISHER = Publisher(sender="cap@a.test", sender_name="Authority A")
 @pytest.fixture
 def other(tmp_path: Path, catalogue: Catalogue) -> Service:
     """Tryvoga B: a second log that ingests what A publishes."""
-    return Service(SQLiteStorage(tmp_path / "b.db"), catalogue)
+    return Service(SQLiteStorage(tmp_path / "b.db"), catalogue, outbox=outbox(catalogue))
 
 
 def published(service: Service, catalogue: Catalogue) -> list[bytes]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.regions import KYIV, LVIV_OBLAST
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tryvoga.cap import texts
 from tryvoga.cap.projection import CapProjection, Message, Phase
 from tryvoga.cap.render import Publisher
@@ -17,17 +19,7 @@ from tryvoga.service import Actor, Service
 from tryvoga.settings import SettingsError
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV
-from .conftest import (
-    DARNYTSKYI,
-    LVIV_OBLAST,
-    NS,
-    KeyPair,
-    assert_valid_cap,
-    find,
-    kyiv_night,
-    verify_independently,
-)
+from .conftest import NS, KeyPair, assert_valid_cap, find, kyiv_night, verify_independently
 
 PUBLISHER = Publisher(sender="cap@tryvoga.test", sender_name="Kyiv test authority")
 

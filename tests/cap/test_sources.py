@@ -17,19 +17,19 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.polling import wait_for
+from tests.regions import LVIV_OBLAST, ODESA_OBLAST
 from tryvoga.cap import sources
 from tryvoga.cap.parse import CapRejected
 from tryvoga.cap.sources import FetchFailed, items, next_page, read_pages
 from tryvoga.domain.regions import Catalogue, Level
 
 from ..conftest import Server, run_cli, start_server, stop_server
-from .conftest import LVIV_OBLAST
-from .test_http import active, wait_for
+from .test_http import active
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 KHARKIV_ISO = "UA-63"
 ODESA_ISO = "UA-51"
-ODESA_OBLAST = "UA51000000000030770"
 
 
 def message(identifier: str, iso: str) -> bytes:

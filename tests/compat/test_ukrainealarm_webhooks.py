@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.polling import wait_for
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.domain.regions import Catalogue
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import Server, by_api_id, run_cli, start_server, stop_server
 from ..delivery import test_processes
-from ..delivery.test_processes import LOOPBACK, ReceiverProcess, until
+from ..delivery.test_processes import LOOPBACK, ReceiverProcess
 from .conftest import KHARKIV_OBLAST, KYIV_CITY, LVIV_OBLAST, OpenClient, declare
 
 receiver = test_processes.receiver  # the receiver process of the delivery tests, as a fixture
@@ -108,7 +109,7 @@ def test_registrations_are_delivered_as_region_models(
         declare(server, catalogue, KYIV_CITY, "air_raid")
         expected.add(("/b", head(server), str(KYIV_CITY)))
         declare(server, catalogue, LVIV_OBLAST, "air_raid", status="exercise")  # never sent
-        until(lambda: len(receiver.records()) >= len(expected), 30, "the first deliveries")
+        wait_for(lambda: len(receiver.records()) >= len(expected), "the first deliveries", 30)
 
         # The client moves its only registration to a new URL.
         assert app.call("update", data={"webHookUrl": receiver.url("/a2"),
@@ -116,14 +117,14 @@ def test_registrations_are_delivered_as_region_models(
         ended = server.post(f"/api/v1/alerts/{oblast_alert}/end")
         assert ended.status == 200, ended.body
         expected |= {("/a2", head(server), community), ("/b", head(server), "22")}
-        until(lambda: len(receiver.records()) >= len(expected), 30, "the end of the alert")
+        wait_for(lambda: len(receiver.records()) >= len(expected), "the end of the alert", 30)
 
         # Unsubscribed: the next change reaches the map only.
         assert app.call("unsubscribe", data={"webHookUrl": receiver.url("/a2")}) is None
         assert server.post(f"/api/v1/alerts/{community_alert}/end").status == 200
         expected.add(("/b", head(server), community))
-        until(lambda: len(receiver.records()) >= len(expected), 30, "the last delivery")
-        until(lambda: pending(server.db) == 0, 30, "an empty outbox")
+        wait_for(lambda: len(receiver.records()) >= len(expected), "the last delivery", 30)
+        wait_for(lambda: pending(server.db) == 0, "an empty outbox", 30)
 
         records = receiver.records()
         got = [(r["path"], int(r["event_id"]), r["body"]["regionId"]) for r in records]
@@ -162,7 +163,7 @@ def test_registrations_are_delivered_as_region_models(
         assert server.post("/api/v1/alerts", {"regions": ["UA"], "type": "air_raid"}
                            ).status == 201
         country = head(server)
-        until(lambda: len(receiver.records()) >= len(expected) + 27, 30, "27 States")
+        wait_for(lambda: len(receiver.records()) >= len(expected) + 27, "27 States", 30)
         states = {r["body"]["regionId"]: r["body"] for r in receiver.records()
                   if int(r["event_id"]) == country}
         assert set(states) == {CompatIds.ukrainealarm_id(r) for r in catalogue.top_level()}
@@ -215,7 +216,7 @@ def test_loopback_only_where_allowed(tmp_path: Path, catalogue: Catalogue,
             attempts: list[dict[str, Any]] = found.json()["attempts"]
             return attempts
 
-        until(lambda: bool(refusal()), 30, "the refused attempt")
+        wait_for(lambda: bool(refusal()), "the refused attempt", 30)
         [attempt] = refusal()
         assert attempt["status"] is None and not attempt["delivered"]
         assert attempt["error"].startswith("refused:"), attempt

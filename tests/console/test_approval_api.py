@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KYIV, Server, run_cli, start_server, stop_server
+from tests.conftest import Server, run_cli, start_server, stop_server
+from tests.regions import KYIV
 from tryvoga.storage.sqlite import SQLiteStorage
 
 LVIV = "UA46000000000026241"

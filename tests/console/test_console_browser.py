@@ -11,8 +11,9 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import KYIV, Server
+from tests.conftest import Server
 from tests.console.conftest import PASSWORD, SCREENSHOTS, login, shot
+from tests.regions import KYIV
 from tryvoga.storage.sqlite import SQLiteStorage
 
 LVIV = "UA46000000000026241"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KYIV, TRYVOGA, run_cli
+from tests.conftest import TRYVOGA, run_cli
+from tests.regions import KYIV
 from tryvoga import approval
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import Catalogue

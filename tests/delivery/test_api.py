@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KYIV, LVIV_OBLAST
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..api.test_native import assert_error
-from ..conftest import KYIV, Server, run_cli, start_server, stop_server
+from ..conftest import Server, run_cli, start_server, stop_server
 
-LVIV_OBLAST = "UA46000000000026241"
 URL = "http://127.0.0.1:9/hook"  # never answered: these tests are about the subscriptions
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.regions import DROHOBYCH_RAION, KYIV, LVIV_OBLAST
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
@@ -19,11 +21,6 @@ from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, Forbidden, NotFound
 from tryvoga.service import Actor, Decision, Service
 
-from ..conftest import KYIV
-
-DARNYTSKYI = "UA80000000000210193"  # a district of Kyiv city
-LVIV_OBLAST = "UA46000000000026241"
-DROHOBYCH_RAION = "UA46020000000075920"  # a raion of Lviv oblast
 URL = "http://127.0.0.1:9/hook"
 
 

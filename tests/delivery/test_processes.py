@@ -14,17 +14,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.polling import wait_for
+from tests.regions import KYIV
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, TRYVOGA, Server, free_port, start_server, stop_server
+from ..conftest import TRYVOGA, Server, free_port, start_server, stop_server
 
 RECEIVER = Path(__file__).with_name("receiver.py")
 LOOPBACK = {"TRYVOGA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
@@ -54,13 +55,6 @@ class ReceiverProcess:
         tmp.replace(self.secrets)
 
 
-def until(check: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
 
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
@@ -79,7 +73,7 @@ def receiver(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Receive
                                 str(secrets), "--delay", str(delay)], stdout=log,
                                stderr=subprocess.STDOUT)
     found = ReceiverProcess(port, out, secrets, process)
-    until(lambda: port_open(port) or process.poll() is not None, 30, "the receiver")
+    wait_for(lambda: port_open(port) or process.poll() is not None, "the receiver", 30)
     assert process.poll() is None, (tmp_path / "receiver.log").read_text()
     yield found
     process.terminate()
@@ -106,7 +100,7 @@ def test_sigkill_in_the_middle_of_deliveries_loses_nothing(
             alert_id = result.json()["alerts"][0]["id"]
             assert server.post(f"/api/v1/alerts/{alert_id}/end").status == 200
             declared.append(alert_id)
-        until(lambda: len(receiver.records()) >= 10, what="the first deliveries")
+        wait_for(lambda: len(receiver.records()) >= 10, what="the first deliveries")
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
         at_kill = len(receiver.records())
@@ -125,7 +119,7 @@ def test_sigkill_in_the_middle_of_deliveries_loses_nothing(
                    if r["status"] == 200}
             return expected <= got
 
-        until(all_received, what="every event at every subscription after the restart")
+        wait_for(all_received, what="every event at every subscription after the restart")
     finally:
         stop_server(restarted)
     records = receiver.records()
@@ -156,15 +150,15 @@ def test_two_worker_processes_never_deliver_the_same_row_twice(
         workers = [subprocess.Popen([*TRYVOGA, "worker", "--db", str(db), "--poll-interval",
                                      "0.01"], stdout=log, stderr=subprocess.STDOUT, env=env)
                    for log in logs]
-        until(lambda: all("delivering webhooks" in (tmp_path / f"worker-{n}.log").read_text()
+        wait_for(lambda: all("delivering webhooks" in (tmp_path / f"worker-{n}.log").read_text()
                           for n in range(2)), what="both workers")
         for index in range(40):
             alert = server.post("/api/v1/alerts", {"regions": [KYIV], "type": "air_raid"})
             assert server.post(f"/api/v1/alerts/{alert.json()['alerts'][0]['id']}/end"
                                ).status == 200, index
         stop_server(server)
-        until(lambda: len(receiver.records()) >= expected, what="every delivery")
-        until(lambda: _attempts(db) == expected, what="every attempt recorded")
+        wait_for(lambda: len(receiver.records()) >= expected, what="every delivery")
+        wait_for(lambda: _attempts(db) == expected, what="every attempt recorded")
     finally:
         if server.process.poll() is None:
             stop_server(server)

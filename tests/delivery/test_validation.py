@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KHARKIV_KYIVSKYI
+
 from ..api.test_native import assert_error
 from ..conftest import Server, run_cli, start_server, stop_server
 
 URL = "http://127.0.0.1:9/hook"  # never answered: these tests are about the subscriptions
-KHARKIV_KYIVSKYI = "UA63120270010216514"  # Kyivskyi district of Kharkiv city
 
 
 @pytest.fixture(scope="module")

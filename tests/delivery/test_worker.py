@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.polling import until
+from tests.regions import KYIV
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
@@ -25,8 +27,6 @@ from tryvoga.delivery.worker import DeliveryWorker
 from tryvoga.domain.regions import Catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.settings import Settings
-
-from ..conftest import KYIV
 
 
 @dataclass
@@ -98,13 +98,6 @@ def hooks(db_path: Path, catalogue: Catalogue, service: Service) -> Iterator[Web
     yield Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
     store.close()
 
-
-async def until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.02)
 
 
 async def running(db_path: Path, **overrides: Any) -> DeliveryWorker:

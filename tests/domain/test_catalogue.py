@@ -11,13 +11,11 @@ from importlib import resources
 
 import pytest
 
+from tests.regions import CRIMEA, KYIV, LVIV_OBLAST
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level, load_catalogue
 
 from ..paths import UKRAINEALARM_SNAPSHOT
 
-KYIV = "UA80000000000093317"
-CRIMEA = "UA01000000000013043"
-LVIV_OBLAST = "UA46000000000026241"
 CHERVONOHRADSKYI_ID = 92  # "Червоноградський район" in the ukrainealarm snapshot
 SNAPSHOT = UKRAINEALARM_SNAPSHOT
 SNAPSHOT_COMMUNITIES = 1457
@@ -193,3 +191,14 @@ def test_loading_the_catalogue_needs_no_build_dependencies() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_tests_region_codes_are_the_catalogues() -> None:
+    from tests import regions
+
+    catalogue = load_catalogue()
+    codes = {name: value for name, value in vars(regions).items()
+             if name.isupper() and isinstance(value, str)}
+    assert len(set(codes.values())) == len(codes)  # each code named once
+    unknown = {name for name, code in codes.items() if code not in catalogue}
+    assert unknown == {"UNKNOWN"}

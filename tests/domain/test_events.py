@@ -18,7 +18,7 @@ from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.state import State
 from tryvoga.service import Actor, Service
 
-from ..conftest import KYIV
+from ..regions import KYIV
 
 CAP = {"sender": "test@example.org", "identifier": "id-1", "sent": "2023-05-20T00:41:31+03:00"}
 

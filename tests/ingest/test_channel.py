@@ -14,6 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.regions import DNIPROPETROVSK_OBLAST as DNIPRO_OBLAST
+from tests.regions import DONETSK_OBLAST as DONETSK
+from tests.regions import KHARKIV_OBLAST, KYIV, NIKOPOL_RAION
+from tests.regions import ODESA_OBLAST as ODESA
+from tests.regions import ZAPORIZHZHIA_OBLAST as ZAPORIZHZHIA
+from tryvoga.api.formats import outbox
 from tryvoga.domain.events import Event, format_time
 from tryvoga.domain.model import AlertStatus, AlertType, ThreatType
 from tryvoga.domain.names import NameIndex
@@ -28,18 +34,12 @@ from tryvoga.ingest.channel import (
 from tryvoga.service import OPERATOR, Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, Server, run_cli, start_server, stop_server
+from ..conftest import Server, run_cli, start_server, stop_server
 from ..paths import CHANNEL_EXAMPLES
 
 EXAMPLES = CHANNEL_EXAMPLES
 KYIV_TZ = ZoneInfo("Europe/Kyiv")
 
-DONETSK = "UA14000000000091971"
-DNIPRO_OBLAST = "UA12000000000090473"
-ODESA = "UA51000000000030770"
-ZAPORIZHZHIA = "UA23000000000064947"
-KHARKIV_OBLAST = "UA63000000000041885"
-NIKOPOL_RAION = "UA12080000000023578"
 
 
 def kyiv(text: str) -> str:
@@ -475,7 +475,7 @@ def test_a_synthetic_night_rebuilds_the_intervals_it_describes(
 
     storage = SQLiteStorage(db)
     try:
-        state = Service(storage, catalogue).state
+        state = Service(storage, catalogue, outbox=outbox(catalogue)).state
         got = {(a.region, a.started_at, a.ended_at) for a in state.alerts.values()}
         assert got == night.intervals
         assert all(a.type is AlertType.AIR_RAID and a.status is AlertStatus.ACTUAL

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.regions import KYIV
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, Level
@@ -22,7 +23,7 @@ from tryvoga.service import Actor, Service
 from tryvoga.storage.history import HistoryReader
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, Server, run_cli, start_server, stop_server
+from ..conftest import Server, run_cli, start_server, stop_server
 from ..paths import OFFICIAL_EN, OFFICIAL_UK, VOLUNTEER_EN
 
 
@@ -312,7 +313,7 @@ def test_stats_count_live_alerts_but_never_drills(tmp_path: Path, service: Servi
                     started_at="2023-05-20T01:00:00+03:00")
     service.end(admin, region=KYIV, type_="air_raid", ended_at="2023-05-20T03:01:35+03:00")
     from tryvoga.domain.stats import compute
-    from tryvoga.ingest.record import spans
+    from tryvoga.query.records import spans
 
     now = datetime.fromisoformat("2023-05-21T00:00:00+00:00")
     [kyiv] = compute(catalogue, spans(service.state, None, service.state.alerts[1].type,

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.regions import KYIV, LVIV_OBLAST
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
+from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -20,10 +23,9 @@ from tryvoga.service import Actor, Service
 from tryvoga.storage.proposals import ProposalReader
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, TRYVOGA, run_cli
-from .test_statements import DARNYTSKYI, DNIPROVSKYI, EXAMPLE
+from ..conftest import TRYVOGA, run_cli
+from .test_statements import EXAMPLE
 
-LVIV_OBLAST = "UA46000000000026241"
 OPERATOR = Actor("operator")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
-import time
 from datetime import date
 from datetime import time as clock_time
 from pathlib import Path
@@ -13,26 +12,21 @@ from typing import Any
 
 import pytest
 
+from tests.polling import wait_for
+from tests.regions import KYIV
+from tests.regions import NIKOPOL_HROMADA as NIKOPOL
+from tryvoga.api.formats import outbox
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.regions import Catalogue
 from tryvoga.ingest.replay import Window, bundled_path, load_day, play, timeline
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from ..conftest import KYIV, TRYVOGA, Server, run_cli, start_server, stop_server
+from ..conftest import TRYVOGA, Server, run_cli, start_server, stop_server
 from ..paths import OFFICIAL_UK
 
 NIGHT = Window.of(date(2023, 5, 20))
 
-
-def wait_for(check: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_bundled_slice_is_the_official_record_of_that_day() -> None:
@@ -136,7 +130,6 @@ def test_serve_demo_fills_an_empty_database_only(tmp_path: Path) -> None:
         stop_server(used)
 
 
-NIKOPOL = "UA12080050000062712"  # Нікопольська територіальна громада
 
 
 def test_notes_give_the_replayed_alerts_own_dates_and_times(service: Service,
@@ -159,8 +152,8 @@ def test_notes_give_the_replayed_alerts_own_dates_and_times(service: Service,
 def active_exercises(db: Path, catalogue: Catalogue) -> list[str]:
     storage = SQLiteStorage(db)
     try:
-        return [a.region for a in Service(storage, catalogue).state.active_alerts()
-                if a.status.value == "exercise"]
+        state = Service(storage, catalogue, outbox=outbox(catalogue)).state
+        return [a.region for a in state.active_alerts() if a.status.value == "exercise"]
     finally:
         storage.close()
 

@@ -7,24 +7,26 @@ from typing import Any
 
 import pytest
 
+from tests.regions import (
+    DNIPRO_CITY,
+    KHARKIV_CITY,
+    KHARKIV_OBLAST,
+    KYIV,
+    KYIV_OBLAST,
+    MYKOLAIV_CITY,
+    MYKOLAIV_LVIV,
+    MYKOLAIV_OBLAST,
+    ODESA_CITY,
+)
+from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
+from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue
 from tryvoga.ingest.statements import read_statement, split_sentences
 
-from ..conftest import KYIV
 from ..paths import KYIV_STATEMENT
 
 EXAMPLE = KYIV_STATEMENT
-DARNYTSKYI = "UA80000000000210193"  # Kyiv's Darnytskyi district
-DNIPROVSKYI = "UA80000000000479391"  # Kyiv's Dniprovskyi district
-DNIPRO_CITY = "UA12020010010037010"
-KHARKIV_CITY = "UA63120270010096107"
-KHARKIV_OBLAST = "UA63000000000041885"
-KYIV_OBLAST = "UA32000000000030281"
-ODESA_CITY = "UA51100270010076757"
-MYKOLAIV_OBLAST = "UA48000000000039575"
-MYKOLAIV_CITY = "UA48060150010035747"
-MYKOLAIV_LVIV = "UA46100110010094231"
 KEYS = {"kind", "region", "region_name", "alert_type", "threats", "incident_kind", "status",
         "source", "description", "evidence"}
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tryvoga.api.formats import outbox
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.domain.events import first_broken_link
@@ -24,7 +25,7 @@ from tryvoga.storage.history import HistoryBatch, HistoryFilter, HistoryReader, 
 from tryvoga.storage.proposals import ProposalReader
 from tryvoga.storage.transfer import check_chains
 
-from ..conftest import KYIV
+from ..regions import KYIV
 from .conftest import Backend
 
 LVIV = "UA46000000000026241"
@@ -35,7 +36,7 @@ OBLASTS = ["UA05000000000010236", "UA07000000000024379", "UA12000000000090473",
 
 def test_appends_are_gap_free_and_chained(backend: Backend, catalogue: Catalogue) -> None:
     storage = backend.open()
-    service = Service(storage, catalogue)
+    service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(3):
         alert_id = service.declare(ADMIN, [KYIV], "air_raid").body["alerts"][0]["id"]
         service.end(ADMIN, alert_id=alert_id)
@@ -51,7 +52,7 @@ def test_appends_are_gap_free_and_chained(backend: Backend, catalogue: Catalogue
 
 
 def test_a_tampered_event_breaks_the_chain(backend: Backend, catalogue: Catalogue) -> None:
-    service = Service(backend.open(), catalogue)
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     for _ in range(3):
         service.declare(ADMIN, [KYIV], "air_raid")
         service.end(ADMIN, region=KYIV, type_="air_raid")
@@ -61,7 +62,7 @@ def test_a_tampered_event_breaks_the_chain(backend: Backend, catalogue: Catalogu
 
 
 def test_events_cut_from_the_end_are_noticed(backend: Backend, catalogue: Catalogue) -> None:
-    service = Service(backend.open(), catalogue)
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     service.declare(ADMIN, [KYIV], "air_raid")
     service.end(ADMIN, region=KYIV, type_="air_raid")
     backend.execute("DELETE FROM events WHERE seq = 2")
@@ -71,8 +72,9 @@ def test_events_cut_from_the_end_are_noticed(backend: Backend, catalogue: Catalo
 
 def test_idempotency_applies_once_across_writers(backend: Backend,
                                                  catalogue: Catalogue) -> None:
-    a = Service(backend.open(), catalogue)
-    b = Service(backend.open(), catalogue)  # another node: it has not seen a's command
+    a = Service(backend.open(), catalogue, outbox=outbox(catalogue))
+    # another node: it has not seen a's command
+    b = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     first = a.declare(ADMIN, [KYIV], "air_raid", idempotency_key="k1")
     again = b.declare(ADMIN, [KYIV], "air_raid", idempotency_key="k1")
     assert first.status == 201 and again.replayed and again.body == first.body
@@ -84,7 +86,7 @@ def test_idempotency_applies_once_across_writers(backend: Backend,
 
 def test_the_same_key_at_once_on_several_writers_applies_once(backend: Backend,
                                                              catalogue: Catalogue) -> None:
-    services = [Service(backend.open(), catalogue) for _ in range(4)]
+    services = [Service(backend.open(), catalogue, outbox=outbox(catalogue)) for _ in range(4)]
     start = threading.Barrier(len(services))
 
     def send(service: Service) -> int:
@@ -99,7 +101,7 @@ def test_the_same_key_at_once_on_several_writers_applies_once(backend: Backend,
 
 def test_concurrent_writers_never_fork_the_log(backend: Backend,
                                                catalogue: Catalogue) -> None:
-    services = [Service(backend.open(), catalogue) for _ in range(4)]
+    services = [Service(backend.open(), catalogue, outbox=outbox(catalogue)) for _ in range(4)]
     codes = [KYIV, LVIV, *OBLASTS]
 
     def work(index: int) -> None:
@@ -125,10 +127,10 @@ def test_concurrent_writers_never_fork_the_log(backend: Backend,
 
 
 def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
-    service = Service(backend.open(), catalogue)
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     record, secret = service.create_token("ops", [KYIV], True)
     other_storage = backend.open()
-    other = Service(other_storage, catalogue)
+    other = Service(other_storage, catalogue, outbox=outbox(catalogue))
     actor = other.authenticate(secret)
     assert actor.name == "ops" and actor.scopes == (KYIV,) and actor.write
     assert [t.name for t in other.storage.tokens()] == ["ops"]
@@ -142,7 +144,7 @@ def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
 
 def test_webhook_outbox_and_claims_never_twice(backend: Backend,
                                                catalogue: Catalogue) -> None:
-    service = Service(backend.open(), catalogue)
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     hooks = Webhooks(DeliveryStore(backend.database()), catalogue, Policy(["127.0.0.0/8"]))
     status, answer = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
     assert status == 201

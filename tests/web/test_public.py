@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KYIV, Server, start_server, stop_server
+from tests.conftest import Server, start_server, stop_server
+from tests.regions import KYIV
+from tryvoga.api.formats import outbox
 from tryvoga.domain.events import format_time
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
@@ -145,7 +147,7 @@ def test_marks_follow_the_rules(tmp_path: Path, catalogue: Catalogue) -> None:
 
     storage = SQLiteStorage(tmp_path / "m.db")
     try:
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         admin = Actor("admin")
         service.declare(admin, [HROMADA], "air_raid", None, "actual", "", "", None)
         service.declare(admin, [OBLAST], "air_raid", None, "test", "", "", None)
@@ -188,7 +190,7 @@ def test_yellow_and_red_as_the_state_says(tmp_path: Path, catalogue: Catalogue) 
 
     storage = SQLiteStorage(tmp_path / "y.db")
     try:
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         admin = Actor("admin")
         yellow = [{"type": "guided_bombs", "level": "yellow"}]
         red = [{"type": "missiles", "level": "red"}]

@@ -1,77 +1,38 @@
-"""``create_app(settings)``: the aiohttp application and what every request shares."""
+"""``create_app(node)``: the aiohttp application, the routes over a node it is given.
+
+The node (``tryvoga.node``) holds everything the process runs and its listeners; this module
+only adds routes to it, starts and stops it with the application, and gives every route's
+errors the one shape.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
 
 from aiohttp import web
 
-from tryvoga.api import protocol_errors
-from tryvoga.api.http import RenderCache, error_response
-from tryvoga.domain.names import NameIndex
-from tryvoga.domain.regions import Catalogue, load_catalogue
-from tryvoga.errors import NotFound, TryvogaError, Unauthorized
-from tryvoga.live.follower import Follower
-from tryvoga.service import Actor, Result, Service
-from tryvoga.settings import Settings
-from tryvoga.storage.migrations import open_storage
+from tryvoga.api import (
+    cap,
+    channel,
+    compat_alertsinua,
+    history,
+    native,
+    openapi,
+    proposals,
+    protocol_errors,
+    streams,
+    ukrainealarm_webhooks,
+    webhooks,
+)
+from tryvoga.api.context import CONTEXT, Context, context_of
+from tryvoga.api.http import error_response
+from tryvoga.errors import NotFound, TryvogaError
+from tryvoga.node import Node
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class Context:
-    """The per-process pieces: writer service on one thread, follower on the event loop."""
-
-    def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
-        self.settings = settings
-        self.catalogue = catalogue
-        self.names = NameIndex(catalogue)
-        # SQLite (--db), or PostgreSQL (--database-url) whose schema must already be current.
-        self.storage = open_storage(settings.db, settings.database_url)
-        self.service = Service(self.storage, catalogue)
-        self.follower = Follower(self.storage, catalogue)
-        self.cache = RenderCache()
-        # All commands run on this one thread: one writer per process, and the event loop
-        # never waits for a disk flush.
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoga-writer")
-
-    async def command(self, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.writer, partial(call, *args, **kwargs))
-        # The answer is sent only once the read side has the change: the next read sees it.
-        self.follower.advance(result.events)
-        if result.replayed or not result.events:
-            self.follower.advance(self.storage.read_events(self.follower.state.seq))
-        return result
-
-    async def read(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(None, partial(call, *args))
-
-    def actor(self, request: web.Request, *, required: bool) -> Actor | None:
-        header = request.headers.get("Authorization", "")
-        secret = None
-        if header.lower().startswith("bearer "):
-            secret = header[7:].strip()
-        elif header:
-            raise Unauthorized("Authorization must be 'Bearer <token>'", code="token_invalid")
-        if secret is None and not required and self.settings.public_reads:
-            return None
-        return self.service.authenticate(secret)
-
-    def close(self) -> None:
-        self.writer.shutdown(wait=True)
-        self.storage.close()
-
-
-CONTEXT = web.AppKey("context", Context)
 
 
 @web.middleware
@@ -102,60 +63,41 @@ async def errors(request: web.Request,
         return error_response(TryvogaError("internal error; it has been logged"))
 
 
-def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Application:
-    from tryvoga.api import native, openapi
-
+def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = ()
+               ) -> web.Application:
+    """The application serving ``node``; it starts the node with itself and stops it after.
+    ``pages`` add further routes (``tryvoga.web.add_routes``: the public map and the
+    console), before the catch-all that gives unknown paths the one error shape."""
     # The parser's own refusals (an over-long target or header, a malformed request) are
     # answered in JSON too: protocol_errors.py.
     protocol_errors.install()
     # No middlewares: ``errors`` wraps each route's handler instead (``_shape_errors``, at the
     # end), which costs a polled read one coroutine layer where a middleware costs two.
-    app = web.Application(client_max_size=settings.max_body,
+    app = web.Application(client_max_size=node.settings.max_body,
                           handler_args=protocol_errors.HANDLER_ARGS)
-    context = Context(settings, catalogue or load_catalogue())
-    app[CONTEXT] = context
+    app[CONTEXT] = Context(node)
 
-    async def follow(app: web.Application) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(context.follower.run(settings.poll_interval))]
-        if settings.database_url:  # other nodes' commits wake the follower (live/notify.py)
-            from tryvoga.live.notify import listen
-
-            tasks.append(asyncio.create_task(listen(context.storage, context.follower.wake)))
+    async def run_node(app: web.Application) -> AsyncIterator[None]:
+        await node.start()
         yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        context.close()
+        await node.stop()
 
-    app.cleanup_ctx.append(follow)
-    native.add_routes(app)
-    openapi.add_routes(app)
-    from tryvoga.api import cap
-    cap.add_routes(app)
-    from tryvoga.api import streams
-    streams.add_routes(app)
-    from tryvoga.api import compat_alertsinua, compat_ukrainealarm
-    compat_alertsinua.add_routes(app)
-    compat_ukrainealarm.add_routes(app)
-    from tryvoga.delivery import api as webhooks
-    webhooks.add_routes(app)
-    from tryvoga.api import proposals
-    proposals.add_routes(app)
-    from tryvoga.api import channel, history
-    channel.add_routes(app)
-    history.add_routes(app)
-    from tryvoga.web import console  # the operator console (docs/console.md)
-    console.add_routes(app)
+    async def close_streams(app: web.Application) -> None:
+        node.close_streams()
+
+    app.cleanup_ctx.append(run_node)
+    app.on_shutdown.append(close_streams)
+    for module in (native, openapi, cap, streams, compat_alertsinua, ukrainealarm_webhooks,
+                   webhooks, proposals, channel, history):
+        module.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "version": context.follower.state.seq,
+        return web.json_response({"ok": True, "version": node.follower.state.seq,
                                   "pid": os.getpid()})
 
     app.router.add_get("/healthz", health)
-    from tryvoga import web as pages
-    pages.add_routes(app)  # the public map at /, region pages, /geo/*.json
+    for add_routes in pages:
+        add_routes(app)
     _shape_errors(app)
     return app
 
@@ -185,10 +127,6 @@ def _shape_errors(app: web.Application) -> None:
     app.router.add_route("*", "/{tail:.*}", _no_route)
     for route in app.router.routes():
         route._handler = partial(errors, handler=route.handler)
-
-
-def context_of(request: web.Request) -> Context:
-    return request.app[CONTEXT]
 
 
 __all__ = ["CONTEXT", "Context", "NotFound", "context_of", "create_app"]

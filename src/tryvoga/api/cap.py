@@ -1,29 +1,22 @@
-"""CAP 1.2 over HTTP: ``/cap/{identifier}.xml``, ``/cap/feed.atom``, ``/cap/feed.rss``; and the
-poller of ``--cap-feeds`` that runs inside the server.
+"""CAP 1.2 over HTTP: ``/cap/{identifier}.xml``, ``/cap/feed.atom``, ``/cap/feed.rss``.
 
-The CAP projection follows the read side (``Follower.listeners``), one event at a time. A
-message never changes once published, so its bytes are cached by identifier; the feeds are
-rendered once per state version (and per base URL, and again when an embargo ends).
+The CAP projection and the poller of ``--cap-feeds`` are the node's (``tryvoga.node``); the
+projection follows the read side, one event at a time. A message never changes once
+published, so its bytes are cached by identifier; the feeds are rendered once per state
+version (and per base URL, and again when an embargo ends).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
-from functools import partial
-from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.context import CONTEXT, Context, context_of
 from tryvoga.api.http import RenderCache, Rendered, cached_response, rendered, second_of
 from tryvoga.cap import feeds, render
-from tryvoga.cap.ingest import Ingester
-from tryvoga.cap.poller import Poller
-from tryvoga.cap.projection import CapProjection, Message
-from tryvoga.domain.events import Event, now_utc
+from tryvoga.cap.projection import Message
+from tryvoga.domain.events import now_utc
 from tryvoga.errors import BadRequest, NotFound
 
 MESSAGE_CACHE = 4096
@@ -33,22 +26,10 @@ class CapSide:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.publisher = render.check(context.settings)
-        self.projection = CapProjection(context.catalogue)
-        self.projection.apply_all(context.storage.iter_events())
+        self.projection = context.node.cap
         self.feed_cache = RenderCache()
         self._messages: OrderedDict[int, Rendered] = OrderedDict()
         self._listing: tuple[tuple[int, int], list[Message]] | None = None
-        context.follower.listeners.append(self.advance)
-
-    def advance(self, events: Sequence[Event]) -> None:
-        projection = self.projection
-        for event in events:
-            if event.seq <= projection.seq:
-                continue
-            if event.seq > projection.seq + 1:  # never expected: the follower applies in order
-                projection.apply_all(self.context.storage.read_events(
-                    projection.seq, event.seq - 1 - projection.seq))
-            projection.apply(event)
 
     def message(self, message: Message) -> Rendered:
         item = self._messages.get(message.seq)
@@ -137,28 +118,7 @@ async def rss_feed(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    context = app[CONTEXT]
-    side = CapSide(context)
-    app[CAP] = side
+    app[CAP] = CapSide(app[CONTEXT])
     app.router.add_get("/cap/feed.atom", atom_feed)
     app.router.add_get("/cap/feed.rss", rss_feed)
     app.router.add_get("/cap/{identifier}.xml", get_message)
-    settings = context.settings
-    if not settings.cap_feeds:
-        return
-
-    async def on_writer(call: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(context.writer, partial(call, *args))
-
-    poller = Poller(settings.cap_feeds, settings.cap_poll_interval,
-                    Ingester(context.service), on_writer, context.follower.advance)
-
-    async def polling(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(poller.run())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(polling)

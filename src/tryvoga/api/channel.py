@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, context_of
+from tryvoga.api.context import CONTEXT, context_of
 from tryvoga.api.http import check_fields, json_response, read_json
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.ingest.channel import (

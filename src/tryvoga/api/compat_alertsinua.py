@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT
 from tryvoga.api.compat_common import (
     CompatIds,
     Gate,
@@ -26,6 +25,7 @@ from tryvoga.api.compat_common import (
     query_secret,
     rendered,
 )
+from tryvoga.api.context import CONTEXT
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.model import Alert, AlertType, ThreatLevel, alert_level

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context
+from tryvoga.api.context import CONTEXT, Context
 from tryvoga.api.http import JSON, dumps, rendered
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region

@@ -10,13 +10,11 @@ change is sent as is :func:`webhook_payloads`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context
 from tryvoga.api.compat_common import (
     UA_TYPE,
     CompatIds,
@@ -28,6 +26,7 @@ from tryvoga.api.compat_common import (
     not_found_handler,
     rendered,
 )
+from tryvoga.api.context import CONTEXT, Context
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps, json_response
 from tryvoga.domain.events import (
     AlertDeclared,
@@ -43,9 +42,6 @@ from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.service import Actor
 
-if TYPE_CHECKING:
-    from tryvoga.api.ukrainealarm_webhooks import WebhookEndpoints
-
 PREFIX = "/api/v3"
 ALERT_TYPES = {AlertType.AIR_RAID: "AIR", AlertType.ARTILLERY_SHELLING: "ARTILLERY",
                AlertType.URBAN_FIGHTS: "URBAN_FIGHTS", AlertType.CHEMICAL: "CHEMICAL",
@@ -54,6 +50,16 @@ LEVELS = {ThreatLevel.RED: "Red", ThreatLevel.YELLOW: "Yellow"}
 HISTORY_LENGTH = 25
 NEVER = "1970-01-01T00:00:00Z"  # lastUpdate of a region no alert has ever touched
 T = TypeVar("T")
+
+
+class WebhookRoutes(Protocol):
+    """The ``/api/v3/webhook`` handlers (``ukrainealarm_webhooks.WebhookEndpoints``, which
+    builds on this module and so is handed in rather than imported)."""
+
+    async def listing(self, request: web.Request) -> web.Response: ...
+    async def register(self, request: web.Request) -> web.Response: ...
+    async def update(self, request: web.Request) -> web.Response: ...
+    async def delete(self, request: web.Request) -> web.Response: ...
 
 
 def duration_text(seconds: float) -> str:
@@ -236,9 +242,9 @@ class UkraineAlarm:
 
     async def write(self, call: Callable[[], T]) -> T:
         """Run ``call`` on the process's one writer thread, as every write of it is."""
-        return await asyncio.get_running_loop().run_in_executor(self.context.writer, call)
+        return await self.context.write(call)
 
-    def routes(self, app: web.Application, webhooks: WebhookEndpoints) -> None:
+    def routes(self, app: web.Application, webhooks: WebhookRoutes) -> None:
         r = app.router
         r.add_get(f"{PREFIX}/alerts", compat_errors(self.alerts))
         r.add_get(f"{PREFIX}/alerts/status", compat_errors(self.status))
@@ -288,16 +294,26 @@ def webhook_payloads(event: Event, state: State, ids: CompatIds,
             for r in shown_regions(ids, alert, region_ids)]
 
 
-def add_routes(app: web.Application) -> UkraineAlarm:
-    from tryvoga.api.ukrainealarm_webhooks import WebhookEndpoints  # it builds on this module
-
+def add_routes(app: web.Application,
+               webhooks: Callable[[UkraineAlarm], WebhookRoutes]) -> UkraineAlarm:
+    """The façade's routes, with ``webhooks`` making the ``/api/v3/webhook`` handlers
+    (``ukrainealarm_webhooks.add_routes`` passes them)."""
     context = app[CONTEXT]
     facade = UkraineAlarm(Gate.of(app, "ukrainealarm"),
                           CompatIds.of(context.catalogue))
-    facade.routes(app, WebhookEndpoints(facade))
+    facade.routes(app, webhooks(facade))
     return facade
 
 
-__all__ = ["ALERT_TYPES", "Models", "UkraineAlarm", "add_routes", "changed_alert",
-           "duration_text", "shown_regions", "webhook_payloads"]
+__all__ = [
+    "ALERT_TYPES",
+    "Models",
+    "UkraineAlarm",
+    "WebhookRoutes",
+    "add_routes",
+    "changed_alert",
+    "duration_text",
+    "shown_regions",
+    "webhook_payloads",
+]
 

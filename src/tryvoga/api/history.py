@@ -13,14 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, context_of
+from tryvoga.api.context import CONTEXT, context_of
 from tryvoga.api.http import dumps, json_response
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.stats import Span, compute, period_bound, to_csv
 from tryvoga.errors import BadRequest, NotFound
-from tryvoga.ingest.record import spans as record_spans
+from tryvoga.query.records import spans as record_spans
 from tryvoga.storage.history import HistoryReader
 
 PREFIX = "/api/v1"

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.context import CONTEXT, Context, context_of
 from tryvoga.api.front import FAST_READS, Reads
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
@@ -27,7 +27,7 @@ from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
-from tryvoga.ingest.record import decode_cursor, history_page, imported_filter
+from tryvoga.query.records import decode_cursor, history_page, imported_filter
 from tryvoga.service import Actor, Result
 
 PREFIX = "/api/v1"
@@ -255,7 +255,7 @@ async def history(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
     cursor = request.query.get("cursor")
     after = decode_cursor(cursor) if cursor else None
-    # Imported history (ingest/record.py): included unless imported=false; imported=true
+    # Imported history (query/records.py): included unless imported=false; imported=true
     # gives only imported alerts.
     imported = _enum_param(request, "imported", _Imported)
     state = ctx.follower.state

@@ -135,7 +135,7 @@ PATHS: dict[str, dict[str, Any]] = {
                                            "object", write=True)},
 }
 
-# Webhook subscriptions (delivery/api.py); every one needs a write token.
+# Webhook subscriptions (api/webhooks.py); every one needs a write token.
 PATHS.update({
     "/webhooks": {
         "get": {**_op("Webhook subscriptions inside the token's scope"),

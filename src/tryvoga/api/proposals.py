@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.context import CONTEXT, Context, context_of
 from tryvoga.api.http import check_fields, error_response, json_response, query_int, read_json
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json

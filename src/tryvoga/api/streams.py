@@ -9,29 +9,24 @@ which a browser's EventSource sends when it reconnects, takes precedence over ``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
-from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.context import Context, context_of
 from tryvoga.domain.events import Event
+from tryvoga.domain.filters import StreamFilter
 from tryvoga.errors import BadRequest
-from tryvoga.live.filters import StreamFilter
 from tryvoga.live.frames import Format
-from tryvoga.live.hub import Hub, Subscriber
-from tryvoga.live.wake import Waker
+from tryvoga.live.hub import Subscriber
 from tryvoga.live.websocket import accept_key
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
-HUB = web.AppKey("hub", Hub)
-WAKER = web.AppKey("waker", Waker)
 # How long a stream the server ends may take to flush its last bytes before it is cut.
 CLOSE_GRACE = 10.0
 # How long a replay waits for a client that stopped reading.
@@ -86,7 +81,7 @@ def _drainer(request: web.Request) -> Any:
 def _subscribe(request: web.Request, fmt: Format, chunked: bool, chosen: StreamFilter,
                since: int) -> Subscriber:
     ctx = context_of(request)
-    hub = request.app[HUB]
+    hub = ctx.node.hub
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("the client went away")
@@ -99,7 +94,7 @@ async def _serve(request: web.Request, response: web.StreamResponse, fmt: Format
                  chunked: bool, chosen: StreamFilter, since: int) -> web.StreamResponse:
     """Run one prepared stream until it ends; the hub writes to it meanwhile."""
     ctx = context_of(request)
-    hub = request.app[HUB]
+    hub = ctx.node.hub
     try:
         sub = _subscribe(request, fmt, chunked, chosen, since)
     except ConnectionResetError:
@@ -173,41 +168,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    ctx = app[CONTEXT]
-    settings = ctx.settings
-    hub = Hub(ctx.follower, buffer_limit=settings.stream_buffer,
-              keepalive=settings.stream_keepalive)
-    # First of the follower's listeners: subscribers have an event before anything else the
-    # process does with it (the CAP projection, waking the webhook worker).
-    ctx.follower.listeners.insert(0, hub.publish)
-    app[HUB] = hub
-    # Wake-ups between processes on one SQLite file; on PostgreSQL, NOTIFY does it.
-    waker = Waker(settings.db if not settings.database_url else ":memory:")
-    app[WAKER] = waker
-    # After each commit, the writer thread wakes the other processes on this database.
-    def poke(events: object) -> None:
-        waker.poke()
-
-    ctx.service.listeners.append(poke)
-
-    async def live(app: web.Application) -> AsyncIterator[None]:
-        waker.listen(ctx.follower.wake)
-        keepalives = asyncio.create_task(hub.run_keepalives())
-        yield
-        keepalives.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keepalives
-        waker.close()
-
-    async def shutdown(app: web.Application) -> None:
-        hub.close_all()
-
-    app.cleanup_ctx.append(live)
-    app.on_shutdown.append(shutdown)
+    """The three streams; the hub they share is the node's (``tryvoga.node``)."""
     r = app.router
     r.add_get(f"{PREFIX}/stream", sse, allow_head=False)
     r.add_get(f"{PREFIX}/stream.ndjson", ndjson, allow_head=False)
     r.add_get(f"{PREFIX}/ws", websocket, allow_head=False)
 
 
-__all__ = ["HUB", "add_routes"]
+__all__ = ["add_routes"]

@@ -4,7 +4,7 @@ A registration (``storage/compat_webhooks.py``) owns delivery subscriptions (``d
 created, changed and deleted in the registration's own transaction, so the outbox written with
 each event, the workers and their leases, retries, attempts, disabling and the outbound-address
 checks are those of every webhook. Each subscription renders its bodies in a format of the
-``ukrainealarm`` family (``delivery/formats.py`` ``FAMILIES``), one ``AlertRegionModel`` per
+``ukrainealarm`` family (``api/formats.py``), one ``AlertRegionModel`` per
 alert change:
 
 * ``ukrainealarm:<regionId>``, one per region a registration names: that region as
@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tryvoga.api import compat_ukrainealarm
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import Models, UkraineAlarm, changed_alert, shown_regions
 from tryvoga.api.http import dumps, json_response
@@ -282,4 +283,9 @@ class WebhookEndpoints:
         return json_response({"webHooks": [r.to_json() for r in records]})
 
 
-__all__ = ["WITHIN", "WebhookEndpoints", "deliveries", "renderer_for"]
+def add_routes(app: web.Application) -> UkraineAlarm:
+    """The ukrainealarm façade's routes, ``/api/v3/webhook`` included."""
+    return compat_ukrainealarm.add_routes(app, WebhookEndpoints)
+
+
+__all__ = ["WITHIN", "WebhookEndpoints", "add_routes", "deliveries", "renderer_for"]

@@ -23,9 +23,8 @@ from tryvoga.cap.sources import (
     read_pages,
     require_loopback,
 )
-from tryvoga.domain.regions import load_catalogue
+from tryvoga.cli.kit import new_service
 from tryvoga.errors import TryvogaError
-from tryvoga.service import Service
 from tryvoga.settings import Settings
 from tryvoga.storage.sqlite import SQLiteStorage
 
@@ -99,7 +98,7 @@ def ingest_cap(sources: tuple[str, ...], db: str | None) -> None:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
     try:
-        ingester = Ingester(Service(storage, load_catalogue()))
+        ingester = Ingester(new_service(storage))
         for source in sources:
             try:
                 found = _messages(source)

@@ -15,11 +15,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from tryvoga.api.formats import outbox
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.service import Service
 from tryvoga.settings import Settings
+from tryvoga.storage.base import Storage
 from tryvoga.storage.migrations import open_storage
 
 P = ParamSpec("P")
@@ -43,12 +45,19 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def new_service(storage: Storage) -> Service:
+    """The service a command writes through: with every webhook format
+    (``api/formats.py``), so that a command queues the deliveries the server would."""
+    catalogue = load_catalogue()
+    return Service(storage, catalogue, outbox=outbox(catalogue))
+
+
 @contextmanager
 def open_service(db: str | None) -> Iterator[Service]:
     settings = Settings.load(db=db)  # TRYVOGA_DATABASE_URL, if set, selects PostgreSQL
     storage = open_storage(settings.db, settings.database_url)
     try:
-        yield Service(storage, load_catalogue())
+        yield new_service(storage)
     finally:
         storage.close()
 

@@ -68,13 +68,17 @@ LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
 def _run_worker(settings: Settings, sock: socket.socket) -> None:
     from tryvoga.api.app import create_app
+    from tryvoga.api.formats import webhook_formats
     from tryvoga.api.server import run
+    from tryvoga.node import build_node
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    from tryvoga import web as pages
     from tryvoga.eventloop import new_event_loop
 
-    app = create_app(settings)
+    # The API, then the public map, region pages and the operator console (tryvoga.web).
+    app = create_app(build_node(settings, formats=webhook_formats()), pages=[pages.add_routes])
     loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
     # The listening socket keeps LISTEN_BACKLOG: aiohttp's default of 128 is too few for a
     # country's stream clients reconnecting at once after a restart.
@@ -498,9 +502,9 @@ from tryvoga.cli.records import (  # noqa: E402
     import_history,
     ingest_channel,
     replay,
+    start_demo,
     stats,
 )
-from tryvoga.ingest.replay import start_demo  # noqa: E402
 
 ingest.add_command(ingest_channel)
 main.add_command(import_history)

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from tryvoga.cli.kit import db_option, friendly
+from tryvoga.cli.kit import db_option, friendly, new_service
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.names import NameIndex
@@ -27,6 +27,7 @@ from tryvoga.domain.state import State
 from tryvoga.domain.stats import KYIV, compute, period_bound, to_csv
 from tryvoga.errors import BadRequest
 from tryvoga.ingest import channel as channel_posts
+from tryvoga.ingest import replay as replays
 from tryvoga.ingest.history import (
     count_lines,
     file_sha256,
@@ -35,7 +36,6 @@ from tryvoga.ingest.history import (
     record_kind,
     unresolved_lines,
 )
-from tryvoga.ingest.record import history_page, imported_filter, spans
 from tryvoga.ingest.replay import (
     REPLAY,
     Step,
@@ -45,6 +45,7 @@ from tryvoga.ingest.replay import (
     play,
     timeline,
 )
+from tryvoga.query.records import history_page, imported_filter, spans
 from tryvoga.service import OPERATOR, Service
 from tryvoga.settings import Settings
 from tryvoga.storage.history import HistoryReader
@@ -62,7 +63,7 @@ def opened(db: str | None) -> Iterator[tuple[Service, HistoryReader]]:
     storage = SQLiteStorage(settings.db)
     reader = HistoryReader(settings.db)
     try:
-        yield Service(storage, load_catalogue()), reader
+        yield new_service(storage), reader
     finally:
         reader.close()
         storage.close()
@@ -401,6 +402,11 @@ def _play_until_signalled(run: Callable[[threading.Event], int]) -> tuple[int, i
     if "error" in found:
         raise found["error"]
     return int(found["declared"]), (received[0] if received else None)
+
+
+def start_demo(db: str) -> threading.Event:
+    """The ``--demo`` replay in a background thread, writing through the commands' service."""
+    return replays.start_demo(db, new_service)
 
 
 # ---- tryvoga history (the body; the command is in cli/main.py) ---------------------------------

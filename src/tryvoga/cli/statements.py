@@ -15,12 +15,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from tryvoga.cli.kit import db_option, friendly, resolve_region
+from tryvoga.cli.kit import db_option, friendly, new_service, resolve_region
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import BadRequest
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
-from tryvoga.service import OPERATOR, Service
+from tryvoga.service import OPERATOR
 from tryvoga.settings import Settings
 from tryvoga.storage.proposals import ProposalReader
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -35,7 +35,7 @@ def open_desk(db: str | None) -> Iterator[ProposalDesk]:
     reader = ProposalReader(settings.db)
     try:
         catalogue = load_catalogue()
-        yield ProposalDesk(Service(storage, catalogue), NameIndex(catalogue), reader)
+        yield ProposalDesk(new_service(storage), NameIndex(catalogue), reader)
     finally:
         reader.close()
         storage.close()

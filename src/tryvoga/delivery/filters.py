@@ -1,6 +1,6 @@
 """Which events a subscription wants: the streams' filters, checked as a request body.
 
-The rules are the streams' own (``live/filters.py``: region subtrees with alerts and region
+The rules are the streams' own (``domain/filters.py``: region subtrees with alerts and region
 settings inherited from ancestors, alert types narrowing alert events only, kinds exact or by
 family such as ``alert.*``); this module reuses them so a webhook and a stream with the same
 filters get the same events. Here they are validated as body fields (``regions``, ``types``,
@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from tryvoga.domain.events import Event, Kind
+from tryvoga.domain.filters import Router, StreamFilter
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound, TryvogaError
-from tryvoga.live.filters import Router, StreamFilter
 from tryvoga.storage.base import WebhookRecord
 
 MAX_FILTER_ITEMS = 500

@@ -5,13 +5,15 @@ transaction, right after the event was applied, so it sees the state as of that 
 alert's region and type when the event only names the alert id, say). Its bytes are stored
 once per event and format and signed per subscriber at delivery.
 
-To add a format (the ukrainealarm façade's, for instance):
+This package imports no renderer of another room: the renderers are handed to the ``Outbox``
+as a ``Formats`` by whoever assembles the service (``tryvoga.api.formats.webhook_formats``,
+used by the node and by every command that writes). To add a format (another façade's):
 
 1. write ``def render(event: Event, state: State) -> Payload | None`` in your module; return
    None for events that have nothing to say in your format (no delivery is queued for them);
    it must be deterministic and must not do I/O;
-2. add ``"yourformat": "tryvoga.yourpackage.module:render"`` to ``FORMATS`` below (a string,
-   loaded on first use, so that this module imports nothing of yours);
+2. add it to ``webhook_formats`` in ``tryvoga/api/formats.py`` (a plain format, or a family
+   whose renderer is made from a parameter, as ``ukrainealarm:22``);
 3. create subscriptions with ``format="yourformat"`` through ``DeliveryStore.create`` (keep
    your own registration table pointing at the subscription id if you need one).
 
@@ -20,9 +22,8 @@ Every delivery, whatever its format, carries the same signature headers (``signi
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tryvoga.domain.events import Event, IncidentReported, IncidentUpdated, parse_time
@@ -41,36 +42,33 @@ class Payload:
 
 Renderer = Callable[[Event, State], "Payload | None"]
 
-FORMATS: dict[str, str] = {
-    "native": "tryvoga.delivery.formats:render_native",
-}
-
-# Formats with a parameter, named "family:parameter": the entry is a factory that makes the
-# renderer from the parameter, once per name. The ukrainealarm façade's bodies depend on the
-# subscriber's region, so each of its subscriptions names one ("ukrainealarm:22"), and the
-# body is still rendered once per event for every subscriber of that region. Only their owning
-# module makes such subscriptions: /api/v1/webhooks offers the FORMATS alone.
-FAMILIES: dict[str, str] = {
-    "ukrainealarm": "tryvoga.api.ukrainealarm_webhooks:renderer_for",
-}
-
-_loaded: dict[str, Renderer] = {}
+Family = Callable[[str], Renderer]
 
 
-def renderer(name: str) -> Renderer:
-    found = _loaded.get(name)
-    if found is None:
-        family, colon, parameter = name.partition(":")
-        if name in FORMATS:
-            module_name, _, attribute = FORMATS[name].partition(":")
-            found = getattr(importlib.import_module(module_name), attribute)
-        elif colon and family in FAMILIES:
-            module_name, _, attribute = FAMILIES[family].partition(":")
-            found = getattr(importlib.import_module(module_name), attribute)(parameter)
-        else:
-            raise KeyError(name)
-        _loaded[name] = found
-    return found
+class Formats:
+    """The renderers an outbox may use, by format name: the plain ones of ``FORMATS`` (which
+    ``/api/v1/webhooks`` offers), and families named ``"family:parameter"`` whose renderer is
+    made from the parameter, once per name. The ukrainealarm façade's bodies depend on the
+    subscriber's region, so each of its subscriptions names one (``"ukrainealarm:22"``), and
+    the body is still rendered once per event for every subscriber of that region."""
+
+    def __init__(self, families: Mapping[str, Family]) -> None:
+        self.families = dict(families)
+        self._loaded: dict[str, Renderer] = {}
+
+    def renderer(self, name: str) -> Renderer:
+        """The renderer of format ``name``; KeyError for a format nobody gave."""
+        found = self._loaded.get(name)
+        if found is None:
+            family, colon, parameter = name.partition(":")
+            if name in FORMATS:
+                found = FORMATS[name]
+            elif colon and family in self.families:
+                found = self.families[family](parameter)
+            else:
+                raise KeyError(name)
+            self._loaded[name] = found
+        return found
 
 
 def render_native(event: Event, state: State) -> Payload:
@@ -89,3 +87,7 @@ def render_native(event: Event, state: State) -> Payload:
             assert incident.embargo_until is not None
             not_before = parse_time(incident.embargo_until).timestamp()
     return Payload(body, JSON, not_before)
+
+
+# The formats of this package, offered to every subscription made through /api/v1/webhooks.
+FORMATS: dict[str, Renderer] = {"native": render_native}

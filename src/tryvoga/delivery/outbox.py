@@ -1,7 +1,9 @@
 """The outbox hook: the write path queues a delivery per matching subscription, in the event's
 own transaction, so an event is committed together with its deliveries or not at all.
 
-``Service._execute`` calls ``Outbox.enqueue`` after appending a command's events. The
+``Service._execute`` calls ``Outbox.enqueue`` after appending a command's events; the
+``Outbox`` is given to the ``Service`` by whoever assembles it, with the renderers
+(``formats.py``), so that the write path imports nothing of this package. The
 subscriptions are cached in memory as a ``Matcher``; the cache is checked against a version
 number that every change to a subscription bumps, read inside the same transaction, so a
 subscription created by any process is seen by the very next event written by any other.
@@ -21,7 +23,7 @@ import time
 from collections.abc import Sequence
 
 from tryvoga.delivery.filters import Matcher
-from tryvoga.delivery.formats import renderer
+from tryvoga.delivery.formats import Formats
 from tryvoga.domain.events import Event
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
@@ -31,8 +33,9 @@ log = logging.getLogger(__name__)
 
 
 class Outbox:
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, formats: Formats) -> None:
         self.catalogue = catalogue
+        self.formats = formats
         self._version = -1
         self._matcher = Matcher(catalogue, ())
         self._shared: list[str] = []
@@ -66,7 +69,7 @@ class Outbox:
                 by_format.setdefault(record.format, []).append(record.id)
             for format_name, ids in by_format.items():
                 try:
-                    payload = renderer(format_name)(event, state)
+                    payload = self.formats.renderer(format_name)(event, state)
                 except Exception:
                     log.exception("webhook format %r failed to render event %d; %d deliveries "
                                   "not queued", format_name, event.seq, len(ids))
@@ -79,7 +82,7 @@ class Outbox:
                 queued += len(ids)
             for format_name in self._shared:
                 try:
-                    payload = renderer(format_name)(event, state)
+                    payload = self.formats.renderer(format_name)(event, state)
                 except Exception:
                     log.exception("webhook format %r failed to render event %d; not queued",
                                   format_name, event.seq)

@@ -28,10 +28,11 @@ import click
 
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertStatus, AlertType
-from tryvoga.domain.regions import Catalogue, load_catalogue
+from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import BadRequest
 from tryvoga.ingest.history import read_record
 from tryvoga.service import Actor, Service
+from tryvoga.storage.base import Storage
 from tryvoga.storage.history import HistoryFilter, HistoryReader
 
 log = logging.getLogger(__name__)
@@ -236,13 +237,14 @@ def only_demo_events(service: Service) -> bool:
     return all(e.actor == DEMO.name for e in service.storage.iter_events())
 
 
-def run_demo(db: str, stop: threading.Event) -> None:
-    """The background demo: only on a database with no events but earlier demos."""
+def run_demo(db: str, new_service: Callable[[Storage], Service], stop: threading.Event) -> None:
+    """The background demo: only on a database with no events but earlier demos.
+    ``new_service`` makes the service it writes through (``cli/kit.py``)."""
     from tryvoga.storage.sqlite import SQLiteStorage
 
     storage = SQLiteStorage(db)
     try:
-        service = Service(storage, load_catalogue())
+        service = new_service(storage)
         # Told on the server's console like its start line (the thread may run before the
         # worker has configured logging).
         if not only_demo_events(service):
@@ -262,10 +264,10 @@ def run_demo(db: str, stop: threading.Event) -> None:
         storage.close()
 
 
-def start_demo(db: str) -> threading.Event:
+def start_demo(db: str, new_service: Callable[[Storage], Service]) -> threading.Event:
     """Start the demo in a background thread; set the returned event to stop it."""
     stop = threading.Event()
-    threading.Thread(target=run_demo, args=(db, stop), name="tryvoga-demo",
+    threading.Thread(target=run_demo, args=(db, new_service, stop), name="tryvoga-demo",
                      daemon=True).start()
     return stop
 

@@ -26,11 +26,15 @@ Listener = Callable[[Sequence[Event]], None]
 
 
 class Follower:
-    def __init__(self, storage: Storage, catalogue: Catalogue) -> None:
+    def __init__(self, storage: Storage, catalogue: Catalogue,
+                 state: State | None = None) -> None:
+        """``state``: the log already applied (``tryvoga.node`` reads it once for every
+        projection); without it the follower reads the log itself."""
         self.storage = storage
-        self.state = State(catalogue)
+        self.state = state if state is not None else State(catalogue)
         self.listeners: list[Listener] = []
-        self.state.apply_all(storage.iter_events())
+        if state is None:
+            self.state.apply_all(storage.iter_events())
         self._changed = asyncio.Event()
         # When the log was last read successfully (time.monotonic()): how old the state may be.
         self.synced_at = time.monotonic()

@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from tryvoga.domain.events import Event
+from tryvoga.domain.filters import Router, StreamFilter
 from tryvoga.live import frames
-from tryvoga.live.filters import Router, StreamFilter
 from tryvoga.live.follower import Follower
 from tryvoga.live.frames import Format, Frames
 from tryvoga.live.websocket import ClientFrames

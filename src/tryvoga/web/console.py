@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tryvoga import approval
-from tryvoga.api.app import CONTEXT, Context
+from tryvoga.api.context import CONTEXT, Context, context_of
 from tryvoga.domain.events import Event, format_time, now_utc
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentStatus
 from tryvoga.domain.regions import COUNTRY, Level
@@ -75,14 +75,12 @@ class Console:
                                    idle=settings.console_session)
         self.reader = OperatorReader(context.storage.database)
         self.secure = settings.console_secure_cookie
-        self.policy = approval.Policy(settings.approval_all_actual, settings.approval_seconds)
-        # The rule binds the API as well: the one Service of this process applies it.
-        context.service.approval_policy = self.policy
+        # The node set the rule's policy on the one Service of this process (tryvoga.node).
+        self.policy = context.service.approval_policy
 
     async def write(self, call: Callable[..., T], *args: Any) -> T:
         """Work that writes, on the process's one writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.ctx.writer,
-                                                                partial(call, *args))
+        return await self.ctx.write(call, *args)
 
     def read(self, call: Callable[[OperatorReader], T]) -> T:
         with self.reader.lock:
@@ -659,10 +657,7 @@ def _summary(request: web.Request, lang: str, draft: Draft | dict[str, Any],
     body = draft.body() if isinstance(draft, Draft) else draft
     status = body["status"]
     regions = body["regions"]
-    streams = 0
-    from tryvoga.api.streams import HUB
-    if HUB in request.app:
-        streams = len(request.app[HUB])
+    streams = len(context_of(request).node.hub)
     threat_text = ", ".join(f'{word(THREATS, x["type"], lang)} ({word(LEVELS, x["level"], lang)})'
                             for x in body["threats"]) or "—"
     return (

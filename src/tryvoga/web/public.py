@@ -37,13 +37,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.app import Context, context_of
+from tryvoga.api.context import Context, context_of
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, ThreatLevel, alert_level
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.state import State
 from tryvoga.domain.stats import KYIV, Span, compute, group_spans, relevant_codes
 from tryvoga.errors import NotFound
+from tryvoga.query.records import spans
 from tryvoga.storage.history import HistoryFilter
 from tryvoga.web.i18n import (
     ALERT_TYPES,
@@ -615,10 +616,8 @@ def _bars(rows: list[tuple[str, float, str]], head: tuple[str, str], caption: st
 
 def live_spans(ctx: Context, code: str, now: datetime) -> list[Span]:
     """The live alerts that touch a region, as ``/api/v1/history/stats`` takes them."""
-    from tryvoga.ingest.record import spans as record_spans
-
     touching = relevant_codes(ctx.catalogue, code)
-    return [s for s in record_spans(ctx.follower.state, None, AlertType.AIR_RAID, now=now)
+    return [s for s in spans(ctx.follower.state, None, AlertType.AIR_RAID, now=now)
             if s.region in touching]
 
 

@@ -8,11 +8,11 @@ import struct
 import pytest
 
 from tryvoga.domain.events import Event, Kind, make_event
+from tryvoga.domain.filters import Router, StreamFilter
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.live import frames
-from tryvoga.live.filters import Router, StreamFilter
 from tryvoga.live.frames import Format, Frames
 from tryvoga.live.websocket import ClientFrames
 

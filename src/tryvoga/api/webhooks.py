@@ -1,4 +1,4 @@
-"""``/api/v1/webhooks``: subscriptions over HTTP, and the in-process delivery worker.
+"""``/api/v1/webhooks``: subscriptions over HTTP (the node runs the delivery worker).
 
 Every endpoint needs a write token; a token sees and manages the subscriptions inside its
 scope (``subscriptions.py``).
@@ -13,34 +13,28 @@ scope (``subscriptions.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from tryvoga.api.app import CONTEXT, Context, context_of
+from tryvoga.api.context import Context, context_of
 from tryvoga.api.http import json_response, query_int, read_json
-from tryvoga.delivery.safety import Policy
-from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
-from tryvoga.delivery.worker import DeliveryWorker
 from tryvoga.service import Actor
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/webhooks"
-WEBHOOKS = web.AppKey("webhooks", Webhooks)
-SHUTDOWN_GRACE = 2.0  # seconds for deliveries on the wire to finish when the server stops
 
 
 def _hooks(request: web.Request) -> Webhooks:
-    return request.app[WEBHOOKS]
+    return context_of(request).node.webhooks
 
 
 async def create(request: web.Request) -> web.Response:
     ctx, actor = _writer(request)
     body = await read_json(request)
-    status, answer = await ctx.read(_hooks(request).create, actor, body,
-                                    request.headers.get("Idempotency-Key"))
+    status, answer = await ctx.write(_hooks(request).create, actor, body,
+                                     request.headers.get("Idempotency-Key"))
     return json_response(answer, status=status)
 
 
@@ -65,7 +59,7 @@ async def get_webhook(request: web.Request) -> web.Response:
 
 async def delete_webhook(request: web.Request) -> web.Response:
     ctx, actor = _writer(request)
-    gone = await ctx.read(_hooks(request).delete, actor, request.match_info["id"])
+    gone = await ctx.write(_hooks(request).delete, actor, request.match_info["id"])
     return json_response({"webhook": gone})
 
 
@@ -79,25 +73,6 @@ async def attempts(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """Routes, plus the delivery worker for this process unless ``webhook_worker`` is off."""
-    ctx = app[CONTEXT]
-    settings = ctx.settings
-    store = DeliveryStore(ctx.storage.database)  # the Context's storage checked the schema
-    app[WEBHOOKS] = Webhooks(store, ctx.catalogue, Policy(settings.webhook_allow_networks))
-
-    async def deliver(app: web.Application) -> AsyncIterator[None]:
-        worker = None
-        if settings.webhook_worker:
-            worker = DeliveryWorker(DeliveryStore(ctx.storage.database), settings)
-            ctx.follower.listeners.append(lambda events: worker.wake())
-            worker.start()
-        yield
-        if worker is not None:
-            await worker.stop(grace=SHUTDOWN_GRACE)
-            worker.store.close()
-        store.close()
-
-    app.cleanup_ctx.append(deliver)
     r = app.router
     r.add_post(PREFIX, create)
     r.add_get(PREFIX, list_webhooks)

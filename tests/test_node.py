@@ -1,0 +1,108 @@
+"""The assembly (``tryvoga.node``): one read of the log for every projection, and the
+follower's listeners in their declared order, checked by what each of them sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.regions import KYIV_OBLAST, LVIV_OBLAST
+from tryvoga.api.formats import outbox, webhook_formats
+from tryvoga.domain.events import Event
+from tryvoga.domain.filters import StreamFilter
+from tryvoga.domain.regions import Catalogue
+from tryvoga.live.frames import Format
+from tryvoga.node import LISTENER_ORDER, build_node
+from tryvoga.service import OPERATOR, Service
+from tryvoga.settings import Settings
+from tryvoga.storage.sqlite import SQLiteStorage
+
+
+class Recording:
+    """A stream's socket that notes, at each write, how far the node's projections were."""
+
+    def __init__(self, seen: list[tuple[int, int]], progress: object) -> None:
+        self.seen = seen
+        self.progress = progress
+
+    def write(self, data: bytes) -> None:
+        self.seen.append(self.progress())  # type: ignore[operator]  # a bound lambda
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_the_declared_order_is_the_followers(tmp_path: Path, catalogue: Catalogue) -> None:
+    node = build_node(Settings(db=str(tmp_path / "n.db")), formats=webhook_formats(),
+                      catalogue=catalogue)
+    try:
+        assert LISTENER_ORDER == ("streams", "cap", "webhooks")
+        assert [name for name, _ in node.listeners] == list(LISTENER_ORDER)
+        assert node.follower.listeners == [listener for _, listener in node.listeners]
+    finally:
+        node.close()
+
+
+async def test_streams_have_an_event_before_the_cap_projection(
+        tmp_path: Path, catalogue: Catalogue) -> None:
+    node = build_node(Settings(db=str(tmp_path / "n.db")), formats=webhook_formats(),
+                      catalogue=catalogue)
+    try:
+        seen: list[tuple[int, int]] = []
+        transport = Recording(seen, lambda: (node.follower.state.seq, node.cap.seq))
+        sub = node.hub.subscribe(transport, Format.NDJSON, False, StreamFilter.build(catalogue),
+                                 node.follower.state.seq)
+
+        async def read(since: int, limit: int) -> list[Event]:
+            return node.storage.read_events(since, limit)
+
+        async def drain() -> None:
+            return None
+
+        await node.hub.start(sub, read, drain)
+        seen.clear()  # the replay (nothing) and any greeting
+        result = await node.command(node.service.declare, OPERATOR, [KYIV_OBLAST], "air_raid")
+        [event] = result.events
+        # Written to the stream when the read side had the event and the CAP projection did
+        # not yet: the hub is called first.
+        assert seen and seen[0] == (event.seq, event.seq - 1)
+        assert node.cap.seq == event.seq  # and the CAP projection after it
+        node.hub.remove(sub, "gone")
+    finally:
+        node.close()
+
+
+def test_every_projection_starts_from_one_read(tmp_path: Path, catalogue: Catalogue,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "n.db"
+    storage = SQLiteStorage(db)
+    service = Service(storage, catalogue, outbox=outbox(catalogue))
+    service.declare(OPERATOR, [KYIV_OBLAST], "air_raid")
+    service.declare(OPERATOR, [LVIV_OBLAST], "air_raid")
+    storage.close()
+
+    reads = 0
+    original = SQLiteStorage.iter_events
+
+    def counted(self: SQLiteStorage, *args: Any) -> Iterator[Event]:
+        nonlocal reads
+        reads += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(SQLiteStorage, "iter_events", counted)
+    node = build_node(Settings(db=str(db)), formats=webhook_formats(), catalogue=catalogue)
+    monkeypatch.undo()
+    try:
+        assert reads == 1
+        assert node.service.state.seq == node.follower.state.seq == node.cap.seq == 2
+        assert node.service.state is not node.follower.state  # one per thread
+        assert {a.region for a in node.follower.state.active_alerts()} == {KYIV_OBLAST,
+                                                                           LVIV_OBLAST}
+    finally:
+        node.close()
