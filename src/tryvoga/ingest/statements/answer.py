@@ -22,7 +22,10 @@ class Draft:
     status: str | None
     source: str
     description: str
-    evidence: str
+    evidence: str  # the sentence it was read from, as written
+    why: str = ""  # what in the sentence gave it, and where its place came from
+    killed: int | None = None  # casualties: the numbers the text gives, if it gives them
+    injured: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,7 +33,8 @@ class Draft:
             "alert_type": self.alert_type,
             "threats": [{"type": t, "level": "red"} for t in self.threats],
             "incident_kind": self.incident_kind, "status": self.status, "source": self.source,
-            "description": self.description, "evidence": self.evidence,
+            "description": self.description, "evidence": self.evidence, "why": self.why,
+            "killed": self.killed, "injured": self.injured,
         }
 
 

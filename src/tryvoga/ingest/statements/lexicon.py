@@ -11,6 +11,7 @@ from tryvoga.domain.regions import Level
 
 _I = re.IGNORECASE
 
+
 def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), _I)
 
@@ -34,7 +35,7 @@ ALERTS: dict[AlertType, re.Pattern[str]] = {
         r"\bair\s+(?:alerts?|alarms?)\b",
         r"\bair[- ]raids?\b", r"\bsirens?\b",
         r"\bповітрян\w*\s+тривог\w*", r"\bтривог[аиуою]\b", r"\bтривогу\b",
-        r"\bвоздушн\w*\s+тревог\w*", r"\bтревог[аиуой]\b"),
+        r"\bвоздушн\w*\s+тревог\w*", r"\bтревог[аиуой]\b", r"\bсирен[аиуы]\b"),
 }
 ALL_CLEAR = _any(
     r"\ball[- ]clear\b",
@@ -42,17 +43,41 @@ ALL_CLEAR = _any(
     r"(?:lifted|cancell?ed|called\s+off|over|ended)\b",
     r"\b(?:alerts?|alarms?)\b[^.;:]{0,60}?\b(?:has|have)\s+(?:ended|been\s+lifted)\b",
     r"\bend\s+of\s+(?:the\s+)?(?:air[- ]raid\s+|air\s+)?(?:alert|alarm)\b",
-    r"\bвідбій\b", r"\bтривог\w*\s+(?:скасовано|скасована|завершено|завершилась|закінчилась)\b",
-    r"\bотбой\b", r"\bтревог\w*\s+(?:отменен\w*|завершен\w*|закончил\w*)")
+    r"\bвідбо\w*", r"\bвідбій\b",
+    r"\bтривог\w*\s+(?:скасовано|скасована|завершено|завершилась|закінчилась)\b",
+    r"\bтривог\w*\b[^.;:]{0,80}?\b(?:скасован\w*|скасува\w*)",
+    r"\b(?:скасовано|скасували)\s+(?:повітрян\w+\s+)?тривог\w*",
+    r"\bотбо[йяюе]\w*", r"\bтревог\w*\s+(?:отменен\w*|завершен\w*|закончил\w*)",
+    r"\bтревог\w*\b[^.;:]{0,80}?\bотмен\w*", r"\bотмен\w+\s+(?:воздушн\w+\s+)?тревог\w*",
+    r"\b(?:alerts?|alarms?)\b[^.;:]{0,80}?\b(?:was|were|has\s+been|have\s+been)\s+"
+    r"(?:lifted|cancell?ed|called\s+off)\b")
+# Words about an alert that is not now: if it comes, until it ends, follow the news about it.
+ALERT_NOT_NOW = _any(
+    r"\b(?:у|в)\s+раз[іи]\s+(?:оголошення\s+)?(?:повітрян\w+\s+)?тривог\w*",
+    r"\bв\s+случае\s+(?:объявления\s+)?(?:воздушн\w+\s+)?тревог\w*",
+    r"\bin\s+(?:the\s+)?case\s+of\s+(?:an?\s+)?(?:air[- ]raid\s+|air\s+)?(?:alert|alarm)s?",
+    r"\bдо\s+(?:відбою|кінця|завершення|закінчення)(?:\s+повітрян\w+)?(?:\s+тривог\w*)?",
+    r"\bдо\s+(?:отбоя|конца|окончания|завершения)(?:\s+воздушн\w+)?(?:\s+тревог\w*)?",
+    r"\buntil\s+(?:the\s+)?(?:all[- ]clear|end\s+of\s+the\s+(?:air[- ]raid\s+|air\s+)?"
+    r"(?:alert|alarm)|(?:air[- ]raid\s+|air\s+)?(?:alert|alarm)\s+(?:is\s+)?(?:over|lifted))",
+    r"\bслідкуйте\b[^.!]*", r"\bследите\b[^.!]*", r"\bfollow\s+(?:the\s+)?official\b[^.!]*",
+    r"\bне\s+ігноруй\w*\b[^.!]*", r"\bне\s+игнорир\w*\b[^.!]*",
+    r"\b(?:do\s+not|don['’]t)\s+ignore\b[^.!]*")
 # An alert spoken of as past or as a time ("during the alert") is not a declaration...
-ALERT_PAST = _any(r"\blast(?:ed|ing)\b", r"\bduring\b", r"\bafter\b", r"\bbefore\b",
-                   r"\bтривал[аио]?\b", r"\bпід\s+час\b", r"\bпісля\b", r"\bдо\s+відбою\b",
-                   r"\bдлил[аио]сь\b", r"\bво\s+время\b", r"\bпосле\b", r"\bдо\s+отбоя\b")
+ALERT_PAST = _any(r"\bduring\b", r"\bafter\b", r"\bbefore\b",
+                  r"\bпід\s+час\b", r"\bпісля\b", r"\bво\s+время\b", r"\bпосле\b")
+# An alert said to have lasted is over, whatever else the sentence says.
+ALERT_OVER = _any(r"\blast(?:ed|ing)\b", r"\bтривал\w*", r"\bдлил\w*", r"\bдлив\w*",
+                  r"\bпродлил\w*", r"\bпродолжал\w*", r"\bоголошувал\w*",
+                  r"\bобъявлял\w*")
 # ... unless it says so.
 ALERT_DECLARED = _any(r"\bdeclared\b", r"\bannounced\b", r"\bsounded\b", r"\bissued\b",
-                       r"\bin\s+effect\b", r"\bwent\s+off\b", r"\bоголош\w*", r"\bлунає\b",
-                       r"\bлунають\b", r"\bтриває\b", r"\bобъявл\w*", r"\bзвуч\w*",
-                       r"\bдейству\w*")
+                       r"\bin\s+effect\b", r"\bwent\s+off\b", r"\bput\s+on\b",
+                       r"\bоголош\w*", r"\bоголоси\w*", r"\bлунає\b",
+                       r"\bлунають\b", r"\bпролун\w*", r"\bтриває\b", r"\bдіє\b",
+                       r"\bпоширил\w*", r"\bобъявл\w*", r"\bобъяви\w*", r"\bзвуч\w*",
+                       r"\bпрозвуч\w*", r"\bдейству\w*", r"\bspread\b", r"\bunder\s+(?:an?\s+)?"
+                       r"(?:air[- ]raid\s+|air\s+)?alert\b")
 
 THREATS: dict[ThreatType, re.Pattern[str]] = {
     ThreatType.BALLISTIC: _any(r"\bballistic\w*(?:\s+missiles?)?", r"\bбалістик\w*",
@@ -81,23 +106,40 @@ THREAT_NOW = _any(r"\battack\w*", r"\bthreat\w*", r"\bdanger\b", r"\bair\s+defen
                    r"\bсбит\w*", r"\bпростор\w*", r"\bпространств\w*")
 
 INCIDENTS: dict[IncidentKind, re.Pattern[str]] = {
-    IncidentKind.DEBRIS: _any(r"\bdebris\b", r"\bwreckage\b", r"\bfragments?\b",
-                              r"\bуламк\w*", r"\bуламок\b", r"\bобломк\w*", r"\bобломок\b"),
+    IncidentKind.DEBRIS: _any(
+        r"\bdebris\b", r"\bwreckage\b", r"\bfragments?\b", r"\bуламк\w*", r"\bуламок\b",
+        r"\bобломк\w*", r"\bобломок\b",
+        r"\bfall(?:ing)?\s+of\s+(?:an?\s+|the\s+)?(?:downed\s+)?(?:UAVs?|drones?|missiles?)\b",
+        r"\bпадінн\w*\s+(?:збит\w+\s+)?(?:БпЛА|дрон\w*|ракет\w*|безпілотник\w*)",
+        r"\bпадени\w*\s+(?:сбит\w+\s+)?(?:БпЛА|дрон\w*|ракет\w*|беспилотник\w*)"),
     IncidentKind.EXPLOSION: _any(r"\bexplosions?\b", r"\bblasts?\b", r"\bexploded\b",
                                  r"\bвибух\w*", r"\bвзрыв\w*"),
     IncidentKind.FIRE: _any(r"\bfires?\b", r"\bblaze\b", r"\bcaught\s+fire\b", r"\bburning\b",
-                            r"\bпожеж\w*", r"\bзагорян\w*", r"\bзайман\w*", r"\bзагорі\w*",
+                            r"\bburned\b", r"\bburnt\b", r"\bignit\w*", r"\bflames?\b",
+                            r"\bпожеж\w*", r"\bзагорян\w*", r"\bзайман\w*", r"\bзайнял\w*",
+                            r"\bзагорі\w*", r"\bспалахну\w*", r"\bспалахнул\w*", r"\bгорі\w*",
                             r"\bгорить\b", r"\bпожар\w*", r"\bвозгоран\w*", r"\bзагорел\w*",
-                            r"\bгорит\b"),
-    IncidentKind.DAMAGE: _any(r"\bdamaged?\b", r"\bdestroyed\b", r"\bdestruction\b",
+                            r"\bгорит\b", r"\bгорел\w*", r"\bгорящ\w*", r"\bгоряч\w*пожар"),
+    IncidentKind.DAMAGE: _any(r"\bdamag(?:e|ed|ing)\b", r"\bdestroyed\b", r"\bdestruction\b",
+                              r"\bshattered\b",
                               r"\bпошкодж\w*", r"\bзруйнован\w*", r"\bруйнуван\w*",
-                              r"\bповрежд\w*", r"\bразрушен\w*"),
+                              r"\bруйнац\w*", r"\bвлучанн\w*", r"\bвлучил\w*", r"\bвлучив\b",
+                              r"\bпоцілил\w*", r"\bповрежд\w*", r"\bразрушен\w*",
+                              r"\bпопадани\w*", r"\bпостраждав\s+житлов\w*"),
     IncidentKind.CASUALTIES: _any(r"\bkilled\b", r"\binjur(?:ed|ies|y)\b", r"\bwounded\b",
                                   r"\bdead\b", r"\bcasualt(?:y|ies)\b", r"\bhospitali[sz]ed\b",
-                                  r"\bзагинул\w*", r"\bзагибл\w*", r"\bпоранен\w*",
-                                  r"\bпостраждал\w*", r"\bтравмован\w*", r"\bпогиб\w*",
-                                  r"\bранен\w*", r"\bпострадал\w*"),
+                                  r"\bзагинул\w*", r"\bзагинув\b", r"\bзагибл\w*",
+                                  r"\bпоранен\w*", r"\bпоранення\b", r"\bпостраждал\w*",
+                                  r"\bпостраждав\b(?!\s+житлов)", r"\bтравмован\w*",
+                                  r"\bтравм\w*", r"\bпогиб\w*", r"\bранен\w*", r"\bпострадал\w*",
+                                  r"\bпострадавш\w*"),
 }
+# Numbers of people, for casualties: "two people were killed", "поранено п'ятеро людей".
+KILLED = _any(r"\bkilled\b", r"\bdead\b", r"\bdied\b", r"\bзагину\w*", r"\bзагибл\w*",
+              r"\bпогиб\w*", r"\bпомер\w*", r"\bумер\w*")
+INJURED = _any(r"\binjur\w*", r"\bwounded\b", r"\bhurt\b", r"\bhospitali[sz]ed\b",
+               r"\bпоранен\w*", r"\bпостраждал\w*", r"\bпостраждав\b", r"\bтравм\w*",
+               r"\bранен\w*", r"\bпострадал\w*", r"\bпострадавш\w*")
 # Gunfire is not a fire on the ground.
 NOT_A_FIRE = _any(r"\b(?:heavy|artillery|mortar|machine[- ]gun|gun|small[- ]arms|enemy|rocket|"
                    r"sniper|returned|returning|return|opened|opening|open|cease|friendly|intense|"
@@ -107,18 +149,34 @@ NOT_A_FIRE = _any(r"\b(?:heavy|artillery|mortar|machine[- ]gun|gun|small[- ]arms
 # Drones and missiles destroyed in the air are interceptions, not damage on the ground.
 _WEAPON = r"(?:drones?|missiles?|rockets?|UAVs?|Shaheds?|targets?)"
 NOT_DAMAGE = _any(rf"\bdestroy\w*\s+(?:[\w-]+\s+){{0,3}}{_WEAPON}\b",
-                   rf"\b{_WEAPON}\s+(?:[\w-]+\s+){{0,3}}destroyed\b")
+                  rf"\b{_WEAPON}\s+(?:[\w-]+\s+){{0,3}}destroyed\b",
+                  r"\bno\s+(?:damage|destruction)\b", r"\bwithout\s+(?:damage|destruction)\b",
+                  r"\bбез\s+(?:руйнувань|пошкоджень|разрушений|повреждений)\b",
+                  r"\b(?:руйнувань|пошкоджень|разрушений|повреждений)\s+(?:немає|нема|нет)\b")
 # "Постраждалих немає", "no one was injured": casualties denied are not casualties.
-NO_CASUALTIES = _any(r"\bno\s+(?:one|body)\s+was\s+(?:killed|injured|hurt|wounded)\b",
-                      r"\bno\s+(?:casualties|injuries|victims|dead|injured)\b",
+NO_CASUALTIES = _any(r"\bno\s+(?:one|body)\s+was\s+(?:killed|injured|hurt|wounded)"
+                     r"(?:\s+or\s+(?:killed|injured|hurt|wounded))?\b",
+                      r"\bno\s+(?:casualties|injuries|victims|dead|injured|deaths)"
+                      r"(?:\s+or\s+(?:injuries|deaths|casualties))?\b",
+                      r"\bno\s+one\s+(?:was|has\s+been)\s+(?:injured|killed|hurt)"
+                      r"(?:\s+or\s+(?:killed|injured))?\b",
+                      r"\b(?:data|information)\s+(?:on|about)\s+(?:the\s+)?(?:victims|casualties|"
+                      r"injured)\s+(?:is|are)\s+being\s+clarified\b",
+                      r"\b(?:дані|інформаці\w+)\s+(?:про|щодо)\s+(?:постраждал|загибл|поранен)\w*"
+                      r"(?:\s+\w+){0,2}?\s+(?:уточню\w*|не\s+надходил\w*)",
+                      r"\b(?:данные|информаци\w+)\s+(?:о|про)\s+(?:пострадавш|погибш|ранен)\w*"
+                      r"(?:\s+\w+){0,2}?\s+(?:уточня\w*|не\s+поступал\w*)",
+                      r"\b(?:обійшлося|обошлось)\s+без\s+(?:постраждал|пострадавш|жертв)\w*",
+                      r"\bчи\s+є\s+постраждал\w*", r"\bесть\s+ли\s+пострадавш\w*",
                       r"\bwithout\s+(?:casualties|injuries)\b",
                       r"\b(?:немає|нема|без)\s+(?:загиблих|постраждалих|поранених|жертв)\b",
                       r"\b(?:загиблих|постраждалих|поранених|жертв)\s+(?:немає|нема|не\s+має)\b",
                       r"\b(?:нет|без)\s+(?:погибших|пострадавших|раненых|жертв)\b",
                       r"\b(?:погибших|пострадавших|раненых|жертв)\s+нет\b")
 PRELIMINARY = _any(r"\bpreliminar\w*", r"\bunconfirmed\b", r"\bnot\s+(?:yet\s+)?confirmed\b",
-                    r"\bпопередн\w*", r"\bне\s+підтвердж\w*", r"\bпредварительн\w*",
-                    r"\bне\s+подтвержд\w*")
+                   r"\bbeing\s+(?:clarified|established|verified)\b", r"\bпопередн\w*",
+                   r"\bне\s+підтвердж\w*", r"\bуточню\w*", r"\bвстановлю\w*",
+                   r"\bпредварительн\w*", r"\bне\s+подтвержд\w*", r"\bуточня\w*")
 CONFIRMED = _any(r"\bconfirm\w*", r"\bпідтвердж\w*", r"\bподтвержд\w*")
 # What was hit: kept as written, for the incident's description.
 OBJECT = _any(
@@ -180,6 +238,8 @@ VAGUE = _any(
     rf"\b(?:the\s+)?{_COMPASS}\s+(?:regions|oblasts|areas)(?:\s+of\s+Ukraine)?",
     rf"\b{_COMPASS}\s+Ukraine\b",
     r"\bthe\s+(?:east|west|south|north)\s+of\s+(?:the\s+country|Ukraine)\b",
+    r"\bin\s+(?:the|those|these)\s+regions\b(?!\s+of\b)",
+    r"\b(?:у|в)\s+(?:регіонах|областях|регионах)\b(?!\s+\w)",
     r"\b(?:кількох|декількох|кілька|низці|ряді|інших|багатьох|деяких|усіх|всіх|\d+)\s+"
     r"(?:[\w'-]+\s+){0,2}(?:областях|областей|області|регіонах|регіонів|містах|районах)"
     r"(?:\s+на\s+(?:сході|заході|півдні|півночі)(?:\s+України)?)?",
@@ -242,3 +302,10 @@ NOT_PLACES = frozenset({
 })
 BIG = frozenset({Level.SPECIAL_CITY, Level.CITY, Level.OBLAST})
 CITIES = frozenset({Level.SPECIAL_CITY, Level.CITY})
+# "У місті та області", "in the city", "в области": the city or the oblast the statement is
+# about, not a name.
+THE_CITY = _any(r"(?<!\w)(?:у|в)\s+(?:місті|городе)\b(?!\s+(?-i:[A-ZА-ЯІЇЄҐ]))",
+                r"\bin\s+the\s+city\b(?!\s+of\b)", r"\bacross\s+the\s+city\b")
+THE_OBLAST = _any(r"(?<!\w)(?:у|в|на|та|і|й|и)\s+(?:області|регіоні|области|регионе)\b"
+                  r"(?!\s+(?-i:[A-ZА-ЯІЇЄҐ]))",
+                  r"\b(?:and|in)\s+the\s+(?:surrounding\s+)?region\b(?!\s+of\b)")
