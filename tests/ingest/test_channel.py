@@ -595,3 +595,99 @@ def test_the_command_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
                                     str(tmp_path / "tty.db"))
     assert "posts" in shown and "2/2" in shown
     assert stdout == piped.stdout
+
+
+# ---- an all-clear ends what a partial all-clear split (issue 14) -----------------------------
+
+def assert_no_overlap(state: Any) -> None:
+    """No place has two alerts of one type at once, in the whole history."""
+    by_place: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for alert in state.alerts.values():
+        by_place.setdefault((alert.region, alert.type.value), []).append(
+            (alert.started_at, alert.ended_at or "9999"))
+    for place, spans in by_place.items():
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert end <= start, (place, spans)
+
+
+OBLAST_ALERT = "🔴 {t} Повітряна тривога в Харківська область\n#Харківська_область"
+OBLAST_CLEAR = "🟢 {t} Відбій тривоги в Харківська область.\n#Харківська_область"
+RAION_ALERT = "🔴 {t} Повітряна тривога в Харківський район\n#Харківська_область"
+RAION_CLEAR = "🟢 {t} Відбій тривоги в Харківський район.\n#Харківська_область"
+CHUHUIV_CLEAR = "🟢 {t} Відбій тривоги в Чугуївський район.\n#Харківська_область"
+PARTIAL = ("🟡 {t} Відбій тривоги в Харківська область.\nЗверніть увагу, тривога ще триває у:\n"
+           "- Ізюмський район\n- Куп'янський район\n#Харківська_область")
+HROMADA_CLEAR = ("🟢 {t} Відбій тривоги в Дергачівська територіальна громада.\n"
+                 "#Харківська_область")
+BETWEEN = ["🔴🔴 {t} Загроза ударних БпЛА в Харківська область!\n#Харківська_область",
+           "🔴 {t} Загроза артобстрілу в Харківський район.\n#Харківська_область",
+           "🟢 {t} Відбій загрози ударних БпЛА в Харківська область\n#Харківська_область"]
+
+
+@pytest.mark.parametrize("between", [False, True], ids=["plain", "threats and shelling"])
+@pytest.mark.parametrize(("start", "partial", "final", "top"), [
+    (OBLAST_ALERT, CHUHUIV_CLEAR, OBLAST_CLEAR, KHARKIV_OBLAST),
+    (RAION_ALERT, HROMADA_CLEAR, RAION_CLEAR, "raion"),
+    (OBLAST_ALERT, PARTIAL, OBLAST_CLEAR, KHARKIV_OBLAST),
+], ids=["oblast-raion-oblast", "raion-hromada-raion", "oblast-partial-list-oblast"])
+def test_an_all_clear_ends_every_part_a_partial_all_clear_left(
+        feed: Feed, names: NameIndex, catalogue: Catalogue, start: str, partial: str,
+        final: str, top: str, between: bool) -> None:
+    if top == "raion":
+        top = code(names, "Харківський район")
+    state = feed.service.state
+    moment = datetime(2024, 3, 1, 2, 0, tzinfo=KYIV_TZ)
+
+    def send(text: str) -> tuple[Outcome, list[Event]]:
+        nonlocal moment
+        moment += timedelta(minutes=7)
+        return feed.send(format_time(moment), text.format(t=moment.strftime("%H:%M")))
+
+    outcome, _ = send(start)
+    assert outcome.outcome == "applied"
+    outcome, events = send(partial)
+    assert outcome.outcome == "applied"
+    parts = [e.payload["region"] for e in events if e.kind == "alert.declared"]
+    assert parts and all(catalogue.is_within(p, top) for p in parts)
+    if between:
+        for text in BETWEEN[:2]:
+            send(text)
+        # The drones' threat went to the parts under alert; the shelling is an alert of its
+        # own type.
+        assert all(ThreatType.DRONES in {t.type for t in a.threats}
+                   for a in state.active_alerts() if a.type is AlertType.AIR_RAID)
+    outcome, events = send(final)
+    assert outcome.outcome == "applied", outcome
+    ended = {e.payload["region"] for e in events if e.kind == "alert.ended"}
+    assert set(parts) <= ended
+    # Nothing of the region stays under an air-raid alert.
+    assert [a for a in state.active_alerts() if a.type is AlertType.AIR_RAID
+            and catalogue.is_within(a.region, top)] == []
+    assert state.effective_of(top, AlertType.AIR_RAID) == "N"
+    if between:
+        shelling = [a for a in state.active_alerts()
+                    if a.type is AlertType.ARTILLERY_SHELLING]
+        assert len(shelling) == 1  # an air-raid all-clear does not end the shelling
+        send(BETWEEN[2])
+    assert_no_overlap(state)
+    # The same region's all-clear again changes nothing.
+    outcome, events = send(final)
+    assert events == [] and outcome.reason == "not_active"
+
+
+def test_a_part_starts_after_its_own_last_all_clear(feed: Feed, names: NameIndex) -> None:
+    """A raion whose own alert ended after the oblast's began gets its part from that end,
+    not from the oblast's start: its rows never overlap."""
+    chuhuiv = code(names, "Чугуївський район")
+    izium = code(names, "Ізюмський район")
+    feed.send(kyiv("2024-03-01 01:00:00"), "🔴 01:00 Повітряна тривога в Чугуївський район")
+    feed.send(kyiv("2024-03-01 01:10:00"), "🔴 01:10 Повітряна тривога в Харківська область")
+    feed.send(kyiv("2024-03-01 01:20:00"), "🟢 01:20 Відбій тривоги в Чугуївський район.")
+    _, events = feed.send(kyiv("2024-03-01 01:30:00"), "🟢 01:30 Відбій тривоги в "
+                          "Ізюмський район.")
+    declared = {e.payload["region"]: e.payload["started_at"] for e in events
+                if e.kind == "alert.declared"}
+    assert izium not in declared
+    assert declared[chuhuiv] == kyiv("2024-03-01 01:20:00")
+    assert_no_overlap(feed.service.state)

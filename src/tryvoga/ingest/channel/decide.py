@@ -21,6 +21,15 @@ from tryvoga.ingest.channel.export import Post
 from tryvoga.ingest.channel.parse import Place
 from tryvoga.service import Actor
 
+# The notes of the alerts a partial all-clear creates: the parts of a region that stay under
+# its alert. An all-clear for the region ends them too.
+SPLIT_PART = "continues the alert for "
+STILL_ON = "still on alert after the partial all-clear"
+
+
+def is_split_part(note: str) -> bool:
+    return note.startswith(SPLIT_PART) or note.startswith(STILL_ON)
+
 
 @dataclass(frozen=True, slots=True)
 class _Open:
@@ -31,6 +40,7 @@ class _Open:
     type: AlertType
     started_at: str
     threats: tuple[Threat, ...]
+    part: bool = False  # created by a partial all-clear (see SPLIT_PART)
 
 
 class Working:
@@ -59,7 +69,8 @@ class Working:
         alert = self.state.find_active(region, type_, AlertStatus.ACTUAL)
         if alert is None or alert.id in self.closed:
             return None
-        return _Open(alert.id, alert.region, alert.type, alert.started_at, alert.threats)
+        return _Open(alert.id, alert.region, alert.type, alert.started_at, alert.threats,
+                     is_split_part(alert.note))
 
     def covering(self, region: str, type_: AlertType) -> _Open | None:
         """The alert on the nearest region that contains ``region``."""
@@ -120,7 +131,8 @@ class Working:
             "started_at": started_at,
         }
         self.events.append(NewEvent(Kind.ALERT_DECLARED, payload))
-        self.opened[(region, type_)] = _Open(alert_id, region, type_, started_at, threats)
+        self.opened[(region, type_)] = _Open(alert_id, region, type_, started_at, threats,
+                                             is_split_part(payload["note"]))
         self.effects.append(f"{type_.value} declared in {self.name(region)}")
 
     def close(self, alert: _Open, reason: str) -> None:
@@ -137,7 +149,7 @@ class Working:
             "threats": [t.to_json() for t in threats]}))
         # The overlay holds alerts changed by this post as well as the ones it opened.
         self.opened[(alert.region, alert.type)] = _Open(alert.id, alert.region, alert.type,
-                                                        alert.started_at, threats)
+                                                        alert.started_at, threats, alert.part)
 
     # -- the post's actions --
 
@@ -164,8 +176,17 @@ class Working:
             assert region is not None
             own = self.active(region, type_)
             target = own or self.covering(region, type_)
+            # The parts an earlier partial all-clear left under the region's alert end with
+            # the region's all-clear: nothing it split stays on alert for ever.
+            split = [p for p in self.parts_inside(region, type_) if p.started_at <= self.at]
+            if split and self.allowed(place, region):
+                for part in split:
+                    self.close(part, f"all clear for {self.name(region)} (channel "
+                                     f"{self.post.channel}, post {self.post.id})")
+                    ended.append(part)
             if target is None:
-                self.notes.append(f"no active {type_.value} alert in {self.name(region)}")
+                if not split:
+                    self.notes.append(f"no active {type_.value} alert in {self.name(region)}")
                 continue
             if target.started_at > self.at:
                 self.notes.append(f"stale: the {type_.value} alert in "
@@ -192,6 +213,28 @@ class Working:
             ended.append(cover)
         return ended
 
+    def parts_inside(self, region: str, type_: AlertType) -> list[_Open]:
+        """Active alerts strictly inside ``region`` that a partial all-clear created."""
+        found: dict[int, _Open] = {}
+        for alert in self.state.active_alerts():
+            if (alert.type is type_ and alert.status is AlertStatus.ACTUAL
+                    and alert.region != region and is_split_part(alert.note)
+                    and self.catalogue.is_within(alert.region, region)):
+                item = self.active(alert.region, type_)
+                if item is not None and item.part:
+                    found[item.id] = item
+        for (code, kind), item in self.opened.items():
+            if (kind is type_ and item.part and code != region
+                    and self.catalogue.is_within(code, region)):
+                found[item.id] = item
+        return sorted(found.values(), key=lambda a: a.id)
+
+    def since(self, region: str, type_: AlertType, started_at: str) -> str:
+        """``started_at``, or the place's last all-clear if later: one place never has two
+        alerts of one type at once, also in the history."""
+        last = self.last_end(region, type_)
+        return last if last is not None and last > started_at else started_at
+
     def _carvable(self, region: str, root: str) -> bool:
         """The region is reached from ``root`` through regions that divide their parent, so
         the rest of ``root`` can be put under alerts of its own."""
@@ -213,8 +256,9 @@ class Working:
                 if any(self.catalogue.is_within(c, kid) for c in cleared):
                     stack.append(kid)
                 elif self.active(kid, type_) is None:
-                    self.declare(kid, type_, cover.started_at, cover.threats,
-                                 f"continues the alert for {self.name(cover.region)} "
+                    self.declare(kid, type_, self.since(kid, type_, cover.started_at),
+                                 cover.threats,
+                                 f"{SPLIT_PART}{self.name(cover.region)} "
                                  f"(post {self.post.id})")
 
     def keep(self, place: Place, ended: _Open | None) -> None:
@@ -227,10 +271,11 @@ class Working:
         if not self.allowed(place, region):
             return
         inside = ended is not None and self.catalogue.is_within(region, ended.region)
-        self.declare(region, AlertType.AIR_RAID,
-                     ended.started_at if ended is not None and inside else self.at,
+        started = (self.since(region, AlertType.AIR_RAID, ended.started_at)
+                   if ended is not None and inside else self.at)
+        self.declare(region, AlertType.AIR_RAID, started,
                      ended.threats if ended is not None and inside else (),
-                     f"still on alert after the partial all-clear (post {self.post.id})")
+                     f"{STILL_ON} (post {self.post.id})")
 
     def threat(self, place: Place, threat: ThreatType, add: bool) -> None:
         region = place.code
