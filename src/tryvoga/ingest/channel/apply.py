@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tryvoga.domain.names import NameIndex
@@ -14,7 +14,7 @@ from tryvoga.domain.state import State
 from tryvoga.errors import TryvogaError
 from tryvoga.ingest.channel.decide import Working
 from tryvoga.ingest.channel.export import Post
-from tryvoga.ingest.channel.parse import Action, ChannelParser, NotApplied, Parsed
+from tryvoga.ingest.channel.parse import AMBIGUOUS, Action, ChannelParser, NotApplied, Parsed
 from tryvoga.service import Actor, Decision, Result, Service
 
 
@@ -67,7 +67,8 @@ class ChannelIngest:
         if isinstance(parsed, NotApplied):
             return Outcome(post, "failed" if parsed.failed else "skipped", parsed.reason,
                            notes=(parsed.detail,))
-        if len(parsed.unresolved) == len(parsed.places) + len(parsed.remaining):
+        if len(parsed.unresolved) == len(parsed.places) + len(parsed.remaining) and not any(
+                p.reason == AMBIGUOUS for p in parsed.unresolved):
             return Outcome(post, "failed", "unresolved_place", parsed.action.value,
                            parsed.stated, notes=("no place in the post names one region",),
                            places=tuple(p.to_json() for p in
@@ -82,6 +83,11 @@ class ChannelIngest:
 
         def decide(state: State, now: str) -> Decision:
             work = Working(state, actor, post, min(post.time, now))
+            parsed_now = replace(parsed, places=tuple(work.settle(p) for p in parsed.places),
+                                 remaining=tuple(work.settle(p) for p in parsed.remaining))
+            return decided(work, parsed_now, state)
+
+        def decided(work: Working, parsed: Parsed, state: State) -> Decision:
             usable = [p for p in parsed.places if p.code is not None]
             if parsed.action is Action.START:
                 for place in usable:

@@ -18,7 +18,7 @@ from tryvoga.domain.model import (
 from tryvoga.domain.regions import PARTITIONING_LEVELS
 from tryvoga.domain.state import State
 from tryvoga.ingest.channel.export import Post
-from tryvoga.ingest.channel.parse import Place
+from tryvoga.ingest.channel.parse import AMBIGUOUS, Place
 from tryvoga.service import Actor
 
 # The notes of the alerts a partial all-clear creates: the parts of a region that stay under
@@ -59,6 +59,29 @@ class Working:
         self.effects: list[str] = []
         self.notes: list[str] = []
         self.refused: list[Place] = []
+
+    # -- places that several regions share --
+
+    def settle(self, place: Place) -> Place:
+        """A name several regions share that the post itself did not settle: the one the
+        alerts in force point to (an alert on it, around it or inside it; else one in its
+        oblast), if exactly one; else it stays ambiguous."""
+        if place.code is not None or place.reason != AMBIGUOUS or not place.candidates:
+            return place
+        active = [a for a in self.state.active_alerts() if a.status is AlertStatus.ACTUAL]
+        touching = [c for c in place.candidates if any(
+            a.region == c or self.catalogue.is_within(c, a.region)
+            or self.catalogue.is_within(a.region, c) for a in active)]
+        if len(touching) != 1:
+            pool = touching or list(place.candidates)
+            tops = {c: self.catalogue.top_of(c) for c in pool}
+            touching = [c for c in pool if tops[c] is not None and any(
+                self.catalogue.is_within(a.region, tops[c] or "") for a in active)]
+        if len(touching) != 1:
+            return place
+        self.notes.append(f"{place.text}: several regions have this name; the alerts in force "
+                          f"point to {self.name(touching[0])} ({touching[0]})")
+        return Place(place.text, touching[0])
 
     # -- looking at alerts --
 

@@ -14,8 +14,9 @@ from tryvoga.domain.model import (
     ThreatType,
 )
 from tryvoga.domain.names import NameIndex
-from tryvoga.domain.regions import Catalogue, Level
+from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.ingest.channel.export import clean_text
+from tryvoga.ingest.former_names import current_name
 
 
 class Action(StrEnum):
@@ -126,6 +127,8 @@ def _recognize(head: str) -> tuple[re.Match[str], Action, AlertType, ThreatType 
     return None
 
 
+AMBIGUOUS = "several regions have this name"
+
 # The levels the channel names; a name that fits none of them is tried at every level.
 CHANNEL_LEVELS = (Level.OBLAST, Level.SPECIAL_CITY, Level.RAION, Level.HROMADA)
 
@@ -204,23 +207,29 @@ class ChannelParser:
         return tops
 
     def resolve(self, text: str, context: set[str] | None = None) -> Place:
-        found = self.names.find(text, levels=CHANNEL_LEVELS)
-        matches = list(found.matches) or list(self.names.find(text).matches)
+        matches = self._matches(text)
+        if not matches:
+            # A place renamed since ("Першотравенськ" is Шахтарське): the one table of
+            # former names that the historical record uses too.
+            renamed = current_name(text)
+            if renamed is not None:
+                matches = self._matches(renamed)
         if len(matches) == 1:
             return Place(text, matches[0].code)
         if not matches:
             return Place(text, None, "no region has this name")
+        # Several places have this name: what the post says (its hashtags, the oblast it
+        # names) decides; if it does not, the alerts in force do (Working.settle).
         if context:
             near = [r for r in matches if self.catalogue.top_of(r.code) in context]
             if len(near) == 1:
                 return Place(text, near[0].code)
             matches = near or matches
-        # The alert system names places it has ids for: of several, prefer the one with an id.
-        with_id = [r for r in matches if r.api_id is not None]
-        if len(with_id) == 1:
-            return Place(text, with_id[0].code)
-        return Place(text, None, "several regions have this name",
-                     tuple(r.code for r in matches[:10]))
+        return Place(text, None, AMBIGUOUS, tuple(r.code for r in matches[:10]))
+
+    def _matches(self, text: str) -> list[Region]:
+        found = self.names.find(text, levels=CHANNEL_LEVELS)
+        return list(found.matches) or list(self.names.find(text).matches)
 
 
 def _place_text(text: str) -> str:
