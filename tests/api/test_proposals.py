@@ -38,9 +38,10 @@ def token(srv: Server, name: str, *args: str) -> str:
 
 def test_the_answer_has_the_agreed_shape(srv: Server,
                                          proposals: list[dict[str, object]]) -> None:
-    assert [set(p) - {"id", "state"} for p in proposals] == [KEYS] * 3
+    assert [set(p) - {"id", "state"} for p in proposals] == [KEYS] * 4
     assert [(p["kind"], p["region"]) for p in proposals] == [
-        ("alert", KYIV), ("incident", DARNYTSKYI), ("incident", DNIPROVSKYI)]
+        ("alert", KYIV), ("incident", DARNYTSKYI), ("incident", DNIPROVSKYI),
+        ("incident", DNIPROVSKYI)]
     assert all(isinstance(p["id"], int) and p["state"] == "pending" for p in proposals)
     # The same statement again proposes nothing new; as text/plain it is the same statement.
     again = srv.request("POST", "/api/v1/ingest/statement",

@@ -18,7 +18,7 @@ import pytest
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import BadRequest
 from tryvoga.ingest.proposals import MAX_STATEMENT
-from tryvoga.ingest.statement_pool import ReaderBusy, StatementPool
+from tryvoga.ingest.statements.pool import ReaderBusy, StatementPool
 
 from ..conftest import HTTPResult, Server, start_server, stop_server
 from ..ingest.test_statements import EXAMPLE

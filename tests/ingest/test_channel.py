@@ -3,6 +3,7 @@ rules for partial ends, threat notices, duplicates and order, and a synthetic ni
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -399,35 +400,55 @@ def test_plain_text_posts() -> None:
 @dataclass
 class Night:
     messages: list[dict[str, Any]]
-    intervals: set[tuple[str, str, str | None]]  # (region, start, end)
+    intervals: set[tuple[str, str, str, str | None]]  # (type, region, start, end)
     threat_posts: int
     test_posts: int
+    partial_posts: int
+    shelling_posts: int
 
 
 def synthetic_night(catalogue: Catalogue, names: NameIndex, seed: int = 20230520) -> Night:
-    """Hundreds of posts over one night: starts and ends, several places per post, threat
-    notices, test posts; returns them and the alert intervals they describe."""
+    """Hundreds of posts over one night: starts and ends, several places per post, partial
+    all-clears (an oblast ends, some of its raions stay), threat notices, shelling starts and
+    ends, test posts; returns them and the alert intervals they describe."""
     rng = random.Random(seed)
     excluded = {DNIPRO_OBLAST, DONETSK, KHARKIV_OBLAST, KYIV}
     places = [r.code for r in catalogue.top_level() if r.code not in excluded]
+    oblasts = [c for c in places if catalogue[c].level is Level.OBLAST
+               and len(catalogue.children[c]) > 2]
     places += catalogue.children[DNIPRO_OBLAST]  # raions, whose oblast never has an alert
-    places += [c for raion in catalogue.children[DONETSK]
-               for c in catalogue.children[raion]
-               if catalogue[c].level is Level.HROMADA
-               and names.find(catalogue[c].name_uk).region is not None][:15]
+    hromadas = [c for raion in catalogue.children[DONETSK]
+                for c in catalogue.children[raion]
+                if catalogue[c].level is Level.HROMADA
+                and names.find(catalogue[c].name_uk).region is not None]
+    places += hromadas[:15]
+    shelled = hromadas[15:25]  # artillery shelling, a type of its own
     places.append(KYIV)
-    written = {c: ("м. Київ" if c == KYIV else catalogue[c].name_uk) for c in places}
-    tags = {c: "#" + re.sub(r"[.'’ʼ-]", "", written[c]).replace(" ", "_") for c in places}
+    written = {c: ("м. Київ" if c == KYIV else catalogue[c].name_uk)
+               for c in [*places, *shelled]}
+    tags = {c: "#" + re.sub(r"[.'’ʼ-]", "", written[c]).replace(" ", "_") for c in written}
+    air = "air_raid"
     active: dict[str, str] = {}
-    intervals: set[tuple[str, str, str | None]] = set()
+    kept: dict[str, str] = {}  # a raion left on alert by a partial all-clear -> its oblast
+    shelling: dict[str, str] = {}
+    intervals: set[tuple[str, str, str, str | None]] = set()
     messages: list[dict[str, Any]] = []
     moment = datetime(2023, 5, 19, 18, 0, tzinfo=UTC)
-    threat_posts = test_posts = 0
-    for ident in range(1, 400):
+    threat_posts = test_posts = partial_posts = shelling_posts = 0
+
+    def end(place: str, when: str) -> None:
+        intervals.add((air, place, active.pop(place), when))
+        # An oblast's all-clear ends what a partial all-clear of it left on alert.
+        for raion in [r for r, oblast in kept.items() if oblast == place]:
+            intervals.add((air, raion, active.pop(raion), when))
+            del kept[raion]
+
+    for ident in range(1, 460):
         moment += timedelta(seconds=rng.randint(20, 160))
         when = format_time(moment)
         hhmm = moment.astimezone(KYIV_TZ).strftime("%H:%M")
         roll = rng.random()
+        partial = [o for o in oblasts if o in active]
         if roll < 0.08:
             threat_posts += 1
             place = rng.choice(places)
@@ -435,6 +456,32 @@ def synthetic_night(catalogue: Catalogue, names: NameIndex, seed: int = 20230520
         elif roll < 0.11:
             test_posts += 1
             text = f"🔴 {hhmm} Повітряна тривога в Тестовий Регіон"
+        elif roll < 0.17:
+            shelling_posts += 1
+            place = rng.choice(shelled)
+            if place in shelling:
+                intervals.add(("artillery_shelling", place, shelling.pop(place), when))
+                text = f"🟢 {hhmm} Відбій загрози артобстрілу в {written[place]}."
+            else:
+                shelling[place] = when
+                text = f"🔴 {hhmm} Загроза артобстрілу в {written[place]}."
+            text += f"\n{tags[place]}"
+        elif roll < 0.22 and partial:
+            partial_posts += 1
+            oblast = rng.choice(partial)
+            started = active[oblast]
+            raions = [r for r in catalogue.children[oblast]
+                      if r not in active and r not in kept
+                      and catalogue[r].level is Level.RAION]
+            still = rng.sample(raions, min(len(raions), rng.choice([1, 2])))
+            end(oblast, when)
+            for raion in still:
+                active[raion] = started  # under alert since the oblast's start
+                kept[raion] = oblast
+            text = (f"🟡 {hhmm} Відбій тривоги в {written[oblast]}.\n"
+                    "Зверніть увагу, тривога ще триває у:\n"
+                    + "\n".join(f"- {catalogue[r].name_uk}" for r in still)
+                    + f"\n{tags[oblast]}")
         else:
             start = rng.random() < 0.5 or not active
             pool = [p for p in places if (p in active) != start]
@@ -445,7 +492,7 @@ def synthetic_night(catalogue: Catalogue, names: NameIndex, seed: int = 20230520
                 if start:
                     active[place] = when
                 else:
-                    intervals.add((place, active.pop(place), when))
+                    end(place, when)
             head = (f"🔴 {hhmm} Повітряна тривога в" if start
                     else f"🟢 {hhmm} Відбій тривоги в")
             if len(chosen) == 1:
@@ -454,14 +501,16 @@ def synthetic_night(catalogue: Catalogue, names: NameIndex, seed: int = 20230520
             else:
                 text = head + "\n" + "\n".join(f"• {written[p]}" for p in chosen)
         messages.append(tg_message(ident, moment, text))
-    intervals |= {(place, start, None) for place, start in active.items()}
-    return Night(messages, intervals, threat_posts, test_posts)
+    intervals |= {(air, place, start, None) for place, start in active.items()}
+    intervals |= {("artillery_shelling", place, start, None) for place, start in shelling.items()}
+    return Night(messages, intervals, threat_posts, test_posts, partial_posts, shelling_posts)
 
 
 def test_a_synthetic_night_rebuilds_the_intervals_it_describes(
         tmp_path: Path, catalogue: Catalogue, names: NameIndex) -> None:
     night = synthetic_night(catalogue, names)
     assert len(night.messages) > 300 and len(night.intervals) > 150
+    assert night.partial_posts >= 5 and night.shelling_posts >= 10 and night.threat_posts >= 10
     export = tmp_path / "result.json"
     shuffled = list(night.messages)
     random.Random(1).shuffle(shuffled)  # an export's order is not trusted: time and id are
@@ -476,10 +525,11 @@ def test_a_synthetic_night_rebuilds_the_intervals_it_describes(
     storage = SQLiteStorage(db)
     try:
         state = Service(storage, catalogue, outbox=outbox(catalogue)).state
-        got = {(a.region, a.started_at, a.ended_at) for a in state.alerts.values()}
+        got = {(a.type.value, a.region, a.started_at, a.ended_at)
+               for a in state.alerts.values()}
         assert got == night.intervals
-        assert all(a.type is AlertType.AIR_RAID and a.status is AlertStatus.ACTUAL
-                   for a in state.alerts.values())
+        assert all(a.status is AlertStatus.ACTUAL for a in state.alerts.values())
+        assert_no_overlap(state)
         seq = state.seq
     finally:
         storage.close()
@@ -595,3 +645,148 @@ def test_the_command_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
                                     str(tmp_path / "tty.db"))
     assert "posts" in shown and "2/2" in shown
     assert stdout == piped.stdout
+
+
+# ---- an all-clear ends what a partial all-clear split (issue 14) -----------------------------
+
+def assert_no_overlap(state: Any) -> None:
+    """No place has two alerts of one type at once, in the whole history."""
+    by_place: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for alert in state.alerts.values():
+        by_place.setdefault((alert.region, alert.type.value), []).append(
+            (alert.started_at, alert.ended_at or "9999"))
+    for place, spans in by_place.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert end <= start, (place, spans)
+
+
+OBLAST_ALERT = "🔴 {t} Повітряна тривога в Харківська область\n#Харківська_область"
+OBLAST_CLEAR = "🟢 {t} Відбій тривоги в Харківська область.\n#Харківська_область"
+RAION_ALERT = "🔴 {t} Повітряна тривога в Харківський район\n#Харківська_область"
+RAION_CLEAR = "🟢 {t} Відбій тривоги в Харківський район.\n#Харківська_область"
+CHUHUIV_CLEAR = "🟢 {t} Відбій тривоги в Чугуївський район.\n#Харківська_область"
+PARTIAL = ("🟡 {t} Відбій тривоги в Харківська область.\nЗверніть увагу, тривога ще триває у:\n"
+           "- Ізюмський район\n- Куп'янський район\n#Харківська_область")
+HROMADA_CLEAR = ("🟢 {t} Відбій тривоги в Дергачівська територіальна громада.\n"
+                 "#Харківська_область")
+BETWEEN = ["🔴🔴 {t} Загроза ударних БпЛА в Харківська область!\n#Харківська_область",
+           "🔴 {t} Загроза артобстрілу в Харківський район.\n#Харківська_область",
+           "🟢 {t} Відбій загрози ударних БпЛА в Харківська область\n#Харківська_область"]
+
+
+@pytest.mark.parametrize("between", [False, True], ids=["plain", "threats and shelling"])
+@pytest.mark.parametrize(("start", "partial", "final", "top"), [
+    (OBLAST_ALERT, CHUHUIV_CLEAR, OBLAST_CLEAR, KHARKIV_OBLAST),
+    (RAION_ALERT, HROMADA_CLEAR, RAION_CLEAR, "raion"),
+    (OBLAST_ALERT, PARTIAL, OBLAST_CLEAR, KHARKIV_OBLAST),
+], ids=["oblast-raion-oblast", "raion-hromada-raion", "oblast-partial-list-oblast"])
+def test_an_all_clear_ends_every_part_a_partial_all_clear_left(
+        feed: Feed, names: NameIndex, catalogue: Catalogue, start: str, partial: str,
+        final: str, top: str, between: bool) -> None:
+    if top == "raion":
+        top = code(names, "Харківський район")
+    state = feed.service.state
+    moment = datetime(2024, 3, 1, 2, 0, tzinfo=KYIV_TZ)
+
+    def send(text: str) -> tuple[Outcome, list[Event]]:
+        nonlocal moment
+        moment += timedelta(minutes=7)
+        return feed.send(format_time(moment), text.format(t=moment.strftime("%H:%M")))
+
+    outcome, _ = send(start)
+    assert outcome.outcome == "applied"
+    outcome, events = send(partial)
+    assert outcome.outcome == "applied"
+    parts = [e.payload["region"] for e in events if e.kind == "alert.declared"]
+    assert parts and all(catalogue.is_within(p, top) for p in parts)
+    if between:
+        for text in BETWEEN[:2]:
+            send(text)
+        # The drones' threat went to the parts under alert; the shelling is an alert of its
+        # own type.
+        assert all(ThreatType.DRONES in {t.type for t in a.threats}
+                   for a in state.active_alerts() if a.type is AlertType.AIR_RAID)
+    outcome, events = send(final)
+    assert outcome.outcome == "applied", outcome
+    ended = {e.payload["region"] for e in events if e.kind == "alert.ended"}
+    assert set(parts) <= ended
+    # Nothing of the region stays under an air-raid alert.
+    assert [a for a in state.active_alerts() if a.type is AlertType.AIR_RAID
+            and catalogue.is_within(a.region, top)] == []
+    assert state.effective_of(top, AlertType.AIR_RAID) == "N"
+    if between:
+        shelling = [a for a in state.active_alerts()
+                    if a.type is AlertType.ARTILLERY_SHELLING]
+        assert len(shelling) == 1  # an air-raid all-clear does not end the shelling
+        send(BETWEEN[2])
+    assert_no_overlap(state)
+    # The same region's all-clear again changes nothing.
+    outcome, events = send(final)
+    assert events == [] and outcome.reason == "not_active"
+
+
+def test_a_part_starts_after_its_own_last_all_clear(feed: Feed, names: NameIndex) -> None:
+    """A raion whose own alert ended after the oblast's began gets its part from that end,
+    not from the oblast's start: its rows never overlap."""
+    chuhuiv = code(names, "Чугуївський район")
+    izium = code(names, "Ізюмський район")
+    feed.send(kyiv("2024-03-01 01:00:00"), "🔴 01:00 Повітряна тривога в Чугуївський район")
+    feed.send(kyiv("2024-03-01 01:10:00"), "🔴 01:10 Повітряна тривога в Харківська область")
+    feed.send(kyiv("2024-03-01 01:20:00"), "🟢 01:20 Відбій тривоги в Чугуївський район.")
+    _, events = feed.send(kyiv("2024-03-01 01:30:00"), "🟢 01:30 Відбій тривоги в "
+                          "Ізюмський район.")
+    declared = {e.payload["region"]: e.payload["started_at"] for e in events
+                if e.kind == "alert.declared"}
+    assert izium not in declared
+    assert declared[chuhuiv] == kyiv("2024-03-01 01:20:00")
+    assert_no_overlap(feed.service.state)
+
+
+# ---- renamed places and names several places share (issue 14) -------------------------------
+
+MYKOLAIV_CITY = "UA48060150010035747"
+MYKOLAIV_LVIV = "UA46100110010094231"
+
+
+def test_renamed_places_resolve_through_the_table_history_uses(feed: Feed,
+                                                               names: NameIndex) -> None:
+    from tryvoga.ingest import former_names, history
+
+    assert history.FORMER_NAMES is former_names.FORMER_NAMES  # one table for both
+    shakhtarska = "UA12140210000089021"  # Першотравенськ, Dnipropetrovsk oblast, now Шахтарське
+    assert feed.service.state.catalogue.top_of(shakhtarska) == DNIPRO_OBLAST
+    bahacheve = code(names, "Багачевська територіальна громада")
+    outcome, events = feed.send(kyiv("2024-05-01 01:00:00"),
+                                "🔴 01:00 Повітряна тривога в м. Першотравенськ та "
+                                "Першотравенська територіальна громада\n"
+                                "#м_Першотравенськ_та_Першотравенська_територіальна_громада")
+    assert outcome.outcome == "applied" and kinds(events) == [("alert.declared", shakhtarska)]
+    outcome, events = feed.send(kyiv("2024-05-01 01:05:00"),
+                                "🔴 01:05 Повітряна тривога в Ватутінська територіальна громада")
+    assert kinds(events) == [("alert.declared", bahacheve)]
+
+
+def test_a_shared_name_is_settled_by_the_post_then_by_the_alerts_in_force(feed: Feed) -> None:
+    # Nothing says which Mykolaiv: reported, with both.
+    outcome, events = feed.send(kyiv("2024-05-01 02:00:00"),
+                                "🔴 02:00 Повітряна тривога в м. Миколаїв")
+    assert events == [] and (outcome.outcome, outcome.reason) == ("failed", "unresolved_place")
+    (place,) = outcome.places
+    assert set(place["candidates"]) == {MYKOLAIV_CITY, MYKOLAIV_LVIV}
+    # The post's hashtag says which.
+    outcome, events = feed.send(kyiv("2024-05-01 02:01:00"),
+                                "🔴 02:01 Повітряна тривога в м. Миколаїв\n#Львівська_область")
+    assert kinds(events) == [("alert.declared", MYKOLAIV_LVIV)]
+    # The oblast named in the same post says which.
+    outcome, events = feed.send(kyiv("2024-05-01 02:02:00"),
+                                "🔴 02:02 Повітряна тривога в\n• Миколаївська область\n"
+                                "• м. Миколаїв")
+    assert ("alert.declared", MYKOLAIV_CITY) in kinds(events)
+    # Neither: the alerts in force do. Only Lviv's Mykolaiv is under alert now.
+    feed.send(kyiv("2024-05-01 02:10:00"), "🟢 02:10 Відбій тривоги в\n• Миколаївська область"
+              "\n• м. Миколаїв\n#Миколаївська_область")
+    outcome, events = feed.send(kyiv("2024-05-01 02:20:00"),
+                                "🟢 02:20 Відбій тривоги в м. Миколаїв.")
+    assert kinds(events) == [("alert.ended", MYKOLAIV_LVIV)]
+    assert any("alerts in force" in note for note in outcome.notes)

@@ -48,21 +48,21 @@ def ingest_example(desk: ProposalDesk) -> list[int]:
 
 
 def test_nothing_is_applied_until_accepted(desk: ProposalDesk, storage: SQLiteStorage) -> None:
-    alert, fire, debris = ingest_example(desk)
+    alert, fire, debris, debris_fire = ingest_example(desk)
     assert storage.read_events() == []
-    assert [r.state for r in desk.list(OPERATOR)] == ["pending"] * 3
+    assert [r.state for r in desk.list(OPERATOR)] == ["pending"] * 4
     assert [a.action for a in storage.audit_records()] == ["statement.ingested"]
 
     again = desk.ingest(OPERATOR, EXAMPLE.read_text("utf-8"))
     assert again.status == 200
-    assert [p["id"] for p in again.body["proposals"]] == [alert, fire, debris]
+    assert [p["id"] for p in again.body["proposals"]] == [alert, fire, debris, debris_fire]
     assert again.body["unresolved"][0]["text"] == "several Ukrainian regions in eastern Ukraine"
-    assert len(desk.list(OPERATOR, "all")) == 3
+    assert len(desk.list(OPERATOR, "all")) == 4
 
 
 def test_accept_applies_through_the_service_once(desk: ProposalDesk, service: Service,
                                                  storage: SQLiteStorage) -> None:
-    alert, fire, _ = ingest_example(desk)
+    alert, fire, _, _ = ingest_example(desk)
     accepted = desk.accept(OPERATOR, alert)
     assert accepted.status == 201
     (declared,) = accepted.events
@@ -87,13 +87,13 @@ def test_accept_applies_through_the_service_once(desk: ProposalDesk, service: Se
     actions = [(a.action, a.actor, a.detail.get("proposal")) for a in storage.audit_records()]
     assert actions[1:] == [("proposal.accepted", "operator", alert),
                            ("proposal.accepted", "operator", fire)]
-    assert [r.state for r in desk.list(OPERATOR, "pending")] == ["pending"]
+    assert [r.state for r in desk.list(OPERATOR, "pending")] == ["pending"] * 2
     assert service.state.alerts[1].active
 
 
 def test_reject_applies_nothing_and_then_accept_is_refused(desk: ProposalDesk,
                                                            storage: SQLiteStorage) -> None:
-    _, _, debris = ingest_example(desk)
+    _, _, debris, _ = ingest_example(desk)
     rejected = desk.reject(OPERATOR, debris, "the mayor retracted it")
     assert rejected.body["proposal"]["state"] == "rejected"
     assert rejected.body["proposal"]["reason"] == "the mayor retracted it"
@@ -108,7 +108,7 @@ def test_reject_applies_nothing_and_then_accept_is_refused(desk: ProposalDesk,
 
 
 def test_a_token_out_of_scope_cannot_accept(desk: ProposalDesk, storage: SQLiteStorage) -> None:
-    alert, _, debris = ingest_example(desk)
+    alert, _, debris, _ = ingest_example(desk)
     lviv = Actor("lviv-operator", scopes=(LVIV_OBLAST,))
     for decide in (desk.accept, desk.reject):
         with pytest.raises(Forbidden) as refused:
@@ -151,7 +151,7 @@ def test_an_all_clear_ends_the_alert_and_waits_while_there_is_none(desk: Proposa
 def test_an_alert_already_active_is_accepted_without_a_second_declaration(
         desk: ProposalDesk, service: Service, storage: SQLiteStorage) -> None:
     service.declare(OPERATOR, [KYIV], "air_raid", source="by hand")
-    alert, _, _ = ingest_example(desk)
+    alert, _, _, _ = ingest_example(desk)
     accepted = desk.accept(OPERATOR, alert)
     assert accepted.status == 200 and accepted.events == ()
     assert accepted.body["result"]["alerts"][0]["created"] is False
@@ -181,12 +181,12 @@ def test_bad_input_is_refused_with_one_error_shape(desk: ProposalDesk) -> None:
 def test_the_cli_reads_lists_accepts_and_rejects(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     read = run_cli("ingest", "statement", str(EXAMPLE), db=db)
-    assert "3 proposals, 1 unresolved place" in read.stdout
+    assert "4 proposals, 1 unresolved place" in read.stdout
     assert "Darnytskyi District, Kyiv" in read.stdout
     assert "unresolved (vague): 'several Ukrainian regions in eastern Ukraine'" in read.stdout
 
     listed = run_cli("proposal", "list", db=db)
-    assert listed.stdout.count("pending") == 3
+    assert listed.stdout.count("pending") == 4
     accepted = run_cli("proposal", "accept", "1", db=db)
     assert "accepted proposal 1: alert 1 declared in Kyiv" in accepted.stdout
     twice = run_cli("proposal", "accept", "1", db=db, check=False)

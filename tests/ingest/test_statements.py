@@ -28,7 +28,7 @@ from ..paths import KYIV_STATEMENT
 
 EXAMPLE = KYIV_STATEMENT
 KEYS = {"kind", "region", "region_name", "alert_type", "threats", "incident_kind", "status",
-        "source", "description", "evidence"}
+        "source", "description", "evidence", "why", "killed", "injured"}
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +51,9 @@ def threats(proposal: dict[str, Any]) -> list[str]:
 
 # ---- the night of 20 May 2023 -----------------------------------------------------------------
 
-def test_the_kyiv_report_gives_exactly_its_three_events(names: NameIndex) -> None:
+def test_the_kyiv_report_gives_exactly_its_four_events(names: NameIndex) -> None:
     answer = read(EXAMPLE.read_text("utf-8"), names)
-    alert, fire, debris = answer["proposals"]
+    alert, fire, debris, debris_fire = answer["proposals"]
 
     assert alert["kind"] == "alert" and alert["region"] == KYIV
     assert alert["alert_type"] == "air_raid" and threats(alert) == ["drones"]
@@ -68,9 +68,13 @@ def test_the_kyiv_report_gives_exactly_its_three_events(names: NameIndex) -> Non
 
     assert debris["kind"] == "incident" and debris["incident_kind"] == "debris"
     assert debris["region"] == DNIPROVSKYI and debris["region"] != DNIPRO_CITY
-    assert "fire" in debris["description"]
     assert debris["source"] == "Mayor of Kyiv"
-    assert debris["status"] == "preliminary"
+    # The mayor reports what happened: confirmed; the administration said "preliminary".
+    assert debris["status"] == "confirmed"
+    # The fire the debris caused is an incident of its own, with the same sentence.
+    assert (debris_fire["incident_kind"], debris_fire["region"]) == ("fire", DNIPROVSKYI)
+    assert debris_fire["evidence"] == debris["evidence"]
+    assert "named in the sentence" in debris_fire["why"]
 
     assert answer["unresolved"] == [{
         "text": "several Ukrainian regions in eastern Ukraine", "reason": "vague",
@@ -113,7 +117,7 @@ def test_a_ukrainian_statement(names: NameIndex) -> None:
         "житловому будинку.\n\n"
         "Мер Києва Віталій Кличко повідомив про падіння уламків у Дніпровському районі, "
         "внаслідок чого загорівся автомобіль. Інформація підтверджена.", names)
-    alert, fire, debris = answer["proposals"]
+    alert, fire, debris, car_fire = answer["proposals"]
     assert (alert["kind"], alert["region"], alert["alert_type"]) == ("alert", KYIV, "air_raid")
     assert threats(alert) == ["drones"]
     assert alert["source"] == "Kyiv City Military Administration"
@@ -121,7 +125,8 @@ def test_a_ukrainian_statement(names: NameIndex) -> None:
         "fire", DARNYTSKYI, "preliminary")
     assert "9-поверховому житловому будинку" in fire["description"]
     assert (debris["incident_kind"], debris["region"]) == ("debris", DNIPROVSKYI)
-    assert "fire" in debris["description"] and debris["source"] == "Mayor of Kyiv"
+    assert debris["source"] == "Mayor of Kyiv"
+    assert (car_fire["incident_kind"], car_fire["region"]) == ("fire", DNIPROVSKYI)
     assert answer["unresolved"] == []
 
 
@@ -253,13 +258,27 @@ def test_gunfire_is_not_a_fire(names: NameIndex) -> None:
     assert read(text, names)["proposals"] == []
 
 
-def test_a_threat_said_on_its_own_proposes_an_alert_with_it(names: NameIndex) -> None:
-    answer = read("Kharkiv is under attack by Shahed drones, the regional military "
-                  "administration said.", names)
+@pytest.mark.parametrize("text", [
+    "Kharkiv is under attack by Shahed drones, the regional military administration said.",
+    "Kyiv was attacked by drones overnight.",
+    "На Чернігівщині група БпЛА рухається в бік Київщини.",
+    "A group of drones is moving towards Kyiv region from the north.",
+    "Ракета в напрямку Дніпра!",
+    "Перебувайте в укриттях до відбою повітряної тривоги у Києві.",
+    "Stay in shelters in Kyiv until the all-clear!",
+    "Синоптики прогнозують, що у разі оголошення тривоги в Одесі варто прямувати в укриття.",
+    "В Киеве воздушная тревога длилась три часа.",
+])
+def test_tracking_attacks_forecasts_and_shelter_advice_declare_nothing(names: NameIndex,
+                                                                       text: str) -> None:
+    assert [p for p in read(text, names)["proposals"] if p["kind"] != "incident"] == []
+
+
+def test_a_threat_goes_to_the_alert_the_statement_declared(names: NameIndex) -> None:
+    answer = read("У Харкові оголошено повітряну тривогу. Харків атакують шахеди.", names)
     (alert,) = answer["proposals"]
-    assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KHARKIV_CITY,
-                                                               ["drones"])
-    assert alert["source"] == "Kharkiv Regional Military Administration"
+    assert (alert["region"], threats(alert)) == (KHARKIV_CITY, ["drones"])
+    assert "оголошено" in alert["why"]
 
 
 def test_several_regions_and_a_shared_type_word(names: NameIndex) -> None:
@@ -290,11 +309,13 @@ def test_a_channel_style_post(names: NameIndex) -> None:
         "За попередніми даними, внаслідок падіння уламків у Солом'янському районі пошкоджено "
         "приватний будинок, постраждалих немає.\n\n03:01 відбій тривоги в Києві.",
         names, source="Kyiv City Military Administration (Telegram)")
-    alert, debris, clear = answer["proposals"]
+    alert, debris, damage, clear = answer["proposals"]
     assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KYIV, ["ballistic"])
     assert alert["source"] == "Kyiv City Military Administration (Telegram)"
     assert (debris["incident_kind"], debris["region"]) == ("debris", "UA80000000000980793")
-    assert debris["description"] == "debris, damage: приватний будинок"  # no casualties
+    assert (damage["incident_kind"], damage["region"]) == ("damage", "UA80000000000980793")
+    assert damage["description"] == "damage: приватний будинок"  # no casualties
+    assert debris["status"] == damage["status"] == "preliminary"
     assert (clear["kind"], clear["region"]) == ("all_clear", KYIV)
     assert answer["unresolved"] == []
 
@@ -310,17 +331,111 @@ def test_a_wire_report_with_background_paragraphs(names: NameIndex) -> None:
         "In the southern city of Odesa, a missile strike damaged port infrastructure, regional "
         "governor Oleh Kiper said. Two people were wounded.\n\n"
         "The war in Ukraine has killed tens of thousands of people since February 2022.", names)
-    alert, debris, damage = answer["proposals"]
-    assert (alert["kind"], alert["region"], threats(alert)) == ("alert", KYIV, ["drones"])
-    assert alert["source"] == "Kyiv City Military Administration"
+    # Drones launched at Kyiv are an attack, not an alert declared.
+    debris, fire, damage, wounded = answer["proposals"]
     # "destroyed all the drones" is an interception, not damage.
     assert (debris["incident_kind"], debris["region"]) == ("debris", "UA80000000000875983")
-    assert debris["description"] == "debris, fire: a non-residential building"
+    assert debris["description"] == "debris: a non-residential building"
     assert debris["source"] == "Mayor of Kyiv"
+    assert (fire["incident_kind"], fire["region"]) == ("fire", "UA80000000000875983")
     assert (damage["incident_kind"], damage["region"]) == ("damage", ODESA_CITY)
     assert damage["source"] == "Head of the Odesa Regional Military Administration"
-    # The wounded are told apart from their place: offered with the city the report was in;
-    # the background paragraph gives nothing.
-    (wounded,) = answer["unresolved"]
-    assert (wounded["text"], wounded["reason"]) == ("casualties", "no_place")
-    assert [c["code"] for c in wounded["candidates"]] == [ODESA_CITY]
+    # The wounded are in Odesa, the place of the sentence before: carried, and said so; the
+    # background paragraph gives nothing.
+    assert (wounded["incident_kind"], wounded["region"]) == ("casualties", ODESA_CITY)
+    assert (wounded["killed"], wounded["injured"]) == (None, 2)
+    assert wounded["description"] == "casualties: 2 injured"
+    assert "carried" in wounded["why"] and "Odesa" in wounded["why"]
+    assert answer["unresolved"] == []
+
+
+# ---- statements as real people write them (issue 14) -------------------------------------------
+
+def kinds(answer: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    return [(p["kind"], p["incident_kind"], p["region"]) for p in answer["proposals"]]
+
+
+def test_an_unplaced_incident_takes_the_place_of_the_sentences_before(names: NameIndex) -> None:
+    answer = read("Уламки впали у Дарницькому районі Києва. Виникла пожежа у приватному "
+                  "будинку. Двоє людей травмовані.", names)
+    assert kinds(answer) == [("incident", "debris", DARNYTSKYI),
+                             ("incident", "fire", DARNYTSKYI),
+                             ("incident", "casualties", DARNYTSKYI)]
+    fire, casualties = answer["proposals"][1:]
+    assert "carried from an earlier sentence" in fire["why"]
+    assert fire["evidence"] == "Виникла пожежа у приватному будинку."
+    assert casualties["injured"] == 2
+
+
+def test_each_kind_the_text_reports_is_its_own_proposal(names: NameIndex) -> None:
+    answer = read("In Kharkiv, a missile strike caused an explosion and a fire, damaged a "
+                  "school; one person was killed and 12 were injured.", names)
+    assert sorted(str(k) for _, k, _ in kinds(answer)) == [
+        "casualties", "damage", "explosion", "fire"]
+    (casualties,) = [p for p in answer["proposals"] if p["incident_kind"] == "casualties"]
+    assert (casualties["killed"], casualties["injured"]) == (1, 12)
+
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("The alert was lifted in Kyiv.", KYIV),
+    ("All clear in Kharkiv region.", KHARKIV_OBLAST),
+    ("У Києві відбій тривоги.", KYIV),
+    ("У Харківській області тривогу скасовано.", KHARKIV_OBLAST),
+    ("Повітряну тривогу в Києві скасували.", KYIV),
+    ("В Киеве дали отбой воздушной тревоги.", KYIV),
+    ("Тревога в Харьковской области отменена.", KHARKIV_OBLAST),
+])
+def test_all_clears_in_their_inflections(names: NameIndex, text: str, region: str) -> None:
+    assert kinds(read(text, names)) == [("all_clear", None, region)]
+
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("An air raid alert was declared in Kharkiv region.", KHARKIV_OBLAST),
+    ("Air raid alert in the Lviv region.", "UA46000000000026241"),
+    ("Air raid alert in Lviv.", "UA46060250010015970"),
+    ("Повітряна тривога на Харківщині.", KHARKIV_OBLAST),
+    ("Оголошено тривогу в Харківській області.", KHARKIV_OBLAST),
+    ("Воздушная тревога объявлена в Харьковской области.", KHARKIV_OBLAST),
+])
+def test_a_region_is_the_oblast_and_a_bare_name_the_city(names: NameIndex, text: str,
+                                                         region: str) -> None:
+    assert kinds(read(text, names)) == [("alert", None, region)]
+
+
+def test_a_common_word_opening_a_sentence_is_not_a_town(names: NameIndex) -> None:
+    answer = read("Повітряна тривога у Києві. Саме тому прохання залишатися в укриттях. "
+                  "Тому будьте уважні. Именно поэтому пожар потушили быстро.", names)
+    regions = {p["region"] for p in answer["proposals"]}
+    assert regions == {KYIV}
+
+
+@pytest.mark.parametrize("text", [
+    "Debris fell in Kyiv's Darnytskyi district.",
+    "In Kyiv, debris fell in the Darnytskyii district.",
+    "У Києві уламки впали в Дарнитському районі.",
+])
+def test_districts_inside_a_known_city_match_tolerantly(names: NameIndex, text: str) -> None:
+    assert kinds(read(text, names)) == [("incident", "debris", DARNYTSKYI)]
+
+
+def test_a_typo_far_from_every_district_stays_unresolved(names: NameIndex) -> None:
+    answer = read("In Kyiv, debris fell in the Zzyzx district.", names)
+    assert kinds(answer) == [("incident", "debris", KYIV)]  # the city, with the place carried
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("A fire broke out in Kyiv.", "confirmed"),
+    ("Уламки впали у Києві.", "confirmed"),
+    ("According to preliminary information, a fire broke out in Kyiv.", "preliminary"),
+    ("Попередньо, пожежа у Києві.", "preliminary"),
+    ("Інформація про пожежу у Києві уточнюється.", "preliminary"),
+])
+def test_status_is_confirmed_unless_the_text_says_preliminary(names: NameIndex, text: str,
+                                                              status: str) -> None:
+    (incident,) = read(text, names)["proposals"]
+    assert incident["status"] == status
+
+
+def test_the_city_and_the_oblast_named_by_common_nouns(names: NameIndex) -> None:
+    answer = read("Харків. У місті та області оголошена повітряна тривога.", names)
+    assert kinds(answer) == [("alert", None, KHARKIV_CITY), ("alert", None, KHARKIV_OBLAST)]

@@ -19,7 +19,7 @@ from tryvoga.api.context import CONTEXT, Context, context_of
 from tryvoga.api.http import check_fields, error_response, json_response, query_int, read_json
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
-from tryvoga.ingest.statement_pool import ReaderBusy, StatementPool
+from tryvoga.ingest.statements.pool import ReaderBusy, StatementPool
 from tryvoga.service import Actor
 from tryvoga.storage.proposals import ProposalReader
 

@@ -44,6 +44,7 @@ from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.ingest.files import read_text
+from tryvoga.ingest.former_names import FORMER_NAMES
 from tryvoga.service import Actor, Decision, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.history import HistoryBatch, HistoryRow, ImportRecord, Unresolved
@@ -55,23 +56,9 @@ OFFICIAL_COLUMNS = ("oblast", "raion", "hromada", "level", "started_at", "finish
 VOLUNTEER_COLUMNS = ("region", "started_at", "finished_at", "naive")
 
 # Places renamed since the record was written (mostly under the 2023 law on decolonizing
-# place names): a word of the old name -> the word in the codifier. Tried only after the name as
-# written failed, and only within the parent the row gives, so a word that is still the name of
-# another place elsewhere ("Первомайська") is unaffected.
-FORMER_NAMES: dict[str, str] = {
-    "ватутіне": "багачеве",
-    "ватутінська": "багачевська",
-    "першотравенськ": "шахтарське",
-    "першотравенська": "шахтарська",
-    "южноукраїнськ": "південноукраїнськ",
-    "южноукраїнська": "південноукраїнська",
-    "новоград-волинський": "звягельський",
-    "новоград-волинська": "звягельська",
-    "красноградський": "берестинський",
-    "красноградська": "берестинська",
-    "синюхинобрідська": "синюшинобрідська",  # Синюшин Брід: the record's spelling differs
-    "первомайська": "заводська",  # Первомайське -> Заводське, Mykolaiv raion
-}
+# place names): FORMER_NAMES (ingest/former_names.py, shared with the channel) maps a word of
+# the old name to the word in the codifier. Tried only after the name as written failed, and
+# only within the parent the row gives.
 
 # The national romanization of Ukrainian (Cabinet of Ministers resolution No. 55, 2010): the
 # first form at the start of a word, the second elsewhere.

@@ -34,7 +34,7 @@ MAX_SOURCE = 200
 UNATTRIBUTED = "unattributed statement"  # an incident needs a source; the text named none
 # The keys of a proposal in the ingest answer, in order.
 _KEYS = ("kind", "region", "region_name", "alert_type", "threats", "incident_kind", "status",
-         "source", "description", "evidence")
+         "source", "description", "evidence", "why", "killed", "injured")
 
 
 def proposal_json(record: ProposalRecord, *, full: bool = True) -> dict[str, Any]:

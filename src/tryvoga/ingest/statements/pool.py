@@ -53,7 +53,7 @@ class ReaderBusy(TryvogaError):
 def _serve(conn: multiprocessing.connection.Connection, catalogue: Catalogue) -> None:
     """The child: read what the parent sends until it closes the pipe."""
     from tryvoga.domain.names import NameIndex
-    from tryvoga.ingest.statements import read_statement
+    from tryvoga.ingest.statements.drafts import read_statement
 
     names = NameIndex(catalogue)
     conn.send(("ready", None))
