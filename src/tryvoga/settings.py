@@ -84,6 +84,19 @@ def _networks(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _hosts(text: str) -> tuple[str, ...]:
+    out = []
+    for part in text.replace(" ", ",").split(","):
+        host = part.strip().lower().rstrip(".")
+        if not host:
+            continue
+        if "/" in host or ("]:" in host) or (":" in host and not host.startswith("[")
+                                             and host.count(":") == 1):
+            raise ValueError(f"{part.strip()!r} is not a host name (no scheme, port or path)")
+        out.append(host.strip("[]"))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -141,6 +154,12 @@ SETTINGS: tuple[Setting, ...] = (
             "comma-separated URLs; empty: none"),
     Setting("cap_poll_interval", "--cap-poll-interval", 30.0, _positive_float,
             "seconds between polls of --cap-feeds"),
+    Setting("cap_fetch_timeout", "--cap-fetch-timeout", 30.0, _positive_float,
+            "seconds a whole fetch of a CAP feed, page or message may take, however slowly the "
+            "source sends it"),
+    Setting("cap_link_hosts", "--cap-link-hosts", "", _hosts,
+            "comma-separated host names that a polled feed's entries may link to besides the "
+            "feed's own server (checked as webhooks' addresses are); empty: none"),
     # Live streams (live/).
     Setting("stream_keepalive", "--stream-keepalive", 15.0, _positive_float,
             "seconds between keepalives on idle streams (SSE comment, NDJSON empty line, "
@@ -213,6 +232,8 @@ class Settings:
     cap_base_url: str = ""
     cap_feeds: tuple[str, ...] = ()
     cap_poll_interval: float = 30.0
+    cap_fetch_timeout: float = 30.0
+    cap_link_hosts: tuple[str, ...] = ()
     stream_keepalive: float = 15.0
     stream_buffer: int = 262_144
     webhook_worker: bool = True

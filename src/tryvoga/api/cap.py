@@ -152,7 +152,9 @@ def add_routes(app: web.Application) -> None:
         return await loop.run_in_executor(context.writer, partial(call, *args))
 
     poller = Poller(settings.cap_feeds, settings.cap_poll_interval,
-                    Ingester(context.service), on_writer, context.follower.advance)
+                    Ingester(context.service), on_writer, context.follower.advance,
+                    deadline=settings.cap_fetch_timeout, link_hosts=settings.cap_link_hosts,
+                    allow_networks=settings.webhook_allow_networks)
 
     async def polling(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(poller.run())
