@@ -79,7 +79,8 @@ def _run_worker(settings: Settings, sock: socket.socket) -> None:
     loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
     # The listening socket keeps LISTEN_BACKLOG: aiohttp's default of 128 is too few for a
     # country's stream clients reconnecting at once after a restart.
-    run(app, sock, loop, backlog=LISTEN_BACKLOG, fast_reads=settings.fast_reads)
+    run(app, sock, loop, backlog=LISTEN_BACKLOG, fast_reads=settings.fast_reads,
+        header_timeout=settings.header_timeout, per_address=settings.connections_per_address)
 
 
 @main.command()

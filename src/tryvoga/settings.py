@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fast_reads", "--fast-reads", True, _bool,
             "answer plain polled reads of /api/v1/status and /api/v1/alerts/active from their "
             "cached bytes in front of aiohttp (the same bytes; false: aiohttp answers all)"),
+    Setting("header_timeout", "--header-timeout", 30.0, _positive_float,
+            "seconds a request head may take to arrive whole, however often a byte of it "
+            "comes; then the connection is closed"),
+    Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
+            "open connections one client address may hold (streams included); one more is "
+            "closed at once; 0: no limit"),
     # CAP 1.2 (cap/).
     Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
             "CAP sender of every message published here: globally unique, e.g. "
@@ -223,6 +229,8 @@ class Settings:
     log_level: str = "info"
     event_loop: str = "auto"
     fast_reads: bool = True
+    header_timeout: float = 30.0
+    connections_per_address: int = 512
     cap_sender: str = "tryvoga@localhost"
     cap_sender_name: str = "Tryvoga"
     cap_expiry: int = 86400
