@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import os
-import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from tryvoga import __version__
+from tryvoga.api.supervisor import LISTEN_BACKLOG, run_worker, supervise
 from tryvoga.cap.signing import signer_from
 from tryvoga.clikit import db_option, echo_json, friendly, open_service, resolve_region
 from tryvoga.domain.events import first_broken_link
@@ -64,25 +62,6 @@ def settings_options(func: Callable[..., R]) -> Callable[..., R]:
 
 main.params.extend(_setting_option(setting) for setting in SETTINGS)
 
-LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
-
-
-def _run_worker(settings: Settings, sock: socket.socket) -> None:
-    from tryvoga.api.app import create_app
-    from tryvoga.api.server import run
-
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    from tryvoga.eventloop import new_event_loop
-
-    app = create_app(settings)
-    loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
-    # The listening socket keeps LISTEN_BACKLOG: aiohttp's default of 128 is too few for a
-    # country's stream clients reconnecting at once after a restart.
-    run(app, sock, loop, backlog=LISTEN_BACKLOG, fast_reads=settings.fast_reads,
-        header_timeout=settings.header_timeout, per_address=settings.connections_per_address)
-
-
 @main.command()
 @settings_options
 @friendly
@@ -112,28 +91,11 @@ def serve(**flags: str | None) -> None:
     if settings.workers == 1:
         if settings.demo:  # ingest/replay.py: a short exercise replay on an empty database
             start_demo(settings.db)
-        _run_worker(settings, sock)
+        run_worker(settings, sock)
         return
-    context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_run_worker, args=(settings, sock), daemon=True)
-                 for _ in range(settings.workers)]
-    for process in processes:
-        process.start()
-
-    def stop_workers(signum: int, frame: object) -> None:
-        # Without this, SIGTERM ends only this parent and the workers keep serving.
-        for process in processes:
-            process.terminate()
-
-    signal.signal(signal.SIGTERM, stop_workers)
-    if settings.demo:  # after the fork: no database connection is carried into a worker
-        start_demo(settings.db)
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
+    # after the fork: no database connection is carried into a worker
+    supervise(settings, sock, run_worker,
+              on_started=(lambda: start_demo(settings.db)) if settings.demo else None)
 
 
 # ---- alerts ----------------------------------------------------------------------------------
