@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context, context_of
-from tryvoga.api.http import json_response, query_int, read_json
+from tryvoga.api.http import idempotency_key, json_response, query_int, read_json
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
@@ -40,7 +40,7 @@ async def create(request: web.Request) -> web.Response:
     ctx, actor = _writer(request)
     body = await read_json(request)
     status, answer = await ctx.read(_hooks(request).create, actor, body,
-                                    request.headers.get("Idempotency-Key"))
+                                    idempotency_key(request))
     return json_response(answer, status=status)
 
 
