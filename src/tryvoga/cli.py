@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -18,7 +19,8 @@ from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
 from tryvoga.domain.render import alert_json, incident_json
-from tryvoga.errors import BadRequest
+from tryvoga.errors import BadRequest, StorageError
+from tryvoga.integrity import check_anchors, check_tail, head_problem, read_anchors
 from tryvoga.service import OPERATOR
 from tryvoga.settings import SETTINGS, Setting, Settings
 from tryvoga.storage.sqlite import CorruptEvent, SQLiteStorage
@@ -62,6 +64,24 @@ def settings_options(func: Callable[..., R]) -> Callable[..., R]:
 
 main.params.extend(_setting_option(setting) for setting in SETTINGS)
 
+def _check_chain(settings: Settings) -> None:
+    """The newest events and the recorded head must verify before anything is appended
+    (integrity.py), unless --allow-broken-chain."""
+    storage = SQLiteStorage(settings.db)
+    try:
+        broken = check_tail(storage)
+    finally:
+        storage.close()
+    if broken is None:
+        return
+    line = f"the event log is broken at sequence {broken[0]}: {broken[1]}"
+    if not settings.allow_broken_chain:
+        raise StorageError(f"{line}; run `tryvoga verify` and restore from a backup, or "
+                           "start with --allow-broken-chain true to serve and append to it anyway",
+                           code="chain_broken")
+    click.echo(f"WARNING: {line}; serving anyway (--allow-broken-chain)", err=True)
+
+
 @main.command()
 @settings_options
 @friendly
@@ -72,7 +92,7 @@ def serve(**flags: str | None) -> None:
         raise BadRequest("--workers must be at least 1")
     # Open once here so that a bad or too-new database, or a bad signing key, stops us with
     # a clear line before any worker is forked.
-    SQLiteStorage(settings.db).close()
+    _check_chain(settings)
     load_catalogue()
     signer_from(settings.cap_signing_key, settings.cap_signing_cert)
     from tryvoga.eventloop import resolve as resolve_loop
@@ -356,14 +376,18 @@ def history(region: str | None, type_: str | None, limit: int, as_json: bool,
 
 @main.command()
 @db_option
+@click.option("--anchor", "anchors", multiple=True, type=click.Path(dir_okay=False),
+              help="an anchor file (TRYVOGA_ANCHOR_FILE, or heads from /api/v1/head, one "
+                   "'seq hash' a line): every head in it must be in the log")
 @friendly
-def verify(db: str | None) -> None:
-    """Check the whole hash chain of the event log."""
+def verify(db: str | None, anchors: tuple[str, ...]) -> None:
+    """Check the whole hash chain of the event log, its recorded head, and anchors."""
     settings = Settings.load(db=db)
     if not os.path.exists(settings.db):
         raise BadRequest(f"no database at {settings.db}")
     storage = SQLiteStorage(settings.db)
     head: tuple[int, str] = (0, "")
+    anchored = 0
     try:
         count = 0
 
@@ -379,10 +403,20 @@ def verify(db: str | None) -> None:
         except CorruptEvent as exc:
             broken = (exc.seq, exc.message)
         if broken is None:
-            recorded = storage.recorded_head()
-            if recorded is not None and recorded[0] != head[0]:
-                broken = (head[0] + 1, f"the log ends at {head[0]} but event {recorded[0]} "
-                                       "was written: events were removed from its end")
+            problem = head_problem(storage, head)
+            if problem is not None:
+                broken = (head[0] if "rewritten" in problem else head[0] + 1, problem)
+        if broken is None:
+            for name in anchors:
+                try:
+                    found = read_anchors(Path(name).read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise BadRequest(f"anchor file {name}: {exc}") from None
+                broken = check_anchors(storage, found)
+                if broken is not None:
+                    broken = (broken[0], f"{broken[1]} ({name})")
+                    break
+                anchored += len(found)
         audit_broken = first_broken_link(
             [_AuditView(a) for a in storage.audit_records()])
     finally:
@@ -394,7 +428,9 @@ def verify(db: str | None) -> None:
         click.echo(f"BROKEN: audit log at record {audit_broken[0]}: {audit_broken[1]}",
                    err=True)
         sys.exit(1)
-    click.echo(f"ok: {count} events, hash chain intact; head {head[0]} {head[1] or '-'}")
+    checked = f"; {anchored} anchored heads match" if anchors else ""
+    click.echo(f"ok: {count} events, hash chain intact; head {head[0]} {head[1] or '-'}"
+               f"{checked}")
 
 
 class _AuditView:

@@ -135,6 +135,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
             "open connections one client address may hold (streams included); one more is "
             "closed at once; 0: no limit"),
+    # Tamper evidence (integrity.py).
+    Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
+            "serve (and append to) a log whose newest events or recorded head fail the "
+            "hash-chain check at start; off: refuse to start, naming the broken event"),
+    Setting("anchor_file", "--anchor-file", "", str,
+            "file, best kept off the database's disk, that each server process appends the "
+            "log's head to (seq hash time); `tryvoga verify --anchor FILE` checks them; "
+            "empty: none"),
+    Setting("anchor_interval", "--anchor-interval", 60.0, _positive_float,
+            "seconds between anchors of the head, when it moved"),
     # CAP 1.2 (cap/).
     Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
             "CAP sender of every message published here: globally unique, e.g. "
@@ -231,6 +241,9 @@ class Settings:
     fast_reads: bool = True
     header_timeout: float = 30.0
     connections_per_address: int = 512
+    allow_broken_chain: bool = False
+    anchor_file: str = ""
+    anchor_interval: float = 60.0
     cap_sender: str = "tryvoga@localhost"
     cap_sender_name: str = "Tryvoga"
     cap_expiry: int = 86400
