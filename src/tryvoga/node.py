@@ -50,6 +50,7 @@ from tryvoga.domain.events import Event
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
 from tryvoga.domain.state import State
+from tryvoga.live.anchor import anchoring
 from tryvoga.live.follower import Follower, Listener
 from tryvoga.live.hub import Hub
 from tryvoga.live.wake import Waker
@@ -111,7 +112,10 @@ class Node:
             ingester.index = origins  # kept current by the writer's listener below
             self.service.listeners.append(origins.add)
             self.poller = Poller(settings.cap_feeds, settings.cap_poll_interval, ingester,
-                                 self.write, self.follower.advance)
+                                 self.write, self.follower.advance,
+                                 deadline=settings.cap_fetch_timeout,
+                                 link_hosts=settings.cap_link_hosts,
+                                 allow_networks=settings.webhook_allow_networks)
         self.listeners: tuple[tuple[str, Listener], ...] = (
             ("streams", self.hub.publish),
             ("cap", self._follow_cap),
@@ -173,6 +177,10 @@ class Node:
             self.worker.start()
         if self.poller is not None:
             self._tasks.append(asyncio.create_task(self.poller.run()))
+        if self.settings.anchor_file:  # the head kept outside the database (live/anchor.py)
+            self._tasks.append(asyncio.create_task(anchoring(
+                self.follower, self.settings.anchor_file, self.settings.anchor_interval,
+                self.read)))
 
     def close_streams(self) -> None:
         """End every open stream (at server shutdown, before connections are closed)."""

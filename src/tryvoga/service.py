@@ -106,6 +106,16 @@ def _enum(cls: type[E], value: Any, field_name: str) -> E:
                          field=field_name) from None
 
 
+def _key(raw: str) -> str:
+    """An idempotency key as stored: whole (an HTTP client's is refused over 200 characters
+    at the edge, ``api/http.py``), or, for an ingester's longer one, its SHA-256; never cut
+    short, which would make two keys one."""
+    text = _text(raw, "Idempotency-Key", required=True)
+    if len(text) <= 200:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _text(value: Any, field_name: str, *, required: bool = False) -> str:
     if value is None:
         value = ""
@@ -248,7 +258,7 @@ class Service:
                  store: Callable[[WriteTransaction, Sequence[Event]], None] | None = None
                  ) -> Result:
         if idempotency_key is not None:
-            idempotency_key = _text(idempotency_key, "Idempotency-Key", required=True)[:200]
+            idempotency_key = _key(idempotency_key)
         request_hash = hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
         caught_up: list[Event] = []
         appended: list[Event] = []

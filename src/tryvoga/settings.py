@@ -91,6 +91,19 @@ def _database_url(text: str) -> str:
     return value
 
 
+def _hosts(text: str) -> tuple[str, ...]:
+    out = []
+    for part in text.replace(" ", ",").split(","):
+        host = part.strip().lower().rstrip(".")
+        if not host:
+            continue
+        if "/" in host or ("]:" in host) or (":" in host and not host.startswith("[")
+                                             and host.count(":") == 1):
+            raise ValueError(f"{part.strip()!r} is not a host name (no scheme, port or path)")
+        out.append(host.strip("[]"))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -132,6 +145,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fast_reads", "--fast-reads", True, _bool,
             "answer plain polled reads of /api/v1/status and /api/v1/alerts/active from their "
             "cached bytes in front of aiohttp (the same bytes; false: aiohttp answers all)"),
+    Setting("header_timeout", "--header-timeout", 30.0, _positive_float,
+            "seconds a request head may take to arrive whole, however often a byte of it "
+            "comes; then the connection is closed"),
+    Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
+            "open connections one client address may hold (streams included); one more is "
+            "closed at once; 0: no limit"),
+    # Tamper evidence (integrity.py).
+    Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
+            "serve (and append to) a log whose newest events or recorded head fail the "
+            "hash-chain check at start; off: refuse to start, naming the broken event"),
+    Setting("anchor_file", "--anchor-file", "", str,
+            "file, best kept off the database's disk, that each server process appends the "
+            "log's head to (seq hash time); `tryvoga verify --anchor FILE` checks them; "
+            "empty: none"),
+    Setting("anchor_interval", "--anchor-interval", 60.0, _positive_float,
+            "seconds between anchors of the head, when it moved"),
     # CAP 1.2 (cap/).
     Setting("cap_sender", "--cap-sender", "tryvoga@localhost", parse_sender,
             "CAP sender of every message published here: globally unique, e.g. "
@@ -157,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
             "comma-separated URLs; empty: none"),
     Setting("cap_poll_interval", "--cap-poll-interval", 30.0, _positive_float,
             "seconds between polls of --cap-feeds"),
+    Setting("cap_fetch_timeout", "--cap-fetch-timeout", 30.0, _positive_float,
+            "seconds a whole fetch of a CAP feed, page or message may take, however slowly the "
+            "source sends it"),
+    Setting("cap_link_hosts", "--cap-link-hosts", "", _hosts,
+            "comma-separated host names that a polled feed's entries may link to besides the "
+            "feed's own server (checked as webhooks' addresses are); empty: none"),
     # Live streams (live/).
     Setting("stream_keepalive", "--stream-keepalive", 15.0, _positive_float,
             "seconds between keepalives on idle streams (SSE comment, NDJSON empty line, "
@@ -247,6 +282,11 @@ class Settings:
     log_level: str = default("log_level")
     event_loop: str = default("event_loop")
     fast_reads: bool = default("fast_reads")
+    header_timeout: float = default("header_timeout")
+    connections_per_address: int = default("connections_per_address")
+    allow_broken_chain: bool = default("allow_broken_chain")
+    anchor_file: str = default("anchor_file")
+    anchor_interval: float = default("anchor_interval")
     cap_sender: str = default("cap_sender")
     cap_sender_name: str = default("cap_sender_name")
     cap_expiry: int = default("cap_expiry")
@@ -256,6 +296,8 @@ class Settings:
     cap_base_url: str = default("cap_base_url")
     cap_feeds: tuple[str, ...] = default("cap_feeds")
     cap_poll_interval: float = default("cap_poll_interval")
+    cap_fetch_timeout: float = default("cap_fetch_timeout")
+    cap_link_hosts: tuple[str, ...] = default("cap_link_hosts")
     stream_keepalive: float = default("stream_keepalive")
     stream_buffer: int = default("stream_buffer")
     webhook_worker: bool = default("webhook_worker")

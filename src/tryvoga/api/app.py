@@ -15,6 +15,7 @@ from functools import partial
 from aiohttp import web
 
 from tryvoga.api import (
+    anchor,
     cap,
     channel,
     compat_alertsinua,
@@ -88,7 +89,7 @@ def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = 
     app.cleanup_ctx.append(run_node)
     app.on_shutdown.append(close_streams)
     for module in (native, openapi, cap, streams, compat_alertsinua, ukrainealarm_webhooks,
-                   webhooks, proposals, channel, history):
+                   webhooks, proposals, channel, history, anchor):
         module.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:

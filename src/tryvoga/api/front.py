@@ -25,6 +25,14 @@ An answer is the one aiohttp gives for the same request, to the byte (status lin
 aiohttp's order, ``Date`` and ``Server``), built from the same ``Rendered`` item with the same
 304 rules (``http.not_modified``); ``tests/api/test_front.py`` compares the two servers'
 answers request by request. ``--fast-reads false`` leaves every request to aiohttp.
+
+Limits (issue 15): a request head must arrive whole within ``header_timeout`` seconds of its
+first byte (a head trickled a byte at a time does not keep the connection open: the idle timer
+alone counts from the last byte), and one client address holds at most ``per_address``
+connections at once (0: no limit); one more is closed as soon as it is accepted. A connection
+handed to aiohttp still counts until it closes (``_Counted`` tells the front when). With
+``--fast-reads false`` every connection still passes through here for that count, and is
+handed to aiohttp before any byte is read.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ Reads = dict[str, Callable[[], Rendered]]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
 
 KEEPALIVE_TIMEOUT = 75.0  # seconds an idle connection is kept open: aiohttp's default
+HEADER_TIMEOUT = 30.0  # seconds a request head may take to arrive whole
 
 # A request head the front may answer: request line, header lines, the empty line. Header
 # names are RFC 9110 tokens (a space before the colon is not one); values hold no control
@@ -79,10 +88,15 @@ class Front:
     in the current second (the ``Date`` header changes each second)."""
 
     def __init__(self, reads: Reads, server: Server,
-                 keepalive_timeout: float = KEEPALIVE_TIMEOUT) -> None:
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT, *,
+                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0) -> None:
         self.reads = {path.encode("ascii"): read for path, read in reads.items()}
         self.server = server
         self.keepalive_timeout = keepalive_timeout
+        self.header_timeout = header_timeout
+        self.per_address = per_address
+        self.by_address: dict[str, int] = {}  # open connections (front's or aiohttp's)
+        self.refused = 0
         self.connections: set[ReadFront] = set()
         self.answered = 0  # requests the front answered itself (aiohttp answered the rest)
         self._second = -1
@@ -126,6 +140,26 @@ class Front:
         for connection in list(self.connections):
             connection.close()
 
+    def admit(self, address: str) -> bool:
+        """Count a new connection from ``address``; False if it is one too many."""
+        count = self.by_address.get(address, 0)
+        if self.per_address and count >= self.per_address:
+            self.refused += 1
+            if self.refused in (1, 10, 100) or self.refused % 1000 == 0:
+                log.warning("%s already holds %d connections, the most allowed "
+                            "(TRYVOGA_CONNECTIONS_PER_ADDRESS); %d refused so far", address,
+                            count, self.refused)
+            return False
+        self.by_address[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        count = self.by_address.get(address, 0) - 1
+        if count > 0:
+            self.by_address[address] = count
+        else:
+            self.by_address.pop(address, None)
+
 
 def _build(item: Rendered, unchanged: bool, settled: bool, http10: bool, keep: bool,
            date: bytes) -> bytes:
@@ -144,10 +178,39 @@ def _build(item: Rendered, unchanged: bool, settled: bool, http10: bool, keep: b
     return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if unchanged else item.body)
 
 
+class _Counted(asyncio.Protocol):
+    """aiohttp's handler of a connection handed over, telling the front when it ends (the
+    handler's class has slots, so its ``connection_lost`` cannot be wrapped in place)."""
+
+    __slots__ = ("_address", "_front", "_inner")
+
+    def __init__(self, inner: asyncio.Protocol, front: Front, address: str) -> None:
+        self._inner = inner
+        self._front = front
+        self._address = address
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._front.release(self._address)
+        self._inner.connection_lost(exc)
+
+
 class ReadFront(asyncio.Protocol):
     """One connection, until it is closed or handed to aiohttp."""
 
-    __slots__ = ("_buffer", "_front", "_last", "_paused", "_timer", "_transport")
+    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_paused", "_timer",
+                 "_transport")
 
     def __init__(self, front: Front) -> None:
         self._front = front
@@ -155,7 +218,9 @@ class ReadFront(asyncio.Protocol):
         self._buffer = b""
         self._paused = False  # the transport's write buffer is full: read no more for now
         self._last = 0.0
+        self._head_since: float | None = None  # when the unanswered head's first byte came
         self._timer: asyncio.TimerHandle | None = None
+        self._address: str | None = None  # counted in front.by_address while set
 
     @property
     def pending(self) -> bytes:
@@ -171,16 +236,39 @@ class ReadFront(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
-        self._front.connections.add(self)
+        front = self._front
+        if front.per_address:
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+            if not front.admit(address):
+                self._transport.abort()
+                return
+            self._address = address
+        if not front.reads:  # --fast-reads false: aiohttp's from the first byte
+            self._hand_over(b"")
+            return
+        front.connections.add(self)
         loop = asyncio.get_running_loop()
         self._last = loop.time()
-        self._timer = loop.call_at(self._last + self._front.keepalive_timeout, self._idle)
+        self._timer = loop.call_at(self._last + front.keepalive_timeout, self._idle)
 
     def data_received(self, data: bytes) -> None:
+        starting = not self._buffer
         if self._buffer:
             data, self._buffer = self._buffer + data, b""
-        self._last = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self._last = now = loop.time()
         self._serve(data)
+        if not self._buffer:
+            self._head_since = None
+        elif starting or self._head_since is None:
+            # A head has begun and is not whole: it has header_timeout from now, however
+            # often a byte of it comes.
+            self._head_since = now
+            due = now + self._front.header_timeout
+            if self._timer is not None and self._timer.when() > due:
+                self._timer.cancel()
+                self._timer = loop.call_at(due, self._idle)
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; a partial request is dropped, as aiohttp does
@@ -273,11 +361,16 @@ class ReadFront(asyncio.Protocol):
         """Give the connection to aiohttp, with the bytes it has not been answered for."""
         transport = self._transport
         assert transport is not None
+        address = self._address
+        self._address = None  # counted from here by _Counted
         self._detach()
         if transport.is_closing():
+            if address is not None:
+                self._front.release(address)
             return
         handler = self._front.server()
-        transport.set_protocol(handler)
+        transport.set_protocol(handler if address is None else
+                               _Counted(handler, self._front, address))
         handler.connection_made(transport)
         if self._paused:
             handler.pause_writing()
@@ -290,6 +383,8 @@ class ReadFront(asyncio.Protocol):
     def _idle(self) -> None:
         loop = asyncio.get_running_loop()
         due = self._last + self._front.keepalive_timeout
+        if self._head_since is not None and self._buffer and not self._paused:
+            due = min(due, self._head_since + self._front.header_timeout)
         if loop.time() >= due:
             self.close()
         else:
@@ -304,6 +399,9 @@ class ReadFront(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._address is not None:
+            self._front.release(self._address)
+            self._address = None
         self._front.connections.discard(self)
 
 
@@ -323,17 +421,21 @@ class FrontSite(web.SockSite):
     """aiohttp's site on an already listening socket, with a read front on each connection."""
 
     def __init__(self, runner: web.AppRunner, sock: Any, reads: Reads, *, backlog: int,
-                 keepalive_timeout: float = KEEPALIVE_TIMEOUT) -> None:
+                 keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0) -> None:
         super().__init__(runner, sock, backlog=backlog)
         self._reads = reads
         self._keepalive_timeout = keepalive_timeout
+        self._header_timeout = header_timeout
+        self._per_address = per_address
         self.front: Front | None = None
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
-        self.front = Front(self._reads, server, self._keepalive_timeout)
+        self.front = Front(self._reads, server, self._keepalive_timeout,
+                           header_timeout=self._header_timeout, per_address=self._per_address)
         self._server = await asyncio.get_running_loop().create_server(
             self.front, sock=self._sock, backlog=self._backlog)
 
@@ -345,4 +447,5 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "KEEPALIVE_TIMEOUT", "Front", "FrontSite", "ReadFront"]
+__all__ = ["FAST_READS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front", "FrontSite",
+           "ReadFront"]

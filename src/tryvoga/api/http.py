@@ -57,6 +57,20 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return value
 
 
+MAX_IDEMPOTENCY_KEY = 200  # characters; a longer key is refused, never cut short
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's ``Idempotency-Key``, or a 400 when it is longer than the limit (cut
+    short, two different keys would be one command)."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is not None and len(raw.strip()) > MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters; "
+                         "use a shorter one (a UUID is 36)", field="Idempotency-Key",
+                         code="idempotency_key_too_long", status=400)
+    return raw
+
+
 def check_fields(body: dict[str, Any], allowed: set[str]) -> None:
     for key in body:
         if key not in allowed:

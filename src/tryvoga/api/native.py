@@ -16,6 +16,7 @@ from tryvoga.api.http import (
     cached_response,
     check_fields,
     dumps,
+    idempotency_key,
     json_response,
     query_int,
     read_json,
@@ -82,7 +83,7 @@ def _result(result: Result) -> web.Response:
 
 
 def _idempotency_key(request: web.Request) -> str | None:
-    return request.headers.get("Idempotency-Key")
+    return idempotency_key(request)
 
 
 async def _write(request: web.Request,

@@ -101,6 +101,7 @@ PATHS: dict[str, dict[str, Any]] = {
                      "patch": _op("Change threats and/or note", [ID], "object", write=True)},
     "/alerts/{id}/end": {"post": _op("End (or withdraw) an alert", [ID], "object",
                                      write=True)},
+    "/head": {"get": _op("The log's head (seq, hash), for anchoring it outside this server")},
     "/status": {"get": _op("A/P/N per region and type (cached)", [
         _param("level", "query", "levels to list; default oblast,special_city")])},
     "/history": {"get": _op("Alerts with start, end and duration, newest first", [

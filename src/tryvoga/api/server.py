@@ -14,21 +14,28 @@ import socket
 
 from aiohttp import web
 
-from tryvoga.api.front import FAST_READS, KEEPALIVE_TIMEOUT, FrontSite
+from tryvoga.api.front import FAST_READS, HEADER_TIMEOUT, KEEPALIVE_TIMEOUT, FrontSite
 
 
 async def start(app: web.Application, sock: socket.socket, *, backlog: int,
                 fast_reads: bool, handle_signals: bool = False,
-                keepalive_timeout: float = KEEPALIVE_TIMEOUT) -> web.AppRunner:
-    """Start serving ``app`` on ``sock``; the caller ends it with ``runner.cleanup()``."""
+                keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+                header_timeout: float = HEADER_TIMEOUT, per_address: int = 0
+                ) -> web.AppRunner:
+    """Start serving ``app`` on ``sock``; the caller ends it with ``runner.cleanup()``.
+
+    The front (``api/front.py``) is put on the connections when it has reads to answer, or
+    when connections per address are capped (it counts them, then hands every one to
+    aiohttp at once)."""
     runner = web.AppRunner(app, handle_signals=handle_signals, access_log=None,
                            keepalive_timeout=keepalive_timeout)
     await runner.setup()
-    reads = app.get(FAST_READS) if fast_reads else None
+    reads = (app.get(FAST_READS) if fast_reads else None) or {}
     site: web.BaseSite
-    if reads:
+    if reads or per_address:
         site = FrontSite(runner, sock, reads, backlog=backlog,
-                         keepalive_timeout=keepalive_timeout)
+                         keepalive_timeout=keepalive_timeout, header_timeout=header_timeout,
+                         per_address=per_address)
     else:
         site = web.SockSite(runner, sock, backlog=backlog)
     try:
@@ -40,12 +47,14 @@ async def start(app: web.Application, sock: socket.socket, *, backlog: int,
 
 
 def run(app: web.Application, sock: socket.socket, loop: asyncio.AbstractEventLoop, *,
-        backlog: int, fast_reads: bool) -> None:
+        backlog: int, fast_reads: bool, header_timeout: float = HEADER_TIMEOUT,
+        per_address: int = 0) -> None:
     """Serve until SIGINT or SIGTERM, then shut down as ``web.run_app`` does."""
 
     async def serve() -> None:
         runner = await start(app, sock, backlog=backlog, fast_reads=fast_reads,
-                             handle_signals=True)
+                             handle_signals=True, header_timeout=header_timeout,
+                             per_address=per_address)
         try:
             await asyncio.Event().wait()  # until a signal raises GracefulExit here
         finally:

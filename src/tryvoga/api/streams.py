@@ -127,11 +127,27 @@ async def _serve(request: web.Request, response: web.StreamResponse, fmt: Format
     return response
 
 
+async def checked_resume_point(ctx: Context, request: web.Request) -> int:
+    """The resume point, held to the log's head: a client ahead of the log (a database
+    restored from a backup, a number made up) would otherwise skip the events that later get
+    the numbers it claims to have. It is resumed from the head instead, and every later event
+    reaches it; the first frame's id tells it so."""
+    since = resume_point(request)
+    if since > ctx.follower.state.seq:
+        # Another process may have written beyond this one's follower: ask the log itself.
+        head, _ = await ctx.read(ctx.storage.head)
+        if since > head:
+            log.info("stream resume point %d is ahead of the log's head %d; resumed from the "
+                     "head", since, head)
+            since = head
+    return since
+
+
 async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.actor(request, required=False)
     chosen = stream_filter(ctx, request)
-    since = resume_point(request)
+    since = await checked_resume_point(ctx, request)
     response = web.StreamResponse(headers={
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         "X-Tryvoga-Worker": str(os.getpid())})
@@ -158,7 +174,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.actor(request, required=False)
     chosen = stream_filter(ctx, request)
-    since = resume_point(request)
+    since = await checked_resume_point(ctx, request)
     accept = accept_key(request.headers)
     response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
         "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,

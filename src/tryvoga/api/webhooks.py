@@ -17,7 +17,7 @@ import logging
 from aiohttp import web
 
 from tryvoga.api.context import Context, context_of
-from tryvoga.api.http import json_response, query_int, read_json
+from tryvoga.api.http import idempotency_key, json_response, query_int, read_json
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.service import Actor
 
@@ -34,7 +34,7 @@ async def create(request: web.Request) -> web.Response:
     ctx, actor = _writer(request)
     body = await read_json(request)
     status, answer = await ctx.write(_hooks(request).create, actor, body,
-                                     request.headers.get("Idempotency-Key"))
+                                     idempotency_key(request))
     return json_response(answer, status=status)
 
 

@@ -12,6 +12,15 @@ do) or rejected for what it says or for a link that is no URL: asking again woul
 answer. A fetch that failed (an HTTP error, a refused connection, a page of the feed that could
 not be read) or a write that failed part-way is not handled: it is logged, and the feed's
 validators are not kept, so the next poll reads the feed again and tries the entry again.
+
+Fetching (issue 15) is the event loop's own (aiohttp), never a thread: every fetch has one
+deadline for the whole answer (``TRYVOGA_CAP_FETCH_TIMEOUT``; a peer that sends a byte now
+and then does not hold the poller past it, and the next feed is polled) and a size cap, and
+stopping the server cancels a fetch at once. A feed's entries are fetched only from the feed's
+own server (scheme, host and port) or from a host named in ``TRYVOGA_CAP_LINK_HOSTS``; such a
+host goes through the webhooks' address checks (``delivery/safety.py``: only public addresses
+unless ``TRYVOGA_WEBHOOK_ALLOW_NETWORKS`` allows a range). Any other link rejects its entry, so
+a compromised feed cannot aim the server at arbitrary addresses.
 """
 
 from __future__ import annotations
@@ -20,28 +29,38 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
+
+import aiohttp
 
 from tryvoga.cap.ingest import Ingester, Outcome
 from tryvoga.cap.parse import CapRejected, is_cap, parse_xml
-from tryvoga.cap.sources import Feed, Fetched, FetchFailed, Item, fetch, read_pages
+from tryvoga.cap.sources import (
+    Feed,
+    Fetched,
+    FetchFailed,
+    Item,
+    fetch_async,
+    origin,
+    read_pages_async,
+)
+from tryvoga.delivery.safety import Policy, SafeResolver, literal_ip
 from tryvoga.domain.events import Event
 
 log = logging.getLogger(__name__)
 
 
-def _get(url: str) -> bytes:
-    body = fetch(url).body
-    assert body is not None  # asked without validators: never "not modified"
-    return body
-
-
 class Poller:
     def __init__(self, urls: Sequence[str], interval: float, ingester: Ingester,
-                 on_writer: Callable[..., Any], advance: Callable[[Sequence[Event]], Any]
-                 ) -> None:
+                 on_writer: Callable[..., Any], advance: Callable[[Sequence[Event]], Any],
+                 *, deadline: float = 30.0, link_hosts: Sequence[str] = (),
+                 allow_networks: Sequence[str] = ()) -> None:
         self.urls = tuple(urls)
+        self.deadline = deadline
+        self.link_hosts = frozenset(h.lower() for h in link_hosts)
+        self.policy = Policy(allow_networks)
+        self._plain: aiohttp.ClientSession | None = None  # the configured feeds' servers
+        self._checked: aiohttp.ClientSession | None = None  # TRYVOGA_CAP_LINK_HOSTS
         self.interval = interval
         self.ingester = ingester
         self._on_writer = on_writer  # runs a call on the writer thread, awaitable
@@ -51,22 +70,59 @@ class Poller:
         self.polls = 0
 
     async def run(self) -> None:
-        while True:
-            for url in self.urls:
-                try:
-                    await self.poll(url)
-                except CapRejected as exc:
-                    log.warning("CAP source %s: %s", url, exc.message)
-                except Exception:
-                    log.exception("CAP source %s: poll failed", url)
-            self.polls += 1
-            await asyncio.sleep(self.interval)
+        try:
+            while True:
+                for url in self.urls:
+                    try:
+                        await self.poll(url)
+                    except CapRejected as exc:
+                        log.warning("CAP source %s: %s", url, exc.message)
+                    except Exception:
+                        log.exception("CAP source %s: poll failed", url)
+                self.polls += 1
+                await asyncio.sleep(self.interval)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for session in (self._plain, self._checked):
+            if session is not None:
+                await session.close()
+        self._plain = self._checked = None
+
+    def _session(self, checked: bool) -> aiohttp.ClientSession:
+        if checked:
+            if self._checked is None:
+                connector = aiohttp.TCPConnector(resolver=SafeResolver(self.policy))
+                self._checked = aiohttp.ClientSession(
+                    connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
+            return self._checked
+        if self._plain is None:
+            self._plain = aiohttp.ClientSession(trust_env=False,
+                                                cookie_jar=aiohttp.DummyCookieJar())
+        return self._plain
 
     async def _fetch(self, url: str, etag: str | None = None,
-                     last_modified: str | None = None) -> Fetched:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, lambda: fetch(url, etag=etag, last_modified=last_modified))
+                     last_modified: str | None = None, *, checked: bool = False) -> Fetched:
+        return await fetch_async(self._session(checked), url, deadline=self.deadline,
+                                 etag=etag, last_modified=last_modified)
+
+    async def _get(self, url: str) -> bytes:
+        body = (await self._fetch(url)).body
+        assert body is not None  # asked without validators: never "not modified"
+        return body
+
+    def _link_allowed(self, source: str, link: str) -> bool | None:
+        """True: the feed's own server; False: a host of TRYVOGA_CAP_LINK_HOSTS (fetched with
+        the address checks); None: refused."""
+        if origin(link) == origin(source):
+            return True
+        if origin(link)[1] in self.link_hosts:
+            if literal_ip(origin(link)[1]) is not None and not self.policy.allows(
+                    origin(link)[1]):
+                return None
+            return False
+        return None
 
     async def poll(self, url: str) -> list[Outcome]:
         etag, modified = self._validators.get(url, (None, None))
@@ -78,8 +134,7 @@ class Poller:
             digest = hashlib.sha256(fetched.body).hexdigest()
             feed = Feed([Item(f"{url}|{digest}", None, fetched.body)])
         else:
-            loop = asyncio.get_running_loop()
-            feed = await loop.run_in_executor(None, partial(read_pages, root, url, _get))
+            feed = await read_pages_async(root, url, self._get)
         for page, why in feed.problems:
             log.warning("CAP source %s: page %s not read, the feed is read again at the next "
                         "poll: %s", url, page, why)
@@ -115,8 +170,15 @@ class Poller:
         data = item.inline
         if data is None:
             assert item.url is not None
+            own = self._link_allowed(url, item.url)
+            if own is None:
+                outcome = Outcome(item.url, "rejected",
+                                  "the entry's link is not on the feed's host (nor in "
+                                  "TRYVOGA_CAP_LINK_HOSTS)")
+                log.warning("CAP %s (in %s)", outcome.line(), url)
+                return outcome
             try:
-                data = (await self._fetch(item.url)).body
+                data = (await self._fetch(item.url, checked=not own)).body
             except FetchFailed as exc:
                 log.warning("CAP source %s: entry %s not fetched, tried again at the next "
                             "poll: %s", url, item.url, exc.message)

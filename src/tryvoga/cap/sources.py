@@ -18,20 +18,23 @@ Messages name no URL: the caller puts the source in front of them, once.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 from lxml import etree
 
 from tryvoga import __version__
 from tryvoga.cap.parse import MAX_BYTES, CapRejected, is_cap, parse_xml
 from tryvoga.cap.render import CAP_TYPE
+from tryvoga.delivery.safety import DestinationRefused
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_MAX_BYTES = 8 * MAX_BYTES
@@ -228,11 +231,13 @@ class Feed:
         return not self.problems
 
 
-def read_pages(first: etree._Element, url: str, get: Callable[[str], bytes], *,
-               loopback_only: bool = False) -> Feed:
-    """The entries of a feed whose first page is ``first`` (fetched from ``url``), following
-    ``rel="next"`` with ``get`` to at most ``MAX_PAGES`` pages, all on the first page's
-    server. A page that cannot be had ends the walk and is named in ``problems``."""
+# A feed's walk is a generator that yields the next page's URL and is sent its body (or thrown
+# the CapRejected of fetching it), so the CLI's blocking fetches and the poller's awaited ones
+# share it; it returns the Feed.
+Walk = Generator[str, bytes, Feed]
+
+
+def _walk(first: etree._Element, url: str, loopback_only: bool) -> Walk:
     chunks = [items(first, url)]
     problems: list[tuple[str, str]] = []
     seen = {url}
@@ -257,7 +262,7 @@ def read_pages(first: etree._Element, url: str, get: Callable[[str], bytes], *,
                 raise CapRejected("a next page must be on the same server as the feed")
             if loopback_only:
                 require_loopback(link)
-            root = parse_xml(get(link), "feed page")
+            root = parse_xml((yield link), "feed page")
             if root.tag != first.tag:
                 raise CapRejected(f"not a page of the same feed: the root element is "
                                   f"{root.tag!r}")
@@ -275,3 +280,90 @@ def read_pages(first: etree._Element, url: str, get: Callable[[str], bytes], *,
                 keys.add(item.key)
                 found.append(item)
     return Feed(found, len(chunks), problems)
+
+
+def _step(walk: Walk, body: bytes | CapRejected | None) -> str | Feed:
+    """The walk's next page to fetch, or its Feed when it is done."""
+    try:
+        if body is None:
+            return next(walk)
+        if isinstance(body, CapRejected):
+            return walk.throw(body)
+        return walk.send(body)
+    except StopIteration as stop:
+        feed: Feed = stop.value
+        return feed
+
+
+def read_pages(first: etree._Element, url: str, get: Callable[[str], bytes], *,
+               loopback_only: bool = False) -> Feed:
+    """The entries of a feed whose first page is ``first`` (fetched from ``url``), following
+    ``rel="next"`` with ``get`` to at most ``MAX_PAGES`` pages, all on the first page's
+    server. A page that cannot be had ends the walk and is named in ``problems``."""
+    walk = _walk(first, url, loopback_only)
+    step = _step(walk, None)
+    while not isinstance(step, Feed):
+        try:
+            body: bytes | CapRejected = get(step)
+        except CapRejected as exc:
+            body = exc
+        step = _step(walk, body)
+    return step
+
+
+async def read_pages_async(first: etree._Element, url: str,
+                           get: Callable[[str], Awaitable[bytes]]) -> Feed:
+    """``read_pages`` with an awaited ``get``; pages are parsed off the event loop."""
+    loop = asyncio.get_running_loop()
+    walk = _walk(first, url, False)
+    step = await loop.run_in_executor(None, _step, walk, None)
+    while not isinstance(step, Feed):
+        try:
+            body: bytes | CapRejected = await get(step)
+        except CapRejected as exc:
+            body = exc
+        step = await loop.run_in_executor(None, _step, walk, body)
+    return step
+
+
+async def fetch_async(session: aiohttp.ClientSession, url: str, *, deadline: float,
+                      etag: str | None = None, last_modified: str | None = None,
+                      limit: int = FEED_MAX_BYTES) -> Fetched:
+    """``fetch`` for the server's poller: the whole answer within ``deadline`` seconds (a
+    peer that sends a byte now and then does not hold it longer), at most ``limit`` bytes,
+    and cancelled at once when the server stops."""
+    check_url(url)
+    headers = {"User-Agent": f"Tryvoga/{__version__} (CAP ingest)",
+               "Accept": f"{CAP_TYPE}, application/atom+xml, application/rss+xml, "
+                         "application/xml"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        async with asyncio.timeout(deadline), session.get(
+                url, headers=headers, allow_redirects=False) as response:
+            if response.status == 304:
+                return Fetched(None, etag, last_modified)
+            if not 200 <= response.status < 300:
+                raise FetchFailed(f"HTTP {response.status} {response.reason}")
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(65536):
+                body += chunk
+                if len(body) > limit:
+                    raise CapRejected(f"larger than {limit} bytes")
+            return Fetched(bytes(body), response.headers.get("ETag"),
+                           response.headers.get("Last-Modified"))
+    except TimeoutError:
+        raise FetchFailed(f"no complete answer within {deadline:g} s") from None
+    except DestinationRefused as exc:
+        raise CapRejected(f"cannot fetch: {exc}", code="cap_destination_refused") from None
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, DestinationRefused):
+            raise CapRejected(f"cannot fetch: {exc.os_error}",
+                              code="cap_destination_refused") from None
+        raise FetchFailed(f"cannot fetch: {exc}") from None
+    except aiohttp.InvalidURL as exc:
+        raise CapRejected(f"not a valid URL ({exc})") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise FetchFailed(f"cannot fetch: {exc or type(exc).__name__}") from None

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import os
-import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from tryvoga import __version__
+from tryvoga.api.supervisor import LISTEN_BACKLOG, run_worker, supervise
 from tryvoga.cap.signing import signer_from
 from tryvoga.cli.kit import db_option, echo_json, friendly, open_service, resolve_region
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
 from tryvoga.domain.render import alert_json, incident_json
-from tryvoga.errors import BadRequest
+from tryvoga.errors import BadRequest, StorageError
 from tryvoga.service import OPERATOR
 from tryvoga.settings import SETTINGS, Setting, Settings
+from tryvoga.storage.integrity import check_anchors, check_tail, read_anchors
 from tryvoga.storage.migrations import open_storage
 
 P = ParamSpec("P")
@@ -63,26 +63,30 @@ def settings_options(func: Callable[..., R]) -> Callable[..., R]:
 
 main.params.extend(_setting_option(setting) for setting in SETTINGS)
 
-LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+def _check_chain(settings: Settings) -> None:
+    """The newest events and the recorded head must verify before anything is appended
+    (integrity.py), unless --allow-broken-chain."""
+    storage = open_storage(settings.db, settings.database_url)
+    try:
+        broken = check_tail(storage)
+    finally:
+        storage.close()
+    if broken is None:
+        return
+    line = f"the event log is broken at sequence {broken[0]}: {broken[1]}"
+    if not settings.allow_broken_chain:
+        raise StorageError(f"{line}; run `tryvoga verify` and restore from a backup, or "
+                           "start with --allow-broken-chain true to serve and append to it anyway",
+                           code="chain_broken")
+    click.echo(f"WARNING: {line}; serving anyway (--allow-broken-chain)", err=True)
 
 
 def _run_worker(settings: Settings, sock: socket.socket) -> None:
-    from tryvoga.api.app import create_app
-    from tryvoga.api.formats import webhook_formats
-    from tryvoga.api.server import run
-    from tryvoga.node import build_node
-
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    """One server process: the API, then the public map, region pages and the operator
+    console (``tryvoga.web``)."""
     from tryvoga import web as pages
-    from tryvoga.eventloop import new_event_loop
 
-    # The API, then the public map, region pages and the operator console (tryvoga.web).
-    app = create_app(build_node(settings, formats=webhook_formats()), pages=[pages.add_routes])
-    loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
-    # The listening socket keeps LISTEN_BACKLOG: aiohttp's default of 128 is too few for a
-    # country's stream clients reconnecting at once after a restart.
-    run(app, sock, loop, backlog=LISTEN_BACKLOG, fast_reads=settings.fast_reads)
+    run_worker(settings, sock, pages=[pages.add_routes])
 
 
 @main.command()
@@ -94,8 +98,9 @@ def serve(**flags: str | None) -> None:
     if settings.workers < 1:
         raise BadRequest("--workers must be at least 1")
     # Open once here so that a bad or too-new database (or a PostgreSQL schema other than
-    # this version's), or a bad signing key, stops us with a clear line before any fork.
-    open_storage(settings.db, settings.database_url).close()
+    # this version's), a broken chain, or a bad signing key, stops us with a clear line
+    # before any fork.
+    _check_chain(settings)
     load_catalogue()
     signer_from(settings.cap_signing_key, settings.cap_signing_cert)
     from tryvoga.eventloop import resolve as resolve_loop
@@ -116,26 +121,9 @@ def serve(**flags: str | None) -> None:
             start_demo(settings.db)
         _run_worker(settings, sock)
         return
-    context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_run_worker, args=(settings, sock), daemon=True)
-                 for _ in range(settings.workers)]
-    for process in processes:
-        process.start()
-
-    def stop_workers(signum: int, frame: object) -> None:
-        # Without this, SIGTERM ends only this parent and the workers keep serving.
-        for process in processes:
-            process.terminate()
-
-    signal.signal(signal.SIGTERM, stop_workers)
-    if settings.demo:  # after the fork: no database connection is carried into a worker
-        start_demo(settings.db)
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
+    # after the fork: no database connection is carried into a worker
+    supervise(settings, sock, _run_worker,
+              on_started=(lambda: start_demo(settings.db)) if settings.demo else None)
 
 
 # ---- alerts ----------------------------------------------------------------------------------
@@ -398,25 +386,43 @@ def history(region: str | None, type_: str | None, limit: int, as_json: bool,
 @db_option
 @click.option("--database-url", default=None, metavar="URL",
               help="PostgreSQL URL [env TRYVOGA_DATABASE_URL]; without it, the SQLite file")
+@click.option("--anchor", "anchors", multiple=True, type=click.Path(dir_okay=False),
+              help="an anchor file (TRYVOGA_ANCHOR_FILE, or heads from /api/v1/head, one "
+                   "'seq hash' a line): every head in it must be in the log")
 @friendly
-def verify(db: str | None, database_url: str | None) -> None:
-    """Check the whole hash chain of the event log (and of the audit log)."""
+def verify(db: str | None, database_url: str | None, anchors: tuple[str, ...]) -> None:
+    """Check the whole hash chain of the event log and of the audit log, the recorded head,
+    and anchors kept outside the database."""
     from tryvoga.storage.transfer import check_chains
 
     settings = Settings.load(db=db, database_url=database_url)
     if not settings.database_url and not os.path.exists(settings.db):
         raise BadRequest(f"no database at {settings.db}")
     storage = open_storage(settings.db, settings.database_url)
+    anchored = 0
     try:
         report = check_chains(storage)
+        broken = report.broken
+        if broken is None:
+            for name in anchors:
+                try:
+                    found = read_anchors(Path(name).read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise BadRequest(f"anchor file {name}: {exc}") from None
+                problem = check_anchors(storage, found)
+                if problem is not None:
+                    broken = f"event log at sequence {problem[0]}: {problem[1]} ({name})"
+                    break
+                anchored += len(found)
     finally:
         storage.close()
-    if report.broken is not None:
-        click.echo(f"BROKEN: {report.broken}", err=True)
+    if broken is not None:
+        click.echo(f"BROKEN: {broken}", err=True)
         sys.exit(1)
     head = report.head
+    checked = f"; {anchored} anchored heads match" if anchors else ""
     click.echo(f"ok: {report.events} events, hash chain intact; head {head[0]} "
-               f"{head[1] or '-'}")
+               f"{head[1] or '-'}{checked}")
 
 
 def _database_name(settings: Settings) -> str:

@@ -13,7 +13,9 @@ Resume without gap or duplicate: a new subscriber is registered first, in *pendi
 remembers ``head``, the sequence the follower had reached at that moment. Live events after
 ``head`` are kept as (seq, frame) while the log is replayed from the client's ``since`` up to
 ``head`` (read in an executor); then the pending frames are written and the subscriber goes
-live, with no await in between.
+live, with no await in between. The replay checks the buffer before every frame and waits for
+the client to read while it is over ``buffer_limit``, so the bound holds during a replay too
+(issue 15), and a client that stops reading for ``DRAIN_TIMEOUT`` is ended as too slow.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from tryvoga.live.websocket import ClientFrames
 log = logging.getLogger(__name__)
 
 ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
-REPLAY_BATCH = 1000
+REPLAY_BATCH = 25  # events read at a time: a replay holds one batch, whatever its length
 
 
 class Transport(Protocol):
@@ -134,19 +136,21 @@ class Hub:
                 if not batch:
                     log.error("replay found no events after %d (head %d)", sub.position, head)
                     break
-                state = self.follower.state
                 for event in batch:
                     if event.seq > head:
                         break
+                    # The bound holds here too: nothing more is written to a buffer that is
+                    # over it until the client has read (or the drain times out).
+                    while sub.transport.get_write_buffer_size() > self.buffer_limit:
+                        await drain()
+                        if sub.done.done():
+                            return
+                    state = self.follower.state
                     if sub.filter.matches(self.router.route(event, state)):
                         if sub.transport.is_closing():
                             raise ConnectionResetError("the client went away")
                         sub.transport.write(Frames(event, state).get(sub.fmt, sub.chunked))
                     sub.position = event.seq
-                if sub.transport.get_write_buffer_size() > self.buffer_limit:
-                    await drain()
-                    if sub.done.done():
-                        return
         except TimeoutError:  # the client stopped reading during the replay
             self._end(sub, "too_slow", sub.position)
             return

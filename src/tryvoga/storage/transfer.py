@@ -17,6 +17,7 @@ from typing import Any
 from tryvoga.domain.events import first_broken_link
 from tryvoga.errors import BadRequest, StorageError
 from tryvoga.storage.engine import PostgresDatabase
+from tryvoga.storage.integrity import head_problem
 from tryvoga.storage.postgres import PostgresStorage, migrate
 from tryvoga.storage.sql import CorruptEvent, SQLStorage, set_meta
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -68,10 +69,11 @@ def check_chains(storage: SQLStorage) -> ChainReport:
     except CorruptEvent as exc:
         broken = (exc.seq, exc.message)
     if broken is None:
-        recorded = storage.recorded_head()
-        if recorded is not None and recorded[0] != head[0]:
-            broken = (head[0] + 1, f"the log ends at {head[0]} but event {recorded[0]} "
-                                   "was written: events were removed from its end")
+        # The head recorded apart from the chain: events cut from the end, or the last one
+        # rewritten with its hash recomputed (storage/integrity.py).
+        problem = head_problem(storage, head)
+        if problem is not None:
+            broken = (head[0] if "rewritten" in problem else head[0] + 1, problem)
     if broken is not None:
         broken_text = f"event log at sequence {broken[0]}: {broken[1]}"
     audit = storage.audit_records()
