@@ -607,7 +607,7 @@ def _bars(rows: list[tuple[str, float, str]], head: tuple[str, str], caption: st
     body = "".join(
         f'<tr><th scope="row">{e(label)}</th><td><span class="bar" '
         f'style="width:{round(100 * value / top)}%"></span>{e(shown)}</td></tr>'
-        for label, value, shown in rows)
+        for label, value, shown in rows) or '<tr><td colspan="2">—</td></tr>'
     return (f'<table class="bars"><caption>{e(caption)}</caption><thead><tr>'
             f'<th scope="col">{e(head[0])}</th><th scope="col">{e(head[1])}</th></tr></thead>'
             f"<tbody>{body}</tbody></table>")
