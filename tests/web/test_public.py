@@ -207,3 +207,24 @@ def test_yellow_and_red_as_the_state_says(tmp_path: Path, catalogue: Catalogue) 
         assert found[KYIV] == "a"
     finally:
         storage.close()
+
+
+def test_a_drill_over_many_hromadas_is_labelled_once_per_oblast(tmp_path: Path,
+                                                                catalogue: Catalogue) -> None:
+    from tryvoga.domain.regions import Level
+    from tryvoga.storage.sqlite import SQLiteStorage
+    from tryvoga.web.public import drill_labels
+
+    storage = SQLiteStorage(tmp_path / "d.db")
+    try:
+        service = Service(storage, catalogue)
+        inside = sorted(r.code for r in catalogue.at_level(Level.HROMADA)
+                        if catalogue.is_within(r.code, OBLAST))[:5]
+        service.declare(Actor("admin"), inside, "air_raid", None, "exercise", "", "", None)
+        service.declare(Actor("admin"), [KYIV], "air_raid", None, "test", "", "", None)
+        state = State(catalogue)
+        state.apply_all(storage.read_events(0))
+        labels = drill_labels(state, "en")
+        assert labels.count("EXERCISE") == 1 and labels.count("TEST") == 1
+    finally:
+        storage.close()

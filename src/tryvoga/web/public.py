@@ -203,19 +203,25 @@ def marks(state: State, codes: frozenset[str]) -> dict[str, str]:
 
 
 def drill_labels(state: State, lang: Lang) -> str:
-    """The words EXERCISE / TEST on the map, at each exercise or test alert's region."""
+    """The words EXERCISE / TEST on the map: at an exercise's or test's region, or at the
+    oblast's centre where several lie in one oblast (so that a drill over many hromadas is
+    one word, not hundreds on top of each other)."""
     t = TEXT[lang]
     points = centres()
-    placed: dict[tuple[int, int], str] = {}
+    catalogue = state.catalogue
+    by_top: dict[tuple[str, str], set[str]] = {}
     for alert in state.active_alerts():
         if alert.status is AlertStatus.ACTUAL:
             continue
         word = t["exercise"] if alert.status is AlertStatus.EXERCISE else t["test"]
-        code: str | None = alert.region
+        top = catalogue.top_of(alert.region) or COUNTRY
+        by_top.setdefault((top, word), set()).add(alert.region)
+    placed: dict[tuple[int, int], str] = {}
+    for (top, word), regions in by_top.items():
+        code: str | None = top if len(regions) > 1 else next(iter(regions))
         while code is not None and code not in points and code != COUNTRY:
-            code = state.catalogue.parent_of(code)
-        if code is not None and (code == KYIV_CITY
-                                 or state.catalogue.is_within(code, KYIV_CITY)):
+            code = catalogue.parent_of(code)
+        if code == KYIV_CITY or (code is not None and catalogue.is_within(code, KYIV_CITY)):
             point = inset_centre()
         else:
             point = points.get(code or "", (500, 330))
