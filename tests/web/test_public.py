@@ -69,6 +69,8 @@ def test_the_map_page_carries_the_state_and_no_outside_reference(srv: Server) ->
         assert "© OpenStreetMap contributors" in page
         # Nothing from another host: every URL in the page is relative to this one.
         assert not re.search(r'(?:src|href)="(?:https?:)?//', page)
+        served = srv.get("/", token=None)
+        assert "default-src 'self'" in served.headers["Content-Security-Policy"]
         english = srv.get("/?lang=en", token=None)
         assert "Bohodukhivskyi Raion" in english.body.decode()
         assert "lang=en" in english.headers["Set-Cookie"]
@@ -100,6 +102,9 @@ def test_an_exercise_is_hatched_and_named(srv: Server) -> None:
         assert state["marks"][RAION] == "x" and state["marks"][OBLAST] == "x"
         assert "EXERCISE" in state["labels"] and "EXERCISE" in state["panel"]
         assert "not a real alert" in state["panel"]
+        # A whole oblast shows on its raions: no hromada is drawn or fetched for it.
+        assert state["hromadas"] is False and state["marks"][HROMADA] == "x"
+        assert '<g id="hromadas"></g>' in srv.get("/", token=None).body.decode()
     finally:
         srv.post("/api/v1/alerts/end", {"region": OBLAST, "type": "air_raid",
                                         "status": "exercise"})

@@ -311,11 +311,10 @@ def state_json(ctx: Context, lang: Lang, now: datetime) -> dict[str, Any]:
     state = ctx.follower.state
     codes = drawn_codes()
     found = marks(state, codes)
-    hromadas = {f["code"] for f in layer("hromadas")["features"]}
     plain = {a.id: _plain(alert_sentence(ctx, a, lang, now)) for a in state.active_alerts()}
     return {"seq": state.seq, "marks": found, "panel": panel(ctx, lang, now),
             "labels": drill_labels(state, lang), "alerts": plain,
-            "hromadas": any(code in hromadas for code in found), "time": format_time(now)}
+            "hromadas": bool(hromadas_apart(state, found)), "time": format_time(now)}
 
 
 def _plain(fragment: str) -> str:
@@ -370,7 +369,8 @@ def map_svg(ctx: Context, lang: Lang, found: dict[str, str], labels: str, *,
     cities = [f for f in oblasts["features"] if f["code"] in SPECIAL_CITIES]
     # Hromadas are drawn by the server only where they are marked; the script loads the
     # whole layer when it is needed.
-    hromadas = ([f for f in layer("hromadas")["features"] if f["code"] in found]
+    apart = hromadas_apart(ctx.follower.state, found)
+    hromadas = ([f for f in layer("hromadas")["features"] if f["code"] in apart]
                 if with_hromadas else [])
     if focus and focus not in {f["code"] for f in raions["features"]}:
         hromadas += [f for f in layer("hromadas")["features"]
@@ -423,9 +423,21 @@ async def rendered(request: web.Request, key: tuple[Any, ...],
     return found
 
 
+# The pages load nothing from anywhere else; the browser is told so too.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _html(request: web.Request, asset: Asset) -> web.Response:
     response = asset.response(request, "no-cache")
     response.headers["Vary"] = "Accept-Encoding, Cookie"
+    response.headers.update(SECURITY_HEADERS)
     if request.query.get("lang") in ("uk", "en"):
         response.set_cookie("lang", request.query["lang"], max_age=365 * 86400,
                             samesite="Lax", httponly=True)
@@ -524,7 +536,7 @@ async def map_page(request: web.Request) -> web.Response:
 {_my_region(ctx, lang)}<div id="list">{panel(ctx, lang, now)}</div></aside>
 </main>"""
         boot = _boot(ctx, lang, now, page="map",
-                     hromadas=any(c in found for c in _hromada_codes()))
+                     hromadas=bool(hromadas_apart(state, found)))
         return _html_asset(_page(lang, t["title"], main, boot, "/"))
 
     return _html(request, await rendered(request, ("map", lang), build))
@@ -533,6 +545,14 @@ async def map_page(request: web.Request) -> web.Response:
 @cache
 def _hromada_codes() -> frozenset[str]:
     return frozenset(f["code"] for f in layer("hromadas")["features"])
+
+
+def hromadas_apart(state: State, found: dict[str, str]) -> set[str]:
+    """The drawn hromadas whose mark differs from their raion's: only these need the
+    hromada layer (an alert on a whole raion or oblast shows on the raions)."""
+    codes = _hromada_codes()
+    return {code for code, letter in found.items()
+            if code in codes and found.get(state.catalogue.parent_of(code) or "") != letter}
 
 
 async def state_view(request: web.Request) -> web.Response:
