@@ -55,6 +55,11 @@ def test_every_layer_is_served_with_etag_and_gzip(srv: Server, catalogue: Catalo
     assert len(layer("raions")["features"]) == 136
     assert len(layer("hromadas")["features"]) == 1469
     assert srv.get("/geo/nothing.json", token=None).json()["error"]["code"] == "not_found"
+    script = srv.get("/static/map.js", token=None, headers={"Accept-Encoding": "gzip"})
+    assert script.status == 200 and script.headers["Content-Encoding"] == "gzip"
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    for missing in ("/static/nothing.js", "/static/map-raions.json", "/static/..%2Fi18n.py"):
+        assert srv.get(missing, token=None).status == 404, missing
 
 
 def test_the_map_page_carries_the_state_and_no_outside_reference(srv: Server) -> None:

@@ -15,7 +15,8 @@ Stable URLs (the operator console may reuse the geometry to pick regions):
   path data already projected (Albers, whole pixels; ``scripts/build_web_geo.py``), ``code``
   the KATOTTG code, ``c`` a label point. ``oblasts``/``raions``/``hromadas`` share one viewBox;
   ``kyiv`` (the 10 city districts) has its own. Strong ETag, gzip, cacheable.
-* ``GET /static/{name}``: the pages' stylesheet and script.
+* ``GET /static/{name}``: a stylesheet, script or image in ``web/static`` by its plain name
+  (``map.css``, ``map.js``; the console's files too), strong ETag, gzip.
 
 ``?lang=uk|en`` chooses the language (remembered in a cookie); times are Kyiv time.
 Nothing on these pages is fetched from another host.
@@ -27,6 +28,7 @@ import gzip
 import hashlib
 import html
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -58,7 +60,6 @@ from tryvoga.web.i18n import (
 )
 
 LAYERS = ("oblasts", "raions", "hromadas", "kyiv")
-STATIC = ("map.css", "map.js")
 KYIV_CITY = "UA80000000000093317"
 SPECIAL_CITIES = (KYIV_CITY, "UA85000000000065278")
 INCIDENTS_SHOWN = 10
@@ -88,8 +89,9 @@ class Asset:
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             body = self.gz
             headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, content_type=self.content_type, charset="utf-8",
-                            headers=headers)
+        binary = self.content_type == "image/png"
+        return web.Response(body=body, content_type=self.content_type,
+                            charset=None if binary else "utf-8", headers=headers)
 
 
 def _static(name: str) -> bytes:
@@ -109,8 +111,7 @@ def layer_asset(name: str) -> Asset:
 
 @cache
 def static_asset(name: str) -> Asset:
-    kind = "text/css" if name.endswith(".css") else "text/javascript"
-    return Asset.of(_static(name), kind)
+    return Asset.of(_static(name), _TYPES[name.rsplit(".", 1)[1]])
 
 
 @cache
@@ -749,9 +750,16 @@ async def geo(request: web.Request) -> web.Response:
     return layer_asset(name).response(request, "public, max-age=86400")
 
 
+_STATIC_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(?:css|js|svg|png)")
+_TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml",
+          "png": "image/png"}
+
+
 async def static(request: web.Request) -> web.Response:
+    """Any stylesheet, script or image in ``web/static`` (the console's too), by plain name."""
     name = request.match_info["name"]
-    if name not in STATIC:
+    if not _STATIC_NAME.fullmatch(name) or not files("tryvoga.web").joinpath(
+            "static", name).is_file():
         raise NotFound(f"no such file {name!r}", code="not_found")
     return static_asset(name).response(request, "public, max-age=3600")
 
