@@ -64,8 +64,11 @@ class Watched:
         self.page = context.new_page()
         self.requests: list[Any] = []
         self.errors: list[str] = []
+        self.console: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: self.console.append(
+            f"{message.type}: {message.text}"))
 
     def hosts(self) -> set[str]:
         return {urlsplit(r.url).netloc for r in self.requests
@@ -74,7 +77,9 @@ class Watched:
 
 @pytest.fixture
 def watched(browser: Any) -> Iterator[Watched]:
-    context = browser.new_context(viewport=DESKTOP)
+    # Playwright's wait_for_function evaluates strings in the page, which the pages' own
+    # Content-Security-Policy forbids; test_first_view_is_under_300_kb runs under it.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     yield Watched(context)
     context.close()
 
@@ -151,10 +156,28 @@ def test_server_rendered_state_without_javascript(srv: Server, browser: Any) -> 
         end(srv, OBLAST, "exercise")
 
 
-def test_first_view_is_under_300_kb(srv: Server, watched: Watched) -> None:
+def test_first_view_is_under_300_kb(srv: Server, browser: Any) -> None:
+    """Also: the page works under its own Content-Security-Policy (no bypass here)."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        first_view(srv, Watched(context))
+    finally:
+        context.close()
+
+
+def first_view(srv: Server, watched: Watched) -> None:
     page = watched.page
-    with page.expect_response(lambda r: "/map/state.json" in r.url):
-        page.goto(srv.base + "/", wait_until="load")
+    declare(srv, OBLAST, status="exercise")
+    try:
+        with page.expect_response(lambda r: "/map/state.json" in r.url):
+            page.goto(srv.base + "/", wait_until="load")
+        page.locator("#mine:not([hidden])").wait_for()  # the script ran
+        with page.expect_response(lambda r: "/map/state.json" in r.url):
+            end(srv, OBLAST, "exercise")  # the stream (connect-src 'self') says so
+    finally:
+        end(srv, OBLAST, "exercise")
+    assert not [m for m in watched.console if "Content Security Policy" in m], watched.console
+    assert not watched.errors
     total = 0
     for request in list(watched.requests):
         if "/api/v1/stream" in request.url:
@@ -171,7 +194,8 @@ def test_first_view_is_under_300_kb(srv: Server, watched: Watched) -> None:
 
 
 def test_language_switch_and_phone(srv: Server, browser: Any) -> None:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                  bypass_csp=True)
     try:
         page = context.new_page()
         page.goto(srv.base + "/")
@@ -194,7 +218,7 @@ def test_language_switch_and_phone(srv: Server, browser: Any) -> None:
 
 
 def test_my_region_is_remembered_and_notifies(srv: Server, browser: Any) -> None:
-    context = browser.new_context(viewport=DESKTOP)
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     try:
         context.grant_permissions(["notifications"], origin=srv.base)
         # Record what the page shows as notifications (the browser's own would need a desktop).

@@ -57,6 +57,11 @@ def test_every_layer_is_served_with_etag_and_gzip(srv: Server, catalogue: Catalo
     assert len(layer("raions")["features"]) == 136
     assert len(layer("hromadas")["features"]) == 1469
     assert srv.get("/geo/nothing.json", token=None).json()["error"]["code"] == "not_found"
+    script = srv.get("/static/map.js", token=None, headers={"Accept-Encoding": "gzip"})
+    assert script.status == 200 and script.headers["Content-Encoding"] == "gzip"
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    for missing in ("/static/nothing.js", "/static/map-raions.json", "/static/..%2Fi18n.py"):
+        assert srv.get(missing, token=None).status == 404, missing
 
 
 def test_the_map_page_carries_the_state_and_no_outside_reference(srv: Server) -> None:
@@ -71,6 +76,8 @@ def test_the_map_page_carries_the_state_and_no_outside_reference(srv: Server) ->
         assert "© OpenStreetMap contributors" in page
         # Nothing from another host: every URL in the page is relative to this one.
         assert not re.search(r'(?:src|href)="(?:https?:)?//', page)
+        served = srv.get("/", token=None)
+        assert "default-src 'self'" in served.headers["Content-Security-Policy"]
         english = srv.get("/?lang=en", token=None)
         assert "Bohodukhivskyi Raion" in english.body.decode()
         assert "lang=en" in english.headers["Set-Cookie"]
@@ -102,6 +109,9 @@ def test_an_exercise_is_hatched_and_named(srv: Server) -> None:
         assert state["marks"][RAION] == "x" and state["marks"][OBLAST] == "x"
         assert "EXERCISE" in state["labels"] and "EXERCISE" in state["panel"]
         assert "not a real alert" in state["panel"]
+        # A whole oblast shows on its raions: no hromada is drawn or fetched for it.
+        assert state["hromadas"] is False and state["marks"][HROMADA] == "x"
+        assert '<g id="hromadas"></g>' in srv.get("/", token=None).body.decode()
     finally:
         srv.post("/api/v1/alerts/end", {"region": OBLAST, "type": "air_raid",
                                         "status": "exercise"})
@@ -207,5 +217,26 @@ def test_yellow_and_red_as_the_state_says(tmp_path: Path, catalogue: Catalogue) 
                 assert letter == expected, code
         assert found[RAION] == "y" and found[HROMADA] == "a" and found[HROMADA_RAION] == "a"
         assert found[KYIV] == "a"
+    finally:
+        storage.close()
+
+
+def test_a_drill_over_many_hromadas_is_labelled_once_per_oblast(tmp_path: Path,
+                                                                catalogue: Catalogue) -> None:
+    from tryvoga.domain.regions import Level
+    from tryvoga.storage.sqlite import SQLiteStorage
+    from tryvoga.web.public import drill_labels
+
+    storage = SQLiteStorage(tmp_path / "d.db")
+    try:
+        service = Service(storage, catalogue)
+        inside = sorted(r.code for r in catalogue.at_level(Level.HROMADA)
+                        if catalogue.is_within(r.code, OBLAST))[:5]
+        service.declare(Actor("admin"), inside, "air_raid", None, "exercise", "", "", None)
+        service.declare(Actor("admin"), [KYIV], "air_raid", None, "test", "", "", None)
+        state = State(catalogue)
+        state.apply_all(storage.read_events(0))
+        labels = drill_labels(state, "en")
+        assert labels.count("EXERCISE") == 1 and labels.count("TEST") == 1
     finally:
         storage.close()

@@ -15,7 +15,8 @@ Stable URLs (the operator console may reuse the geometry to pick regions):
   path data already projected (Albers, whole pixels; ``scripts/build_web_geo.py``), ``code``
   the KATOTTG code, ``c`` a label point. ``oblasts``/``raions``/``hromadas`` share one viewBox;
   ``kyiv`` (the 10 city districts) has its own. Strong ETag, gzip, cacheable.
-* ``GET /static/{name}``: the pages' stylesheet and script.
+* ``GET /static/{name}``: a stylesheet, script or image in ``web/static`` by its plain name
+  (``map.css``, ``map.js``; the console's files too), strong ETag, gzip.
 
 ``?lang=uk|en`` chooses the language (remembered in a cookie); times are Kyiv time.
 Nothing on these pages is fetched from another host.
@@ -27,6 +28,7 @@ import gzip
 import hashlib
 import html
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -59,7 +61,6 @@ from tryvoga.web.i18n import (
 )
 
 LAYERS = ("oblasts", "raions", "hromadas", "kyiv")
-STATIC = ("map.css", "map.js")
 KYIV_CITY = "UA80000000000093317"
 SPECIAL_CITIES = (KYIV_CITY, "UA85000000000065278")
 INCIDENTS_SHOWN = 10
@@ -89,8 +90,9 @@ class Asset:
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             body = self.gz
             headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, content_type=self.content_type, charset="utf-8",
-                            headers=headers)
+        binary = self.content_type == "image/png"
+        return web.Response(body=body, content_type=self.content_type,
+                            charset=None if binary else "utf-8", headers=headers)
 
 
 def _static(name: str) -> bytes:
@@ -110,8 +112,7 @@ def layer_asset(name: str) -> Asset:
 
 @cache
 def static_asset(name: str) -> Asset:
-    kind = "text/css" if name.endswith(".css") else "text/javascript"
-    return Asset.of(_static(name), kind)
+    return Asset.of(_static(name), _TYPES[name.rsplit(".", 1)[1]])
 
 
 @cache
@@ -204,19 +205,25 @@ def marks(state: State, codes: frozenset[str]) -> dict[str, str]:
 
 
 def drill_labels(state: State, lang: Lang) -> str:
-    """The words EXERCISE / TEST on the map, at each exercise or test alert's region."""
+    """The words EXERCISE / TEST on the map: at an exercise's or test's region, or at the
+    oblast's centre where several lie in one oblast (so that a drill over many hromadas is
+    one word, not hundreds on top of each other)."""
     t = TEXT[lang]
     points = centres()
-    placed: dict[tuple[int, int], str] = {}
+    catalogue = state.catalogue
+    by_top: dict[tuple[str, str], set[str]] = {}
     for alert in state.active_alerts():
         if alert.status is AlertStatus.ACTUAL:
             continue
         word = t["exercise"] if alert.status is AlertStatus.EXERCISE else t["test"]
-        code: str | None = alert.region
+        top = catalogue.top_of(alert.region) or COUNTRY
+        by_top.setdefault((top, word), set()).add(alert.region)
+    placed: dict[tuple[int, int], str] = {}
+    for (top, word), regions in by_top.items():
+        code: str | None = top if len(regions) > 1 else next(iter(regions))
         while code is not None and code not in points and code != COUNTRY:
-            code = state.catalogue.parent_of(code)
-        if code is not None and (code == KYIV_CITY
-                                 or state.catalogue.is_within(code, KYIV_CITY)):
+            code = catalogue.parent_of(code)
+        if code == KYIV_CITY or (code is not None and catalogue.is_within(code, KYIV_CITY)):
             point = inset_centre()
         else:
             point = points.get(code or "", (500, 330))
@@ -306,11 +313,10 @@ def state_json(ctx: Context, lang: Lang, now: datetime) -> dict[str, Any]:
     state = ctx.follower.state
     codes = drawn_codes()
     found = marks(state, codes)
-    hromadas = {f["code"] for f in layer("hromadas")["features"]}
     plain = {a.id: _plain(alert_sentence(ctx, a, lang, now)) for a in state.active_alerts()}
     return {"seq": state.seq, "marks": found, "panel": panel(ctx, lang, now),
             "labels": drill_labels(state, lang), "alerts": plain,
-            "hromadas": any(code in hromadas for code in found), "time": format_time(now)}
+            "hromadas": bool(hromadas_apart(state, found)), "time": format_time(now)}
 
 
 def _plain(fragment: str) -> str:
@@ -365,7 +371,8 @@ def map_svg(ctx: Context, lang: Lang, found: dict[str, str], labels: str, *,
     cities = [f for f in oblasts["features"] if f["code"] in SPECIAL_CITIES]
     # Hromadas are drawn by the server only where they are marked; the script loads the
     # whole layer when it is needed.
-    hromadas = ([f for f in layer("hromadas")["features"] if f["code"] in found]
+    apart = hromadas_apart(ctx.follower.state, found)
+    hromadas = ([f for f in layer("hromadas")["features"] if f["code"] in apart]
                 if with_hromadas else [])
     if focus and focus not in {f["code"] for f in raions["features"]}:
         hromadas += [f for f in layer("hromadas")["features"]
@@ -418,9 +425,21 @@ async def rendered(request: web.Request, key: tuple[Any, ...],
     return found
 
 
+# The pages load nothing from anywhere else; the browser is told so too.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _html(request: web.Request, asset: Asset) -> web.Response:
     response = asset.response(request, "no-cache")
     response.headers["Vary"] = "Accept-Encoding, Cookie"
+    response.headers.update(SECURITY_HEADERS)
     if request.query.get("lang") in ("uk", "en"):
         response.set_cookie("lang", request.query["lang"], max_age=365 * 86400,
                             samesite="Lax", httponly=True)
@@ -519,7 +538,7 @@ async def map_page(request: web.Request) -> web.Response:
 {_my_region(ctx, lang)}<div id="list">{panel(ctx, lang, now)}</div></aside>
 </main>"""
         boot = _boot(ctx, lang, now, page="map",
-                     hromadas=any(c in found for c in _hromada_codes()))
+                     hromadas=bool(hromadas_apart(state, found)))
         return _html_asset(_page(lang, t["title"], main, boot, "/"))
 
     return _html(request, await rendered(request, ("map", lang), build))
@@ -528,6 +547,14 @@ async def map_page(request: web.Request) -> web.Response:
 @cache
 def _hromada_codes() -> frozenset[str]:
     return frozenset(f["code"] for f in layer("hromadas")["features"])
+
+
+def hromadas_apart(state: State, found: dict[str, str]) -> set[str]:
+    """The drawn hromadas whose mark differs from their raion's: only these need the
+    hromada layer (an alert on a whole raion or oblast shows on the raions)."""
+    codes = _hromada_codes()
+    return {code for code, letter in found.items()
+            if code in codes and found.get(state.catalogue.parent_of(code) or "") != letter}
 
 
 async def state_view(request: web.Request) -> web.Response:
@@ -608,7 +635,7 @@ def _bars(rows: list[tuple[str, float, str]], head: tuple[str, str], caption: st
     body = "".join(
         f'<tr><th scope="row">{e(label)}</th><td><span class="bar" '
         f'style="width:{round(100 * value / top)}%"></span>{e(shown)}</td></tr>'
-        for label, value, shown in rows)
+        for label, value, shown in rows) or '<tr><td colspan="2">—</td></tr>'
     return (f'<table class="bars"><caption>{e(caption)}</caption><thead><tr>'
             f'<th scope="col">{e(head[0])}</th><th scope="col">{e(head[1])}</th></tr></thead>'
             f"<tbody>{body}</tbody></table>")
@@ -722,9 +749,16 @@ async def geo(request: web.Request) -> web.Response:
     return layer_asset(name).response(request, "public, max-age=86400")
 
 
+_STATIC_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(?:css|js|svg|png)")
+_TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml",
+          "png": "image/png"}
+
+
 async def static(request: web.Request) -> web.Response:
+    """Any stylesheet, script or image in ``web/static`` (the console's too), by plain name."""
     name = request.match_info["name"]
-    if name not in STATIC:
+    if not _STATIC_NAME.fullmatch(name) or not files("tryvoga.web").joinpath(
+            "static", name).is_file():
         raise NotFound(f"no such file {name!r}", code="not_found")
     return static_asset(name).response(request, "public, max-age=3600")
 

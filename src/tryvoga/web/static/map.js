@@ -200,9 +200,19 @@
   function stored(key) {
     try { return localStorage.getItem(key) || ""; } catch (err) { return ""; }
   }
+  var audio = null;
+  function audioContext() {
+    // Created (or resumed) on the reader's own click, as browsers allow sound only after one.
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") { audio.resume(); }
+    } catch (err) { audio = null; }
+    return audio;
+  }
   function beep(under) {
     try {
-      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      var ctx = audioContext();
+      if (!ctx) { return; }
       var tones = under ? [880, 660, 880, 660] : [660];
       tones.forEach(function (f, i) {
         var o = ctx.createOscillator();
@@ -258,6 +268,7 @@
       }
     });
     soundBox.addEventListener("change", function () {
+      if (soundBox.checked) { audioContext(); }
       store("tryvoga.sound", soundBox.checked ? "1" : "");
     });
   }
@@ -270,6 +281,24 @@
       var p = ev.target.closest && ev.target.closest("path[data-code]");
       if (p) { window.location.href = "/regions/" + p.getAttribute("data-code"); }
     });
+  }
+  // A region page's small map shows the region's surroundings.
+  if (mapEl && boot.page === "region") {
+    var focused = mapEl.querySelector("path.outline") ||
+      mapEl.querySelector("#raions path.focus, #hromadas path.focus, #cities path.focus");
+    if (focused) {
+      var whole = mapEl.getAttribute("viewBox").split(" ").map(Number);
+      var bb = focused.getBBox();
+      var side = Math.max(bb.width, bb.height * whole[2] / whole[3]) * 2.2;
+      side = Math.max(whole[2] / 6, Math.min(whole[2], side));
+      var tall = side * whole[3] / whole[2];
+      var x0 = Math.max(0, Math.min(whole[2] - side, bb.x + bb.width / 2 - side / 2));
+      var y0 = Math.max(0, Math.min(whole[3] - tall, bb.y + bb.height / 2 - tall / 2));
+      mapEl.setAttribute("viewBox", x0 + " " + y0 + " " + side + " " + tall);
+      mapEl.style.setProperty("--z", String(whole[2] / side));
+      mapEl.classList.add("near", "show-h");
+      loadHromadas();
+    }
   }
   var zoomTools = document.getElementById("zoom");
   if (mapEl && zoomTools && boot.page === "map") {
