@@ -8,7 +8,9 @@ those created as automated sources (``tryvoga token create --automated``), is bo
 actor's covered declaration is refused with ``approval_required`` (403) unless it carries an
 approval (``Actor.approval``), which only the console gives, after a second operator with the
 approver role, within scope, who is not the requester, approved it in time
-(``web/console_approvals.py``). In-process actors (the CLI on the database file, the replay,
+(``web/console.py``, ``approve``). Commands composed outside the Service (the channel
+ingester's, through ``Service.run``) are checked the same way on the declarations they make
+(``guarded``). In-process actors (the CLI on the database file, the replay,
 the CAP poller) are not bound: whoever runs them already holds the database.
 
 What went out under the rule says so in the public log: the ``alert.declared`` payload of a
@@ -19,12 +21,14 @@ the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tryvoga.domain.events import AlertDeclared, NewEvent
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
+from tryvoga.domain.state import State
 from tryvoga.errors import Forbidden
 
 
@@ -39,6 +43,9 @@ class Principal(Protocol):
 
     @property
     def approval(self) -> int | None: ...
+
+# A command's decision, as ``service.Service.run`` takes it.
+Decision = tuple[list[NewEvent], Callable[[State], tuple[int, dict[str, Any]]]]
 
 # Reasons, as stable codes the console translates.
 CHEMICAL_OR_NUCLEAR = "chemical_or_nuclear"
@@ -90,4 +97,24 @@ def authorise(policy: Policy, catalogue: Catalogue, actor: Principal, codes: Seq
     return {"authorised": "automated"}
 
 
-__all__ = ["Policy", "authorise", "covers", "oblasts_of"]
+def guarded(policy: Policy, catalogue: Catalogue, actor: Principal,
+            decide: Callable[[State, str], Decision]) -> Callable[[State, str], Decision]:
+    """``decide`` of a command composed outside the Service (``Service.run``: the channel
+    ingester behind ``POST /api/v1/ingest/channel``), refused like ``authorise`` when the
+    declarations it makes are covered and the actor is a person. Runs inside the write
+    transaction, before anything is appended."""
+    if not actor.bound or actor.approval is not None:
+        return decide
+
+    def checked(state: State, time: str) -> Decision:
+        events, respond = decide(state, time)
+        declared = [e.payload for e in events if isinstance(e.payload, AlertDeclared)]
+        codes = [p.region for p in declared]
+        for payload in declared:
+            authorise(policy, catalogue, actor, codes, payload.type, payload.status)
+        return events, respond
+
+    return checked
+
+
+__all__ = ["Policy", "authorise", "covers", "guarded", "oblasts_of"]

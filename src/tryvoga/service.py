@@ -316,6 +316,7 @@ class Service:
         event time; ``store`` may write rows that belong with the appended events (e.g. the
         imported history keyed by its ``history.imported`` event) in the same commit.
         """
+        decide = approval.guarded(self.approval_policy, self.catalogue, actor, decide)
         return self._execute(actor, idempotency_key, request, decide, store)
 
     def _check_region(self, actor: Actor, code: Any, field_name: str = "region") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,28 @@ def test_accepting_a_proposal_is_bound_too(server: Server) -> None:
         assert decided.status == 403 and decided.json()["error"]["code"] == "approval_required"
         refused += 1
     assert refused >= 1, answer.body
+
+
+def test_channel_posts_by_a_person_are_bound_too(server: Server) -> None:
+    """The channel ingester composes its own events (Service.run): the rule checks them."""
+    posts: list[dict[str, Any]] = [
+        {"id": 1, "date": "2024-08-22T08:40:01+03:00",
+         "text": "🔴 08:39 Повітряна тривога в м. Київ\n#м_Київ"},
+        {"id": 2, "date": "2024-08-22T08:41:01+03:00",
+         "text": "🔴 08:40 Хімічна загроза в Львівська область"}]
+    batch = {"channel": "air_alert_ua", "posts": posts}
+    person = token(server, "channel-desk")
+    answer = server.post("/api/v1/ingest/channel", batch, token=person).json()
+    # Each post is a command of its own: the air-raid alert in Kyiv goes out, the chemical
+    # one in Lviv oblast is refused and nothing of it is appended.
+    assert answer["summary"]["applied"] == 1, answer["posts"]
+    assert "approval_required" in str(answer["posts"][1]), answer
+    active = server.get("/api/v1/alerts/active").json()["alerts"]
+    assert [(a["region"], a["type"]) for a in active] == [
+        ("UA80000000000093317", "air_raid")]
+    robot = token(server, "channel-bot", "--automated")
+    posts[1]["id"] = 3
+    applied = server.post("/api/v1/ingest/channel", batch, token=robot).json()
+    assert applied["summary"]["applied"] == 1, applied
+    declared = [e for e in SQLiteStorage(server.db).read_events() if e.kind == "alert.declared"]
+    assert [e.payload["type"] for e in declared] == ["air_raid", "chemical"]

@@ -146,8 +146,13 @@ def test_two_person_rule(browser: Browser, console_server: Server) -> None:
     try:
         login(bob, server, "bob")
         bob.goto(server.base + f"/console/declare?sel={KYIV}")
+        bob.click("svg a[aria-label$='Львівська область']")  # picked on the map
+        expect(bob.locator("ul.selected li")).to_have_count(2)
+        expect(bob.locator("svg path.on")).to_have_count(2)
+        shot(bob, "desktop-declare-map")
         fill_details(bob, "chemical", "exercise")
         expect(bob.locator(".needs-approval")).to_contain_text("хімічна або радіаційна")
+        expect(bob.locator(".needs-approval")).to_contain_text("більше ніж одна область")
         expect(bob.locator(".banner")).to_contain_text("НАВЧАННЯ")
         bob.click("button.send")
         expect(bob).to_have_url(re.compile(r"/console/approvals/\d+$"))
@@ -172,16 +177,16 @@ def test_two_person_rule(browser: Browser, console_server: Server) -> None:
         expect(alice.locator(".banner")).to_contain_text("НАВЧАННЯ")
         shot(alice, "desktop-approval-approver")
         alice.locator("button.send").click()
-        expect(alice.locator(".flash")).to_contain_text("Оголошено: 1")
+        expect(alice.locator(".flash")).to_contain_text("Оголошено: 2")
         alerts = active(server)
-        assert [(a["region"], a["type"], a["status"]) for a in alerts] == [
-            (KYIV, "chemical", "exercise")]
+        assert sorted((a["region"], a["type"], a["status"]) for a in alerts) == [
+            (LVIV, "chemical", "exercise"), (KYIV, "chemical", "exercise")]
         bob.reload()
         expect(bob.locator(".state")).to_contain_text("затверджено")
         declared = [e for e in SQLiteStorage(server.db).read_events()
                     if e.kind == "alert.declared"]
-        assert declared[0].actor == "operator:bob"
-        assert declared[0].payload["authorised"] == "two-person"
+        assert [e.actor for e in declared] == ["operator:bob", "operator:bob"]
+        assert [e.payload["authorised"] for e in declared] == ["two-person", "two-person"]
         audit = [r.action for r in SQLiteStorage(server.db).audit_records()]
         assert "approval.requested" in audit and "approval.approved" in audit
     finally:
@@ -241,6 +246,8 @@ def test_language_switch_and_scope(page: Page, console_server: Server) -> None:
     page.fill("#q", "Lviv")
     page.click("form.search button[type=submit]")
     expect(page.locator("main")).to_contain_text("Nothing found in your scope.")
+    expect(page.locator("svg a")).to_have_count(1)  # the map offers Kyiv alone
+    expect(page.locator("svg a[aria-label$='Kyiv']")).to_have_count(1)
     shot(page, "desktop-declare-en")
     # The server refuses it anyway.
     page.goto(server.base + f"/console/declare?sel={KYIV}")

@@ -229,7 +229,7 @@ def test_a_drill_over_many_hromadas_is_labelled_once_per_oblast(tmp_path: Path,
 
     storage = SQLiteStorage(tmp_path / "d.db")
     try:
-        service = Service(storage, catalogue)
+        service = Service(storage, catalogue, outbox=outbox(catalogue))
         inside = sorted(r.code for r in catalogue.at_level(Level.HROMADA)
                         if catalogue.is_within(r.code, OBLAST))[:5]
         service.declare(Actor("admin"), inside, "air_raid", None, "exercise", "", "", None)

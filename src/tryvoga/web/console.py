@@ -38,6 +38,7 @@ from tryvoga.operators import LoginRefused, Operators, actor_of
 from tryvoga.service import Actor, Result, parse_threats
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.operators import ApprovalRecord, OperatorReader, OperatorRecord
+from tryvoga.web import console_map
 from tryvoga.web.console_text import (
     INCIDENT_KINDS,
     INCIDENT_STATUSES,
@@ -580,9 +581,16 @@ async def declare_page(request: web.Request, who: Who) -> web.Response:
         + f'<label for="note">{h(t(lang, "note"))}</label>'
         '<textarea id="note" name="note" maxlength="2000" rows="2"></textarea>',
         t(lang, "review"), cls="card details", button_cls="primary")
+    picker = console_map.svg(
+        selected, lambda code: _in_scope(request, who, code),
+        lambda code: link([x for x in selected if x != code] if code in selected
+                          else [*selected, code]),
+        lambda code: _region_name(request, code, lang), t(lang, "map_label"), t(lang, "toggle"))
     body = (search + f'<section aria-labelledby="sel-h"><h2 id="sel-h">'
             f'{h(t(lang, "selected"))}</h2>{chosen}</section>'
-            + (details if selected else ""))
+            + (details if selected else "")
+            + f'<section aria-labelledby="map-h"><h2 id="map-h">{h(t(lang, "map_label"))}'
+            f'</h2>{picker}</section>')
     return _page(request, who, t(lang, "declare"), body)
 
 

@@ -77,7 +77,8 @@ class ChannelIngest:
 
     def apply(self, service: Service, submitter: Actor, post: Post, parsed: Parsed) -> Result:
         """The post as one command, keyed by channel and message id."""
-        actor = Actor(f"channel:{post.channel}", submitter.scopes, submitter.write)
+        actor = Actor(f"channel:{post.channel}", submitter.scopes, submitter.write,
+                      bound=submitter.bound)  # a person's token stays bound (approval.py)
         request = {"op": "channel.post", "channel": post.channel, "id": post.id,
                    "time": post.time, "text": post.text}
 
