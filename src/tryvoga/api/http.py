@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.service import Result
 
 JSON = "application/json"
 
@@ -55,6 +56,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise BadRequest("the body holds an unpaired surrogate escape, which is not text",
                          code="malformed_json", status=400) from None
     return value
+
+
+def result_response(result: Result) -> web.Response:
+    """A command's answer: the service says what it did, this says it in HTTP."""
+    return json_response(result.body, status=201 if result.created else 200)
 
 
 def check_fields(body: dict[str, Any], allowed: set[str]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.app import CONTEXT, Context, context_of
-from tryvoga.api.http import check_fields, json_response, query_int, read_json
+from tryvoga.api.http import check_fields, json_response, query_int, read_json, result_response
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
 from tryvoga.service import Actor
@@ -51,7 +51,7 @@ async def ingest_statement(request: web.Request) -> web.Response:
     prepared = await ctx.read(desk.prepare, actor, body.get("text"), body.get("source"),
                               body.get("within"))
     result = await ctx.command(desk.save, actor, prepared)
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 async def list_proposals(request: web.Request) -> web.Response:
@@ -73,7 +73,7 @@ async def accept(request: web.Request) -> web.Response:
     if (await request.read()).strip():
         check_fields(await read_json(request), set())
     result = await ctx.command(desk.accept, actor, request.match_info["id"])
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 async def reject(request: web.Request) -> web.Response:
@@ -84,7 +84,7 @@ async def reject(request: web.Request) -> web.Response:
         check_fields(body, {"reason"})
     result = await ctx.command(desk.reject, actor, request.match_info["id"],
                                body.get("reason", ""))
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 def add_routes(app: web.Application) -> None:

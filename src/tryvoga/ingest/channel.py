@@ -83,6 +83,7 @@ from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.ingest.files import read_text
 from tryvoga.service import Actor, Decision, Result, Service
+from tryvoga.service import Outcome as Done
 
 KYIV = ZoneInfo("Europe/Kyiv")
 DEFAULT_CHANNEL = "air_alert_ua"
@@ -824,7 +825,7 @@ class ChannelIngest:
             body = {"outcome": outcome, "reason": reason, "action": parsed.action.value,
                     "stated_time": parsed.stated, "effects": work.effects,
                     "notes": work.notes, "places": places}
-            return work.events, lambda after: (200, body)
+            return work.events, lambda after: (Done.DONE, body)
 
         # Once per post and scope: a post that a narrower token could apply only in part is
         # still applied in full when a token that covers the rest sends it (starts and ends
