@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no stubs shipped
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -194,7 +194,7 @@ def test_every_documented_path_answers_as_its_schema_says(srv: Server) -> None:
             call("get", path, path + token)
         call("get", f"/{version}/iot/active_air_raid_alerts/{{uid}}.json",
              f"/{version}/iot/active_air_raid_alerts/{kyiv_uid}.json{token}")
-    key = {"token": None, "headers": {"Authorization": srv.token}}
+    key: dict[str, Any] = {"token": None, "headers": {"Authorization": srv.token}}
     call("get", "/api/v3/alerts", **key)
     call("get", "/api/v3/alerts/status", **key)
     call("get", "/api/v3/regions", **key)
