@@ -8,6 +8,7 @@ its status: the success schema for a 2xx, the one error shape for a 4xx.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -231,6 +232,10 @@ def test_every_documented_path_answers_as_its_schema_says(srv: Server) -> None:
     "/api/v1/proposals/10%C2%B3%E2%81%B0", "/api/v1/proposals/" + "1" * 30,
     "/v1/iot/active_air_raid_alerts/%C2%B2.json", "/cap/urn:tryvoga:x:%C2%B2.xml",
     "/api/v1/regions?api_id=%C2%B2", "/api/v1/stream?since=%C2%B2",
+    "/api/v1/history?cursor=" + base64.urlsafe_b64encode(
+        b"2024-01-01T00:00:00.000Z|" + b"9" * 30).decode(),
+    "/api/v1/history/stats?from=0001-01-01&to=9999-12-31",
+    "/api/v1/history?from=0001-01-01&to=9999-12-31",
 ])
 def test_odd_ids_are_refused_in_the_error_shape(srv: Server, path: str) -> None:
     """Non-ASCII digits and ids too large for any record: a 4xx, never a 500 (issue 15, 9)."""
@@ -248,6 +253,7 @@ def test_odd_ids_are_refused_in_the_error_shape(srv: Server, path: str) -> None:
 ])
 def test_hostile_bodies_are_refused_in_the_error_shape(srv: Server, raw: bytes) -> None:
     path = "/api/v1/incidents" if b"kind" in raw else "/api/v1/alerts"
-    answer = srv.post(path, raw=raw)
-    assert answer.status in (400, 413, 422), (answer.status, answer.body[:200])
-    assert set(answer.json()) == {"error"}
+    for target in (path, "/api/v1/webhooks"):  # a command model, and the plain JSON reader
+        answer = srv.post(target, raw=raw)
+        assert answer.status in (400, 413, 422), (target, answer.status, answer.body[:200])
+        assert set(answer.json()) == {"error"}

@@ -47,6 +47,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json",
                          status=400) from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise BadRequest("the body is nested too deeply", code="malformed_json",
+                         status=400) from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise BadRequest("the body holds a number too long to read", code="malformed_json",
+                         status=400) from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json", status=400)
     try:
