@@ -44,7 +44,8 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 # Non-empty once spaces are trimmed.
 RequiredText = Annotated[str, Meta(max_length=MAX_TEXT, pattern=r"\S")]
 Time = Annotated[str, Meta(
-    max_length=64, pattern=r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?"
+    # Years 1000-8999: a time the server can hold in UTC and compare as text.
+    max_length=64, pattern=r"^(1\d|[2-8]\d)\d\d-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?"
                            r"([Zz]|[+-]\d\d:?\d\d)$",
     description="ISO-8601 time with a UTC offset, e.g. 2023-05-20T00:41:31+03:00",
     extra_json_schema={"format": "date-time"})]
@@ -209,7 +210,19 @@ def _invalid(text: str) -> BadRequest:
     if not path and own:  # a check of the model's own (__post_init__) names its field
         return BadRequest(own.group("message"), field=own.group("field"))
     field = path or None
+    if "matching regex" in message:  # the pattern itself says little to a person
+        message = _FORMS.get(field.rsplit(".", 1)[-1].split("[")[0] if field else "",
+                             "text of the wrong form (see /api/v1/openapi.json)")
     return BadRequest(f"{field}: {message}" if field else message, field=field)
+
+
+_TIME_FORM = ("not an ISO-8601 time with an offset in the years 1000-8999, e.g. "
+              "2023-05-20T00:41:31+03:00")
+_FORMS = {"started_at": _TIME_FORM, "ended_at": _TIME_FORM, "embargo_until": _TIME_FORM,
+          "region": "not a KATOTTG code such as UA80000000000093317 (or UA)",
+          "regions": "not a KATOTTG code such as UA80000000000093317 (or UA)",
+          "neighbours": "not a KATOTTG code such as UA80000000000093317",
+          "source": "empty: say who reports it"}
 
 
 __all__ = ["COMMANDS", "MAX_ID", "MAX_REGIONS_PER_COMMAND", "MAX_TEXT", "Command",

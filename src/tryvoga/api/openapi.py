@@ -47,8 +47,9 @@ ERROR = {"$ref": REF.format(name="Error")}
 CODE_SCHEMA = msgspec.json.schema(RegionCode)
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 5000}
-TIME_OR_DATE = {"anyOf": [{"type": "string", "format": "date"},
-                          {"type": "string", "format": "date-time"}]}
+_YEARS = "^(1[0-9]|[2-8][0-9])"  # 1000-8999: what converts to and from Kyiv time
+TIME_OR_DATE = {"anyOf": [{"type": "string", "format": "date", "pattern": _YEARS},
+                          {"type": "string", "format": "date-time", "pattern": _YEARS}]}
 # A query parameter naming a region: empty is the same as absent.
 QUERY_CODE = {"type": "string", "maxLength": 64, "pattern": r"^\s*[A-Za-z0-9]*\s*$"}
 PUBLIC_LEVELS = [lv.value for lv in Level if lv is not Level.COUNTRY]

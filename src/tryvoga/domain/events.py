@@ -63,7 +63,10 @@ def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("time must carry a UTC offset, e.g. 2023-05-20T00:41:31+03:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+03:00 is before the calendar's first day in UTC
+        raise ValueError("time is outside the years 1-9999 in UTC") from None
 
 
 def now_utc() -> str:
