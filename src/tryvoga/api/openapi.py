@@ -223,7 +223,9 @@ PATHS.update({
                       tag="webhooks", token=True)},
     f"{V1}/webhooks/{{id}}/attempts": {"get": _op(
         "Delivery attempts, newest first: time, status, latency, error, next try",
-        [ID, LIMIT, _param("before", "query", "attempt id from the previous page's next",
+        [ID, _param("limit", "query", "page size, up to 1000",
+                    {"type": "integer", "minimum": 1, "maximum": 1000}),
+         _param("before", "query", "attempt id from the previous page's next",
                            ID_SCHEMA)], tag="webhooks", token=True)},
 })
 
