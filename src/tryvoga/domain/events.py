@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -82,12 +82,19 @@ class Event:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    # The typed payload, decoded once on first use and shared by every reader of this event
+    # (the writer's state, the follower, the CAP projection, the webhook formats).
+    _data: Payload | None = field(default=None, compare=False, repr=False)
 
     @property
     def data(self) -> Payload:
-        """The payload as its kind's typed class (decoded on each call; cheap: about a
-        microsecond)."""
-        return decode_payload(self.kind, self.payload)
+        """The payload as its kind's typed class; ValueError for an unknown kind or a payload
+        of the wrong shape."""
+        data = self._data
+        if data is None:
+            data = decode_payload(self.kind, self.payload)
+            object.__setattr__(self, "_data", data)
+        return data
 
     def to_json(self) -> dict[str, Any]:
         return {
