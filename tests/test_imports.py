@@ -25,6 +25,7 @@ ROOMS = {
     "tryvoga.storage": "storage",
     "tryvoga.service": "service",
     "tryvoga.approval": "service",  # the two-person rule the service applies
+    "tryvoga.commands": "service",  # the typed commands the service takes
     "tryvoga.operators": "operators",  # console operators and their sessions
     "tryvoga.live": "live",
     "tryvoga.delivery": "delivery",

@@ -25,7 +25,7 @@ def children_at(catalogue: Catalogue, code: str, level: Level) -> list[str]:
 def test_declare_update_end_lifecycle(service: Service, admin: Actor) -> None:
     seq0 = service.state.seq
     result = service.declare(admin, [KYIV], "air_raid", DRONES_YELLOW, source="KCMA")
-    assert result.status == 201
+    assert result.created
     alert = result.body["alerts"][0]
     assert alert["region"] == KYIV and alert["type"] == "air_raid" and alert["created"]
     assert alert["threats"] == [{"type": "drones", "level": "yellow"}]
@@ -50,7 +50,7 @@ def test_declaring_an_active_type_returns_the_existing_alert(service: Service,
     first = service.declare(admin, [KYIV], "air_raid")
     seq = service.state.seq
     again = service.declare(admin, [KYIV], "air_raid")
-    assert again.status == 200
+    assert not again.created
     assert again.body["alerts"][0]["id"] == first.body["alerts"][0]["id"]
     assert not again.body["alerts"][0]["created"]
     assert again.events == () and service.state.seq == seq
@@ -82,7 +82,7 @@ def test_idempotency_key_replays_the_first_answer(service: Service, admin: Actor
     service.end(admin, alert_id=alert_id)
     # The retry arrives after the end: it must not declare a second alert.
     retry = service.declare(admin, [KYIV], "air_raid", idempotency_key="k-1")
-    assert retry.replayed and retry.status == 201 and retry.body == first.body
+    assert retry.replayed and retry.created and retry.body == first.body
     assert service.state.seq == seq + 1
     assert service.state.active_alerts() == []
     with pytest.raises(Conflict) as info:
@@ -101,7 +101,7 @@ def test_scope_limits_writes(service: Service, catalogue: Catalogue) -> None:
     lviv = by_api_id(catalogue, 27).code
     kyiv_ops = Actor("kyiv-ops", (KYIV,))
     district = catalogue.children[KYIV][0]
-    assert service.declare(kyiv_ops, [district], "air_raid").status == 201
+    assert service.declare(kyiv_ops, [district], "air_raid").created
     seq = service.state.seq
     with pytest.raises(Forbidden) as info:
         service.declare(kyiv_ops, [KYIV, lviv], "air_raid")
@@ -204,7 +204,7 @@ def test_incident_lifecycle(service: Service, admin: Actor, catalogue: Catalogue
         admin, kind="fire", region=district, source="Kyiv City Military Administration",
         description="fire in a 10-storey building", alert_id=alert_id)
     incident = report.body["incident"]
-    assert report.status == 201 and incident["status"] == "preliminary"
+    assert report.created and incident["status"] == "preliminary"
     assert incident["alert_id"] == alert_id
     confirmed = service.update_incident(admin, incident["id"], {"status": "confirmed",
                                                                 "injured": 2})

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tryvoga.domain.events import AlertDeclared, NewEvent
 from tryvoga.domain.model import AlertStatus, AlertType
@@ -44,8 +44,10 @@ class Principal(Protocol):
     @property
     def approval(self) -> int | None: ...
 
-# A command's decision, as ``service.Service.run`` takes it.
-Decision = tuple[list[NewEvent], Callable[[State], tuple[int, dict[str, Any]]]]
+# A command's decision, as ``service.Service.run`` takes it: its events and what builds the
+# answer (passed through untouched).
+R = TypeVar("R")
+Decision = tuple[list[NewEvent], R]
 
 # Reasons, as stable codes the console translates.
 CHEMICAL_OR_NUCLEAR = "chemical_or_nuclear"
@@ -98,7 +100,8 @@ def authorise(policy: Policy, catalogue: Catalogue, actor: Principal, codes: Seq
 
 
 def guarded(policy: Policy, catalogue: Catalogue, actor: Principal,
-            decide: Callable[[State, str], Decision]) -> Callable[[State, str], Decision]:
+            decide: Callable[[State, str], Decision[R]]
+            ) -> Callable[[State, str], Decision[R]]:
     """``decide`` of a command composed outside the Service (``Service.run``: the channel
     ingester behind ``POST /api/v1/ingest/channel``), refused like ``authorise`` when the
     declarations it makes are covered and the actor is a person. Runs inside the write
@@ -106,7 +109,7 @@ def guarded(policy: Policy, catalogue: Catalogue, actor: Principal,
     if not actor.bound or actor.approval is not None:
         return decide
 
-    def checked(state: State, time: str) -> Decision:
+    def checked(state: State, time: str) -> Decision[R]:
         events, respond = decide(state, time)
         declared = [e.payload for e in events if isinstance(e.payload, AlertDeclared)]
         codes = [p.region for p in declared]

@@ -22,6 +22,20 @@ import msgspec
 from msgspec import UNSET
 
 from tryvoga import approval
+from tryvoga.commands import (
+    MAX_ID,
+    MAX_REGIONS_PER_COMMAND,
+    MAX_TEXT,
+    Command,
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    ThreatIn,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.events import (
     AlertDeclared,
     AlertEnded,
@@ -57,8 +71,6 @@ from tryvoga.storage.base import IdempotencyRecord, Storage, TokenRecord, WriteT
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=StrEnum)
 
-MAX_TEXT = 2000
-MAX_REGIONS_PER_COMMAND = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +90,31 @@ class Actor:
 OPERATOR = Actor("cli")
 
 
+class Outcome(StrEnum):
+    """What a command did, in the domain's words (the API maps it to a status: 201, 200)."""
+
+    CREATED = "created"  # something new exists: an alert declared, an incident reported
+    DONE = "done"  # applied, or there was nothing to change
+
+
+# The idempotency table predates outcomes: its number column keeps the status the API
+# answered with, and existing databases hold those numbers.
+_STORED = {Outcome.CREATED: 201, Outcome.DONE: 200}
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
-    status: int
+    outcome: Outcome
     body: dict[str, Any]
     events: tuple[Event, ...] = ()
     replayed: bool = False
 
+    @property
+    def created(self) -> bool:
+        return self.outcome is Outcome.CREATED
 
-Decision = tuple[list[NewEvent], Callable[[State], tuple[int, dict[str, Any]]]]
+
+Decision = tuple[list[NewEvent], Callable[[State], tuple[Outcome, dict[str, Any]]]]
 # Rows that belong with a command's events, written in the same commit (see ``run``).
 Store = Callable[[WriteTransaction, Sequence[Event]], None]
 
@@ -218,6 +246,20 @@ class Outbox(Protocol):
     def enqueue(self, tx: WriteTransaction, state: State, events: Sequence[Event]) -> int: ...
 
 
+def _threats_in(threats: list[ThreatIn] | None) -> list[dict[str, str]] | None:
+    return None if threats is None else [{"type": t.type.value, "level": t.level.value}
+                                         for t in threats]
+
+
+def _id(value: Any) -> Any:
+    """An id as given (a path's text, a CLI argument): ASCII digits of an id that can exist
+    become the number; anything else is left for the caller to refuse (never int("²"))."""
+    if (isinstance(value, str) and value.isascii() and value.isdigit()
+            and len(value) <= len(str(MAX_ID))):
+        return int(value)
+    return value
+
+
 class Service:
     approval_policy = approval.Policy()  # the node sets it from its settings
 
@@ -274,7 +316,8 @@ class Service:
                             raise Conflict("this Idempotency-Key was already used for a "
                                            "different request", code="idempotency_key_reused",
                                            field="Idempotency-Key")
-                        return Result(record.status, record.response, (), replayed=True)
+                        outcome = Outcome.CREATED if record.status == 201 else Outcome.DONE
+                        return Result(outcome, record.response, (), replayed=True)
                 time = now_utc()
                 if self.state.last_time is not None and time <= self.state.last_time:
                     # Strictly after the last command, across hosts too: a command's events
@@ -290,10 +333,10 @@ class Service:
                     self.outbox.enqueue(tx, self.state, appended)
                 if store is not None:
                     store(tx, appended)  # rows that belong with these events, same commit
-                status, body = respond(self.state)
+                outcome, body = respond(self.state)
                 if key is not None:
-                    tx.idempotency_put(key, IdempotencyRecord(request_hash, status, body),
-                                       self.state.seq, time)
+                    tx.idempotency_put(key, IdempotencyRecord(request_hash, _STORED[outcome],
+                                                              body), self.state.seq, time)
         except BaseException:
             if appended:
                 # The transaction was rolled back after events were applied in memory.
@@ -304,7 +347,7 @@ class Service:
                 self._notify(caught_up)
         if appended:
             self._notify(appended)
-        return Result(status, body, tuple(appended))
+        return Result(outcome, body, tuple(appended))
 
     def run(self, actor: Actor, request: dict[str, Any],
             decide: Callable[[State, str], Decision], *, idempotency_key: str | None = None,
@@ -339,8 +382,7 @@ class Service:
         return code_text
 
     def _alert(self, alert_id: Any) -> Alert:
-        if isinstance(alert_id, str) and alert_id.isdigit():
-            alert_id = int(alert_id)
+        alert_id = _id(alert_id)
         if isinstance(alert_id, bool) or not isinstance(alert_id, int):
             raise BadRequest("alert id must be a whole number", field="id")
         alert = self.state.alerts.get(alert_id)
@@ -403,10 +445,11 @@ class Service:
                 ids.append((next_id, True))
                 next_id += 1
 
-            def respond(after: State) -> tuple[int, dict[str, Any]]:
+            def respond(after: State) -> tuple[Outcome, dict[str, Any]]:
                 alerts = [dict(alert_json(after.alerts[i], after), created=created)
                           for i, created in ids]
-                return (201 if any(c for _, c in ids) else 200), {"alerts": alerts}
+                created = any(c for _, c in ids)
+                return (Outcome.CREATED if created else Outcome.DONE), {"alerts": alerts}
 
             return events, respond
 
@@ -461,7 +504,7 @@ class Service:
                 cap=UNSET if origin is None else CapOrigin(**origin))
             alert_id_final = alert.id
             return [NewEvent.of(payload)], lambda after: (
-                200, {"alert": alert_json(after.alerts[alert_id_final], after)})
+                Outcome.DONE, {"alert": alert_json(after.alerts[alert_id_final], after)})
 
         return self._execute(actor, idempotency_key, request, decide, store)
 
@@ -495,8 +538,8 @@ class Service:
                 note=new_note if note_changed and new_note is not None else UNSET,
                 cap=UNSET if origin is None or not changed else CapOrigin(**origin))
             events = [NewEvent.of(payload)] if changed else []
-            return events, lambda after: (200, {"alert": alert_json(after.alerts[current.id],
-                                                                   after)})
+            return events, lambda after: (Outcome.DONE, {"alert": alert_json(
+                after.alerts[current.id], after)})
 
         return self._execute(actor, idempotency_key, request, decide)
 
@@ -536,7 +579,7 @@ class Service:
             incident_id = state.next_incident_id
             event = NewEvent.of(msgspec.convert({"incident_id": incident_id, **payload},
                                                 IncidentReported))
-            return [event], lambda after: (201, {"incident": incident_json(
+            return [event], lambda after: (Outcome.CREATED, {"incident": incident_json(
                 after.incidents[incident_id], after)})
 
         return self._execute(actor, idempotency_key, request, decide, store)
@@ -547,8 +590,7 @@ class Service:
 
     def update_incident(self, actor: Actor, incident_id: Any, changes: dict[str, Any],
                         idempotency_key: str | None = None) -> Result:
-        if isinstance(incident_id, str) and incident_id.isdigit():
-            incident_id = int(incident_id)
+        incident_id = _id(incident_id)
         if not isinstance(incident_id, int) or isinstance(incident_id, bool):
             raise BadRequest("incident id must be a whole number", field="id")
         if incident_id not in self.state.incidents:
@@ -600,7 +642,7 @@ class Service:
             events = ([NewEvent.of(msgspec.convert({"incident_id": current.id, **changed},
                                                    IncidentUpdated))]
                       if changed else [])
-            return events, lambda after: (200, {"incident": incident_json(
+            return events, lambda after: (Outcome.DONE, {"incident": incident_json(
                 after.incidents[current.id], after)})
 
         return self._execute(actor, idempotency_key, request, decide)
@@ -638,10 +680,49 @@ class Service:
 
         def decide(state: State, time: str) -> Decision:
             return [NewEvent.of(msgspec.convert(payload, RegionConfigured))], lambda after: (
-                200, {"region": code, "shelter_seconds": after.shelter_seconds(code),
+                Outcome.DONE, {"region": code, "shelter_seconds": after.shelter_seconds(code),
                       "neighbours": list(after.neighbours(code))})
 
         return self._execute(actor, idempotency_key, request, decide)
+
+    # ---- typed commands (parsed at the edge, commands.py) -----------------------------------
+
+    def handle(self, actor: Actor, command: Command, target: int | str | None = None, *,
+               idempotency_key: str | None = None) -> Result:
+        """Run a command parsed at the edge. ``target`` is what the path names (an alert or
+        incident id, a region code) for the commands that act on one thing."""
+        match command:
+            case Declare():
+                return self.declare(
+                    actor, command.codes, command.type, _threats_in(command.threats),
+                    command.status, command.source, command.note, command.started_at,
+                    idempotency_key=idempotency_key)
+            case EndByRegion():
+                return self.end(actor, region=command.region, type_=command.type,
+                                status=command.status, reason=command.reason,
+                                withdraw=command.withdraw, ended_at=command.ended_at,
+                                idempotency_key=idempotency_key)
+            case EndAlert():
+                return self.end(actor, alert_id=target, reason=command.reason,
+                                withdraw=command.withdraw, ended_at=command.ended_at,
+                                idempotency_key=idempotency_key)
+            case UpdateAlert():
+                return self.update(actor, target, _threats_in(command.threats),
+                                   command.note, idempotency_key=idempotency_key)
+            case ReportIncident():
+                given = {name: getattr(command, name) for name in command.__struct_fields__}
+                return self.report_incident(actor, idempotency_key=idempotency_key, **given)
+            case UpdateIncident():
+                return self.update_incident(actor, target, command.changes(),
+                                            idempotency_key=idempotency_key)
+            case ConfigureRegion():
+                return self.configure_region(
+                    actor, target,
+                    shelter_seconds=... if command.shelter_seconds is UNSET
+                    else command.shelter_seconds,
+                    neighbours=... if command.neighbours is UNSET else command.neighbours,
+                    idempotency_key=idempotency_key)
+        raise TypeError(f"no handler for {type(command).__name__}")
 
     # ---- tokens (kept out of the public log; recorded in the audit log) ------------------
 
@@ -691,4 +772,4 @@ class Service:
                      bound=not self.storage.token_automated(record.id))
 
 
-__all__ = ["OPERATOR", "Actor", "Result", "Service", "hash_token", "parse_threats"]
+__all__ = ["OPERATOR", "Actor", "Outcome", "Result", "Service", "hash_token", "parse_threats"]

@@ -233,7 +233,7 @@ def test_openapi_and_docs(srv: Server) -> None:
     spec = srv.get("/api/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     for path in ("/alerts", "/status", "/history", "/regions", "/events", "/incidents"):
-        assert path in spec["paths"]
+        assert "/api/v1" + path in spec["paths"]
     docs = srv.get("/api/v1/docs")
     assert docs.status == 200 and b"/api/v1/alerts" in docs.body
 

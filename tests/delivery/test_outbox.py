@@ -19,7 +19,7 @@ from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, Forbidden, NotFound
-from tryvoga.service import Actor, Decision, Service
+from tryvoga.service import Actor, Decision, Outcome, Service
 
 URL = "http://127.0.0.1:9/hook"
 
@@ -90,7 +90,7 @@ def test_outbox_rows_commit_and_roll_back_with_the_event(
             alert_id=state.next_alert_id, region=KYIV, type=AlertType.AIR_RAID,
             status=AlertStatus.ACTUAL))
 
-        def respond(after: State) -> tuple[int, dict[str, Any]]:
+        def respond(after: State) -> tuple[Outcome, dict[str, Any]]:
             raise BadRequest("fails after the event and its deliveries were written")
 
         return [event], respond

@@ -43,7 +43,7 @@ def desk(storage: SQLiteStorage, service: Service, names: NameIndex) -> Iterator
 
 def ingest_example(desk: ProposalDesk) -> list[int]:
     result = desk.ingest(OPERATOR, EXAMPLE.read_text("utf-8"))
-    assert result.status == 201
+    assert result.created
     return [p["id"] for p in result.body["proposals"]]
 
 
@@ -54,7 +54,7 @@ def test_nothing_is_applied_until_accepted(desk: ProposalDesk, storage: SQLiteSt
     assert [a.action for a in storage.audit_records()] == ["statement.ingested"]
 
     again = desk.ingest(OPERATOR, EXAMPLE.read_text("utf-8"))
-    assert again.status == 200
+    assert not again.created
     assert [p["id"] for p in again.body["proposals"]] == [alert, fire, debris, debris_fire]
     assert again.body["unresolved"][0]["text"] == "several Ukrainian regions in eastern Ukraine"
     assert len(desk.list(OPERATOR, "all")) == 4
@@ -64,7 +64,7 @@ def test_accept_applies_through_the_service_once(desk: ProposalDesk, service: Se
                                                  storage: SQLiteStorage) -> None:
     alert, fire, _, _ = ingest_example(desk)
     accepted = desk.accept(OPERATOR, alert)
-    assert accepted.status == 201
+    assert accepted.created
     (declared,) = accepted.events
     assert declared.kind == "alert.declared" and declared.actor == "operator"
     assert declared.payload["region"] == KYIV
@@ -153,7 +153,7 @@ def test_an_alert_already_active_is_accepted_without_a_second_declaration(
     service.declare(OPERATOR, [KYIV], "air_raid", source="by hand")
     alert, _, _, _ = ingest_example(desk)
     accepted = desk.accept(OPERATOR, alert)
-    assert accepted.status == 200 and accepted.events == ()
+    assert not accepted.created and accepted.events == ()
     assert accepted.body["result"]["alerts"][0]["created"] is False
     assert accepted.body["proposal"]["state"] == "accepted"
     assert [e.kind for e in storage.read_events()] == ["alert.declared"]

@@ -66,7 +66,8 @@ class AlertsInUa:
         return self.gate.context.follower.state
 
     def region(self, raw: str) -> Region:
-        region = self.ids.catalogue.by_api_id.get(int(raw)) if raw.isdigit() else None
+        region = (self.ids.catalogue.by_api_id.get(int(raw))
+                  if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None)
         if region is None:
             raise NotFound(f"unknown location uid {raw!r}")
         return region

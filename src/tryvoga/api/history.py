@@ -51,7 +51,7 @@ def query_period_bound(request: web.Request, name: str) -> str | None:
         return None
     try:
         return format_time(period_bound(raw))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a date at the calendar's ends
         raise BadRequest(f"{name}: {raw!r} is not a date (2023-05-20, midnight Kyiv time) or an "
                          "ISO-8601 time with an offset, e.g. 2023-05-20T00:41:31+03:00",
                          field=name, status=400) from None

@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.service import Result
 
 JSON = "application/json"
 
@@ -46,6 +47,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json",
                          status=400) from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise BadRequest("the body is nested too deeply", code="malformed_json",
+                         status=400) from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise BadRequest("the body holds a number too long to read", code="malformed_json",
+                         status=400) from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json", status=400)
     try:
@@ -69,6 +76,11 @@ def idempotency_key(request: web.Request) -> str | None:
                          "use a shorter one (a UUID is 36)", field="Idempotency-Key",
                          code="idempotency_key_too_long", status=400)
     return raw
+
+
+def result_response(result: Result) -> web.Response:
+    """A command's answer: the service says what it did, this says it in HTTP."""
+    return json_response(result.body, status=201 if result.created else 200)
 
 
 def check_fields(body: dict[str, Any], allowed: set[str]) -> None:

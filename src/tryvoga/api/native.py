@@ -14,13 +14,24 @@ from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
     cached_response,
-    check_fields,
     dumps,
     idempotency_key,
     json_response,
     query_int,
-    read_json,
     rendered,
+    result_response,
+)
+from tryvoga.commands import (
+    MAX_ID,
+    Command,
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+    parse,
 )
 from tryvoga.domain.events import now_utc
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, IncidentStatus
@@ -29,10 +40,14 @@ from tryvoga.domain.render import alert_json, incident_json, public_event_json, 
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
 from tryvoga.query.records import decode_cursor, history_page, imported_filter
-from tryvoga.service import Actor, Result
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 5000
+
+
+def _ascii_id(raw: str) -> bool:
+    """ASCII digits of an id that can exist ("²".isdigit() is true; int("²") fails)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))
 
 
 def _region_param(ctx: Context, request: web.Request, name: str = "region") -> str | None:
@@ -78,22 +93,21 @@ def _touches(state: State, alert: Alert, root: str) -> bool:
         root, alert.region)
 
 
-def _result(result: Result) -> web.Response:
-    return json_response(result.body, status=result.status)
-
-
 def _idempotency_key(request: web.Request) -> str | None:
     return idempotency_key(request)
 
 
-async def _write(request: web.Request,
-                 allowed: set[str]) -> tuple[Context, Actor | None, dict[str, Any]]:
-    """A write's context, its authenticated actor and its checked JSON body."""
+async def _run(request: web.Request, cls: type[Command], target: str | None = None, *,
+               optional_body: bool = False) -> web.Response:
+    """A write: the token, then the body parsed into its command (commands.py), then the
+    service; the service says what it did, ``result_response`` says it in HTTP."""
     ctx = context_of(request)
     actor = ctx.actor(request, required=True)
-    body = await read_json(request)
-    check_fields(body, allowed)
-    return ctx, actor, body
+    assert actor is not None
+    raw = await request.read()
+    command = parse(raw if raw.strip() or not optional_body else b"{}", cls)
+    return result_response(await ctx.command(ctx.service.handle, actor, command, target,
+                                             idempotency_key=_idempotency_key(request)))
 
 
 # ---- regions ---------------------------------------------------------------------------------
@@ -106,10 +120,10 @@ async def list_regions(request: web.Request) -> web.Response:
     within = _region_param(ctx, request, "within")
     ambiguous = False
     api_id = request.query.get("api_id", "").strip()
-    if api_id or query.isdigit():
+    if api_id or _ascii_id(query):
         # The numeric id that alerts.in.ua and ukrainealarm use.
         number = api_id or query
-        if not number.isdigit():
+        if not _ascii_id(number):
             raise BadRequest("api_id must be a whole number", field="api_id", status=400)
         match = ctx.catalogue.by_api_id.get(int(number))
         regions = [] if match is None else [match]
@@ -159,11 +173,7 @@ async def get_region(request: web.Request) -> web.Response:
 
 
 async def configure_region(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, {"shelter_seconds", "neighbours"})
-    return _result(await ctx.command(
-        ctx.service.configure_region, actor, request.match_info["code"],
-        shelter_seconds=body.get("shelter_seconds", ...),
-        neighbours=body.get("neighbours", ...), idempotency_key=_idempotency_key(request)))
+    return await _run(request, ConfigureRegion, request.match_info["code"])
 
 
 # ---- alerts ----------------------------------------------------------------------------------
@@ -208,7 +218,7 @@ async def get_alert(request: web.Request) -> web.Response:
     ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
-    alert = state.alerts.get(int(raw)) if raw.isdigit() else None
+    alert = state.alerts.get(int(raw)) if _ascii_id(raw) else None
     if alert is None:
         raise NotFound(f"no alert with id {raw}", code="alert_not_found")
     return json_response({"alert": alert_json(alert, state)})
@@ -287,76 +297,29 @@ class _Imported(StrEnum):
 
 
 async def declare(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, {"regions", "region", "type", "threats", "status",
-                                              "source", "note", "started_at"})
-    if "regions" in body and "region" in body:
-        raise BadRequest("give regions or region, not both", field="region")
-    regions = body.get("regions", body.get("region"))
-    if "type" not in body:
-        raise BadRequest("type is required", field="type")
-    return _result(await ctx.command(
-        ctx.service.declare, actor, regions, body["type"], body.get("threats"),
-        body.get("status", "actual"), body.get("source", ""), body.get("note", ""),
-        body.get("started_at"), idempotency_key=_idempotency_key(request)))
+    return await _run(request, Declare)
 
 
 async def end_alert(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
-    body = await read_json(request) if (await request.read()).strip() else {}
-    check_fields(body, {"reason", "withdraw", "ended_at"})
-    withdraw = body.get("withdraw", False)
-    if not isinstance(withdraw, bool):
-        raise BadRequest("withdraw must be true or false", field="withdraw")
-    return _result(await ctx.command(
-        ctx.service.end, actor, alert_id=request.match_info["id"],
-        reason=body.get("reason", ""), withdraw=withdraw, ended_at=body.get("ended_at"),
-        idempotency_key=_idempotency_key(request)))
+    return await _run(request, EndAlert, request.match_info["id"], optional_body=True)
 
 
 async def end_by_region(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, {"region", "type", "status", "reason", "withdraw",
-                                              "ended_at"})
-    for name in ("region", "type"):
-        if name not in body:
-            raise BadRequest(f"{name} is required", field=name)
-    withdraw = body.get("withdraw", False)
-    if not isinstance(withdraw, bool):
-        raise BadRequest("withdraw must be true or false", field="withdraw")
-    return _result(await ctx.command(
-        ctx.service.end, actor, region=body["region"], type_=body["type"],
-        status=body.get("status", "actual"), reason=body.get("reason", ""),
-        withdraw=withdraw, ended_at=body.get("ended_at"),
-        idempotency_key=_idempotency_key(request)))
+    return await _run(request, EndByRegion)
 
 
 async def update_alert(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, {"threats", "note"})
-    return _result(await ctx.command(
-        ctx.service.update, actor, request.match_info["id"], body.get("threats"),
-        body.get("note"), idempotency_key=_idempotency_key(request)))
+    return await _run(request, UpdateAlert, request.match_info["id"])
 
 
 # ---- incidents -------------------------------------------------------------------------------
 
-INCIDENT_FIELDS = {"kind", "region", "status", "source", "description", "address", "latitude",
-                   "longitude", "killed", "injured", "embargo_until", "alert_id"}
-
-
 async def report_incident(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, INCIDENT_FIELDS)
-    for name in ("kind", "region", "source"):
-        if name not in body:
-            raise BadRequest(f"{name} is required", field=name)
-    return _result(await ctx.command(ctx.service.report_incident, actor,
-                                     idempotency_key=_idempotency_key(request), **body))
+    return await _run(request, ReportIncident)
 
 
 async def update_incident(request: web.Request) -> web.Response:
-    ctx, actor, body = await _write(request, INCIDENT_FIELDS)
-    return _result(await ctx.command(ctx.service.update_incident, actor,
-                                     request.match_info["id"], body,
-                                     idempotency_key=_idempotency_key(request)))
+    return await _run(request, UpdateIncident, request.match_info["id"])
 
 
 async def list_incidents(request: web.Request) -> web.Response:
@@ -391,7 +354,7 @@ async def get_incident(request: web.Request) -> web.Response:
     actor = ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
-    incident = state.incidents.get(int(raw)) if raw.isdigit() else None
+    incident = state.incidents.get(int(raw)) if _ascii_id(raw) else None
     if incident is None or not (incident.public_at(now_utc()) or (
             actor is not None and actor.may_write(ctx.catalogue, incident.region))):
         raise NotFound(f"no incident with id {raw}", code="incident_not_found")

@@ -16,7 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.http import check_fields, error_response, json_response, query_int, read_json
+from tryvoga.api.http import (
+    check_fields,
+    error_response,
+    json_response,
+    query_int,
+    read_json,
+    result_response,
+)
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
 from tryvoga.ingest.statements.pool import ReaderBusy, StatementPool
@@ -59,7 +66,7 @@ async def ingest_statement(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(busy.retry_after)
         return response
     result = await ctx.command(desk.save, actor, checked.read(reading))
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 async def list_proposals(request: web.Request) -> web.Response:
@@ -81,7 +88,7 @@ async def accept(request: web.Request) -> web.Response:
     if (await request.read()).strip():
         check_fields(await read_json(request), set())
     result = await ctx.command(desk.accept, actor, request.match_info["id"])
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 async def reject(request: web.Request) -> web.Response:
@@ -92,7 +99,7 @@ async def reject(request: web.Request) -> web.Response:
         check_fields(body, {"reason"})
     result = await ctx.command(desk.reject, actor, request.match_info["id"],
                                body.get("reason", ""))
-    return json_response(result.body, status=result.status)
+    return result_response(result)
 
 
 def add_routes(app: web.Application) -> None:

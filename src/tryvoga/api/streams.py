@@ -54,7 +54,7 @@ def resume_point(request: web.Request) -> int:
         if raw is None or not raw.strip():
             continue
         text = raw.strip()
-        if not text.isdigit() or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
             raise BadRequest(f"{name} must be an event sequence number (a whole number "
                              f"0 or more), not {raw[:40]!r}", field=name, status=400)
         return int(text)

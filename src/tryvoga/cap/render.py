@@ -84,7 +84,8 @@ class Publisher:
     def seq_of(self, identifier: str) -> int | None:
         prefix = f"urn:tryvoga:{self.sender}:"
         rest = identifier[len(prefix):] if identifier.startswith(prefix) else ""
-        return int(rest) if rest.isdigit() and not rest.startswith("0") else None
+        return (int(rest) if rest.isascii() and rest.isdigit() and len(rest) <= 18
+                and not rest.startswith("0") else None)
 
     def path(self, seq: int) -> str:
         return "/cap/" + quote(self.identifier(seq), safe=":@-._~") + ".xml"

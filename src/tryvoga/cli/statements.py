@@ -96,7 +96,7 @@ def ingest_statement(file: str, source: str | None, within: str | None, as_json:
         _echo_json(result.body)
         return
     proposals, unresolved = result.body["proposals"], result.body["unresolved"]
-    if result.status == 200:
+    if not result.created:
         click.echo("this statement was read before; its proposals as they stand:")
     click.echo(f"{len(proposals)} proposal{'s' if len(proposals) != 1 else ''}, "
                f"{len(unresolved)} unresolved place{'s' if len(unresolved) != 1 else ''}")

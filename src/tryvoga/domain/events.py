@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -63,7 +63,10 @@ def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("time must carry a UTC offset, e.g. 2023-05-20T00:41:31+03:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+03:00 is before the calendar's first day in UTC
+        raise ValueError("time is outside the years 1-9999 in UTC") from None
 
 
 def now_utc() -> str:
@@ -79,12 +82,19 @@ class Event:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    # The typed payload, decoded once on first use and shared by every reader of this event
+    # (the writer's state, the follower, the CAP projection, the webhook formats).
+    _data: Payload | None = field(default=None, compare=False, repr=False)
 
     @property
     def data(self) -> Payload:
-        """The payload as its kind's typed class (decoded on each call; cheap: about a
-        microsecond)."""
-        return decode_payload(self.kind, self.payload)
+        """The payload as its kind's typed class; ValueError for an unknown kind or a payload
+        of the wrong shape."""
+        data = self._data
+        if data is None:
+            data = decode_payload(self.kind, self.payload)
+            object.__setattr__(self, "_data", data)
+        return data
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -45,7 +45,7 @@ from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.ingest.files import read_text
 from tryvoga.ingest.former_names import FORMER_NAMES
-from tryvoga.service import Actor, Decision, Service
+from tryvoga.service import Actor, Decision, Outcome, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.history import HistoryBatch, HistoryRow, ImportRecord, Unresolved
 
@@ -357,7 +357,7 @@ def import_record(service: Service, record: Record) -> ImportResult:
 
     def decide(state: State, time: str) -> Decision:
         return [NewEvent.of(msgspec.convert(payload, HistoryImported))], lambda after: (
-            201, {"import": {"seq": after.seq, **payload}})
+            Outcome.CREATED, {"import": {"seq": after.seq, **payload}})
 
     def store(tx: WriteTransaction, events: Sequence[Event]) -> None:
         # Another process may have imported the same file a moment ago.

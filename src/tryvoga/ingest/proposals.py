@@ -23,7 +23,7 @@ from tryvoga.domain.events import Event, canonical_json, now_utc
 from tryvoga.domain.names import NameIndex
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
 from tryvoga.ingest.statements import Reading, read_statement
-from tryvoga.service import Actor, Result, Service
+from tryvoga.service import Actor, Outcome, Result, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.proposals import STATES, ProposalReader, ProposalRecord
 
@@ -125,7 +125,7 @@ class ProposalDesk:
             if existing is not None:
                 records = tx.proposals_of(existing.id)
                 unresolved = existing.unresolved
-                status = 200
+                outcome = Outcome.DONE
             else:
                 unresolved = [u.to_json() for u in prepared.reading.unresolved]
                 statement = tx.statement_add(
@@ -135,8 +135,8 @@ class ProposalDesk:
                 tx.audit(time, actor.name, "statement.ingested", {
                     "statement": statement, "sha256": prepared.sha256,
                     "proposals": [r.id for r in records], "unresolved": len(unresolved)})
-                status = 201
-        return Result(status, {"proposals": [proposal_json(r, full=False) for r in records],
+                outcome = Outcome.CREATED
+        return Result(outcome, {"proposals": [proposal_json(r, full=False) for r in records],
                                "unresolved": unresolved})
 
     def ingest(self, actor: Actor, text: Any, source: Any = None, within: Any = None) -> Result:
@@ -195,7 +195,7 @@ class ProposalDesk:
             self._audit_refusal(actor, record, refused)
             raise
         decided = self.reader.get(record.id) or record
-        return Result(result.status, {"proposal": proposal_json(decided),
+        return Result(result.outcome, {"proposal": proposal_json(decided),
                                       "result": result.body}, result.events)
 
     def reject(self, actor: Actor, proposal_id: Any, reason: Any = "") -> Result:
@@ -222,13 +222,18 @@ class ProposalDesk:
                 "proposal": record.id, "kind": record.kind, "region": region,
                 "reason": reason_text})
         decided = self.reader.get(record.id) or record
-        return Result(200, {"proposal": proposal_json(decided)})
+        return Result(Outcome.DONE, {"proposal": proposal_json(decided)})
 
     # ---- checks ------------------------------------------------------------------------
 
     def _record(self, proposal_id: Any) -> ProposalRecord:
-        if isinstance(proposal_id, str) and proposal_id.strip().isdigit():
-            proposal_id = int(proposal_id)
+        if isinstance(proposal_id, str):
+            text = proposal_id.strip()
+            # ASCII digits of an id that can exist: int("10³⁰") fails, 10**30 overflows SQLite.
+            if text.isascii() and text.isdigit() and len(text) <= 15:
+                proposal_id = int(text)
+            elif text.isascii() and text.isdigit():
+                raise NotFound(f"no proposal with id {text[:40]}", code="proposal_not_found")
         if isinstance(proposal_id, bool) or not isinstance(proposal_id, int):
             raise BadRequest("proposal id must be a whole number", field="id")
         record = self.reader.get(proposal_id)

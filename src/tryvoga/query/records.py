@@ -68,9 +68,10 @@ def encode_cursor(key: Cursor) -> str:
 def decode_cursor(raw: str) -> Cursor:
     try:
         started, ident = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        if ident.startswith("h"):
-            return started, IMPORTED, int(ident[1:])
-        return started, LIVE, int(ident)
+        number = int(ident[1:] if ident.startswith("h") else ident)
+        if not 0 <= number < 2**63:  # no record has such an id (and SQLite cannot hold it)
+            raise ValueError(ident)
+        return started, IMPORTED if ident.startswith("h") else LIVE, number
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("cursor is not one this server gave out", field="cursor",
                          status=400) from None

@@ -16,6 +16,7 @@ from tryvoga.ingest.channel.decide import Working
 from tryvoga.ingest.channel.export import Post
 from tryvoga.ingest.channel.parse import AMBIGUOUS, Action, ChannelParser, NotApplied, Parsed
 from tryvoga.service import Actor, Decision, Result, Service
+from tryvoga.service import Outcome as Done
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class ChannelIngest:
             body = {"outcome": outcome, "reason": reason, "action": parsed.action.value,
                     "stated_time": parsed.stated, "effects": work.effects,
                     "notes": work.notes, "places": places}
-            return work.events, lambda after: (200, body)
+            return work.events, lambda after: (Done.DONE, body)
 
         # Once per post and scope: a post that a narrower token could apply only in part is
         # still applied in full when a token that covers the rest sends it (starts and ends
