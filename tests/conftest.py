@@ -165,3 +165,27 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(tmp_path)
     yield running
     stop_server(running)
+
+
+# ---- a real browser: Debian's chromium driven by Playwright (never a downloaded one) -------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One chromium per test module, closed with it: Playwright's sync API keeps an event
+    loop running while it is open, which the asyncio tests of later modules must not see."""
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} is missing: apt-get install chromium fonts-dejavu-core"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import TRYVOGA, Server, start_server, stop_server
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.operators import Operators
 from tryvoga.storage.sqlite import SQLiteStorage
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 # The folder the console's screenshots are written to (ignored by git; see the README).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "console"
@@ -50,27 +47,6 @@ def console_server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(tmp_path, "--console-lockout-failures", "3", db=db)
     yield running
     stop_server(running)
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        message = f"{CHROMIUM} is missing: apt-get install chromium fonts-dejavu-core"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run"])
-    yield launched
-    launched.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Screenshots go to ``tests/web/screenshots/`` (printed; ignored by git).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,9 +18,6 @@ import pytest
 
 from tests.conftest import TRYVOGA, Server, start_server, stop_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -32,21 +28,6 @@ HROMADA = "UA63040010000010092"  # Balakliiska hromada
 HROMADA_RAION = "UA63040000000023521"
 OBLAST = "UA63000000000041885"
 ALERT_FILL = "rgb(213, 94, 0)"  # --alert, Okabe-Ito vermillion
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install chromium (system-packages.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
