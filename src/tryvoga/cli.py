@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -68,11 +69,11 @@ LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
 
 def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    from tryvoga import logs
     from tryvoga.api.app import create_app
     from tryvoga.api.server import run
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     from tryvoga.eventloop import new_event_loop
 
     app = create_app(settings)
@@ -113,6 +114,13 @@ def serve(**flags: str | None) -> None:
             start_demo(settings.db)
         _run_worker(settings, sock)
         return
+    # One /metrics for all the workers: prometheus_client's multiprocess mode (metrics.py).
+    from tryvoga.metrics import MULTIPROC_ENV
+
+    own_metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_metrics_dir = tempfile.mkdtemp(prefix="tryvoga-metrics-")
+        os.environ[MULTIPROC_ENV] = own_metrics_dir
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_run_worker, args=(settings, sock), daemon=True)
                  for _ in range(settings.workers)]
@@ -133,6 +141,9 @@ def serve(**flags: str | None) -> None:
     except KeyboardInterrupt:
         for process in processes:
             process.terminate()
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 # ---- alerts ----------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ class Service:
         self.outbox = Outbox(catalogue)
         self.state = self._rebuild()
         self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        self.appended = 0  # events this service appended (not caught up): /metrics
 
     def _rebuild(self) -> State:
         state = State(self.catalogue)
@@ -268,6 +269,7 @@ class Service:
             if caught_up:
                 self._notify(caught_up)
         if appended:
+            self.appended += len(appended)
             self._notify(appended)
         return Result(status, body, tuple(appended))
 

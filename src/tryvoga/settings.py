@@ -65,6 +65,13 @@ def _event_loop(text: str) -> str:
     return value
 
 
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -111,6 +118,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_reads", "--public-reads", True, _bool,
             "serve read endpoints without a token"),
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+    Setting("log_format", "--log-format", "text", _log_format,
+            "text (one readable line per record) or json (one JSON object per line); each "
+            "carries the request id of the request it was written for"),
+    Setting("access_log", "--access-log", False, _bool,
+            "log one line per request answered by aiohttp (method, route, path without query, "
+            "status, milliseconds, request id); the read front's polled reads are counted in "
+            "/metrics, not logged"),
     Setting("event_loop", "--event-loop", "auto", _event_loop,
             "auto (uvloop where it is installed, else asyncio's own), uvloop or asyncio"),
     Setting("fast_reads", "--fast-reads", True, _bool,
@@ -195,6 +209,8 @@ class Settings:
     poll_interval: float = 0.05
     public_reads: bool = True
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = False
     event_loop: str = "auto"
     fast_reads: bool = True
     cap_sender: str = "tryvoga@localhost"

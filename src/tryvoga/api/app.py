@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -140,15 +139,12 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     channel.add_routes(app)
     history.add_routes(app)
 
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "version": context.follower.state.seq,
-                                  "pid": os.getpid()})
-
     async def root(request: web.Request) -> web.Response:
         raise web.HTTPFound("/api/v1/docs")
 
-    app.router.add_get("/healthz", health)
     app.router.add_get("/", root)
+    from tryvoga.api import ops  # /healthz, /readyz, /metrics, request ids: api/ops.py
+    ops.install(app)
     _shape_errors(app)
     return app
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/webhooks"
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
+DELIVERY_WORKERS: web.AppKey[list[DeliveryWorker]] = web.AppKey("delivery_workers")
 SHUTDOWN_GRACE = 2.0  # seconds for deliveries on the wire to finish when the server stops
 
 
@@ -85,10 +86,14 @@ def add_routes(app: web.Application) -> None:
     store = DeliveryStore(settings.db, migrate=False)  # the Context's storage migrated it
     app[WEBHOOKS] = Webhooks(store, ctx.catalogue, Policy(settings.webhook_allow_networks))
 
+    workers: list[DeliveryWorker] = []
+    app[DELIVERY_WORKERS] = workers
+
     async def deliver(app: web.Application) -> AsyncIterator[None]:
         worker = None
         if settings.webhook_worker:
             worker = DeliveryWorker(DeliveryStore(settings.db, migrate=False), settings)
+            workers.append(worker)  # for /readyz and /metrics (api/ops.py)
             ctx.follower.listeners.append(lambda events: worker.wake())
             worker.start()
         yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from tryvoga.domain.events import Event
@@ -31,6 +32,7 @@ class Follower:
         self.listeners: list[Listener] = []
         self.state.apply_all(storage.iter_events())
         self._changed = asyncio.Event()
+        self.heartbeat = time.monotonic()  # the last turn of ``run`` (``/readyz``)
 
     def advance(self, events: Sequence[Event]) -> list[Event]:
         """Apply what is new in ``events`` (filling any gap from the log); returns it."""
@@ -73,6 +75,7 @@ class Follower:
         """Follow appends by other processes until cancelled: at once when woken, and at
         least every ``interval`` seconds in case a wake-up was lost."""
         while True:
+            self.heartbeat = time.monotonic()
             self._changed.clear()
             try:
                 self.poll()
