@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -77,8 +78,22 @@ def is_database_error(exc: BaseException) -> bool:
             or type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "asyncpg"))
 
 
+_prefix = secrets.token_hex(4)
+_serial = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    global _prefix
+    _prefix = secrets.token_hex(4)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8)
+    """16 hex digits: 8 random per process (new in each forked worker), then a serial number;
+    unique across nodes and workers without a system call per request."""
+    return f"{_prefix}{next(_serial) & 0xFFFFFFFF:08x}"
 
 
 def _request_id(request: web.Request) -> str:
@@ -89,7 +104,7 @@ def _request_id(request: web.Request) -> str:
 
 
 async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, route: str,
-                        observe: Callable[[float], None], log_access: bool
+                        observe: _Observer, log_access: bool
                         ) -> web.StreamResponse:
     rid = _request_id(request)
     request[RID] = rid
@@ -119,7 +134,7 @@ async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, rou
         # time is the connection's life, not a latency.
         if response is None or not response.prepared:
             observe(elapsed)
-        ops.metrics.requests.labels(route, request.method, str(status)).inc()
+        observe.count(status)
         if log_access:
             access.info("%s %s %d %.1f ms", request.method, request.path, status,
                         elapsed * 1000, extra={
@@ -142,19 +157,28 @@ async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
 
 
 class _Observer:
-    """The latency histogram of one route and method, made at its first request (so that
-    ``/metrics`` lists the routes that were used, not ~80 empty histograms)."""
+    """The latency histogram and request counters of one route and method, made at their first
+    use (so that ``/metrics`` lists the routes that were used, not ~80 empty histograms) and
+    kept, so that a request does not look its labels up again."""
 
-    __slots__ = ("_child", "_method", "_metrics", "_route")
+    __slots__ = ("_child", "_counts", "_method", "_metrics", "_route")
 
     def __init__(self, metrics: Metrics, route: str, method: str) -> None:
         self._metrics, self._route, self._method = metrics, route, method
         self._child: Any = None
+        self._counts: dict[int, Any] = {}
 
     def __call__(self, seconds: float) -> None:
         if self._child is None:
             self._child = self._metrics.latency.labels(self._route, self._method)
         self._child.observe(seconds)
+
+    def count(self, status: int) -> None:
+        child = self._counts.get(status)
+        if child is None:
+            child = self._counts[status] = self._metrics.requests.labels(
+                self._route, self._method, str(status))
+        child.inc()
 
 
 # ---- sampling the plain counts ------------------------------------------------------------
