@@ -546,6 +546,10 @@ from tryvoga.delivery.cli import webhook, worker  # noqa: E402
 
 main.add_command(webhook)
 main.add_command(worker)
+from tryvoga.backup_cli import backup, restore  # noqa: E402
+
+main.add_command(backup)
+main.add_command(restore)
 
 
 # The alerts.in.ua and ukrainealarm façades' own records (compat_cli.py).
