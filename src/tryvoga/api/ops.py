@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -73,9 +72,13 @@ OPS = web.AppKey("ops", Ops)
 RID = web.RequestKey("request_id", str)
 
 
+_DRIVERS = ("sqlite3", "psycopg", "psycopg_pool", "asyncpg")
+
+
 def is_database_error(exc: BaseException) -> bool:
-    return (isinstance(exc, (sqlite3.Error, StorageError))
-            or type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "asyncpg"))
+    """A storage error, or a database driver's own (by module: no driver imported here)."""
+    return (isinstance(exc, StorageError)
+            or type(exc).__module__.split(".")[0] in _DRIVERS)
 
 
 _prefix = secrets.token_hex(4)
