@@ -123,8 +123,16 @@ def test_metrics_count_by_route_template(srv: Server) -> None:
                                          method="GET", status="200") == 3
     assert metric(text, "tryvoga_http_requests_total", route=route, method="GET",
                   status="404") >= 1
-    assert metric(text, "tryvoga_http_request_duration_seconds_count", route=route,
-                  method="GET") >= 4
+    count = metric(text, "tryvoga_http_request_duration_seconds_count", route=route,
+                   method="GET")
+    assert count - metric(before, "tryvoga_http_request_duration_seconds_count", route=route,
+                          method="GET") == 4
+    assert metric(text, "tryvoga_http_request_duration_seconds_bucket", route=route,
+                  method="GET", le="+Inf") == count
+    assert 0 < metric(text, "tryvoga_http_request_duration_seconds_bucket", route=route,
+                      method="GET", le="10.0") <= count
+    assert 0 < metric(text, "tryvoga_http_request_duration_seconds_sum", route=route,
+                      method="GET") < 10 * count
     assert f"/api/v1/alerts/{alert_id}\"" not in text  # never the raw path
     assert metric(text, "tryvoga_events_appended_total") - metric(
         before, "tryvoga_events_appended_total") == 1
@@ -244,12 +252,22 @@ def test_metrics_add_up_over_workers(tmp_path: Path) -> None:
             sent += 1
             pids.add(running.get("/healthz", token=None).json()["pid"])
         assert len(pids) > 1, "the requests all went to one worker: the test shows nothing"
+        # Each worker copies its counts into the shared files within a second.
+        route = "/api/v1/regions/{code}"
+
+        def counted() -> bool:
+            text = running.get("/metrics", token=None).body.decode()
+            return metric(text, "tryvoga_http_requests_total", route=route, method="GET",
+                          status="200") == sent
+        wait_until(counted, "every worker's requests in the sum")
         for _ in range(6):  # whichever worker answers the scrape
             text = running.get("/metrics", token=None).body.decode()
-            assert metric(text, "tryvoga_http_requests_total", route="/api/v1/regions/{code}",
+            assert metric(text, "tryvoga_http_requests_total", route=route,
                           method="GET", status="200") == sent
             assert metric(text, "tryvoga_http_request_duration_seconds_count",
-                          route="/api/v1/regions/{code}", method="GET") == sent
+                          route=route, method="GET") == sent
+            assert metric(text, "tryvoga_http_request_duration_seconds_bucket",
+                          route=route, method="GET", le="+Inf") == sent
             assert metric(text, "tryvoga_http_requests_total", route="/healthz", method="GET",
                           status="200") >= sent
     finally:

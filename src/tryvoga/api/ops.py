@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,7 +40,7 @@ from tryvoga.api.app import CONTEXT, Context
 from tryvoga.api.front import FAST_READS, FRONTS, Front
 from tryvoga.errors import StorageError, TryvogaError
 from tryvoga.logs import REQUEST_ID
-from tryvoga.metrics import CONTENT_TYPE, Metrics
+from tryvoga.metrics import CONTENT_TYPE, LATENCY_BOUNDS, Metrics
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("tryvoga.access")
@@ -65,6 +66,7 @@ class Ops:
     metrics: Metrics
     fast_paths: frozenset[str] = frozenset()
     fronts: list[Front] = field(default_factory=list)
+    observers: list[_Observer] = field(default_factory=list)
     sampled: float = 0.0
 
 
@@ -160,28 +162,40 @@ async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
 
 
 class _Observer:
-    """The latency histogram and request counters of one route and method, made at their first
-    use (so that ``/metrics`` lists the routes that were used, not ~80 empty histograms) and
-    kept, so that a request does not look its labels up again."""
+    """What one route and method's requests add to the metrics, kept as plain numbers on the
+    event loop's thread (no lock, no label look-up per request) and copied into the
+    Prometheus histogram and counters by ``flush`` (each second, and at every scrape)."""
 
-    __slots__ = ("_child", "_counts", "_method", "_metrics", "_route")
+    __slots__ = ("_buckets", "_flushed", "_flushed_statuses", "_flushed_sum", "_method",
+                 "_metrics", "_route", "_statuses", "_sum")
 
     def __init__(self, metrics: Metrics, route: str, method: str) -> None:
         self._metrics, self._route, self._method = metrics, route, method
-        self._child: Any = None
-        self._counts: dict[int, Any] = {}
+        self._buckets = [0] * (len(LATENCY_BOUNDS) + 1)  # the last: above every bound
+        self._flushed = [0] * (len(LATENCY_BOUNDS) + 1)
+        self._sum = self._flushed_sum = 0.0
+        self._statuses: dict[int, int] = {}
+        self._flushed_statuses: dict[int, int] = {}
 
     def __call__(self, seconds: float) -> None:
-        if self._child is None:
-            self._child = self._metrics.latency.labels(self._route, self._method)
-        self._child.observe(seconds)
+        self._buckets[bisect_left(LATENCY_BOUNDS, seconds)] += 1
+        self._sum += seconds
 
     def count(self, status: int) -> None:
-        child = self._counts.get(status)
-        if child is None:
-            child = self._counts[status] = self._metrics.requests.labels(
-                self._route, self._method, str(status))
-        child.inc()
+        self._statuses[status] = self._statuses.get(status, 0) + 1
+
+    def flush(self) -> None:
+        if self._buckets != self._flushed:
+            grown = [now - then for now, then in zip(self._buckets, self._flushed, strict=True)]
+            self._metrics.add_latencies(self._route, self._method, grown,
+                                        self._sum - self._flushed_sum)
+            self._flushed, self._flushed_sum = list(self._buckets), self._sum
+        for status, total in self._statuses.items():
+            grown_count = total - self._flushed_statuses.get(status, 0)
+            if grown_count:
+                self._metrics.requests.labels(self._route, self._method, str(status)).inc(
+                    grown_count)
+                self._flushed_statuses[status] = total
 
 
 # ---- sampling the plain counts ------------------------------------------------------------
@@ -195,6 +209,8 @@ async def sample(ops: Ops) -> tuple[int, int] | None:
     ctx = ops.context
     metrics = ops.metrics
     app = ops.app
+    for observer in ops.observers:
+        observer.flush()
     metrics.add_growth("front", sum(front.answered for front in ops.fronts),
                        metrics.front_reads)
     hub = app.get(HUB)
@@ -317,6 +333,7 @@ def install(app: web.Application) -> None:
         template = route.resource.canonical if route.resource is not None else "?"
         method = route.method
         observe = _Observer(ops.metrics, template, method)
+        ops.observers.append(observe)
         # aiohttp has no public way to wrap a registered handler (see app._shape_errors).
         route._handler = partial(_instrumented, handler=route.handler, ops=ops, route=template,
                                  observe=observe, log_access=log_access)
