@@ -39,7 +39,7 @@ from aiohttp import web
 from tryvoga.api.app import CONTEXT, Context
 from tryvoga.api.front import FAST_READS, FRONTS, Front
 from tryvoga.errors import StorageError, TryvogaError
-from tryvoga.logs import REQUEST_ID
+from tryvoga.logs import REQUEST_ID, redact
 from tryvoga.metrics import CONTENT_TYPE, LATENCY_BOUNDS, Metrics
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ async def readyz(request: web.Request) -> web.Response:
         ops.metrics.db_errors.inc()
         head = None
         detail = (f"no answer within {DB_TIMEOUT:g} s" if isinstance(exc, TimeoutError)
-                  else f"{type(exc).__name__}: {exc}")
+                  else redact(f"{type(exc).__name__}: {exc}"))  # a driver may name a URL
         checks["database"] = {"ok": False, "detail": detail}
         reasons.append(f"database unreachable ({detail})")
     applied = ctx.follower.state.seq
