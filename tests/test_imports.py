@@ -18,6 +18,8 @@ ROOMS = {
     "tryvoga.errors": "base",
     "tryvoga.settings": "base",
     "tryvoga.eventloop": "base",
+    "tryvoga.logs": "base",  # log formats and redaction
+    "tryvoga.metrics": "base",  # the Prometheus metrics
     "tryvoga.data": "base",  # the packaged data (catalogue, geometry, sirens)
     # The CAP settings' parsers, which settings.py uses: they import nothing of tryvoga.
     "tryvoga.cap.options": "base",

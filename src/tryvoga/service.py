@@ -272,6 +272,7 @@ class Service:
         self.outbox = outbox
         self.state = state if state is not None else self._rebuild()
         self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        self.appended = 0  # events this service appended (not caught up): /metrics
 
     def _rebuild(self) -> State:
         state = State(self.catalogue)
@@ -346,6 +347,7 @@ class Service:
             if caught_up:
                 self._notify(caught_up)
         if appended:
+            self.appended += len(appended)
             self._notify(appended)
         return Result(outcome, body, tuple(appended))
 

@@ -65,6 +65,13 @@ def _event_loop(text: str) -> str:
     return value
 
 
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -140,6 +147,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_reads", "--public-reads", True, _bool,
             "serve read endpoints without a token"),
     Setting("log_level", "--log-level", "info", str, "debug, info, warning or error"),
+    Setting("log_format", "--log-format", "text", _log_format,
+            "text (one readable line per record) or json (one JSON object per line); each "
+            "carries the request id of the request it was written for"),
+    Setting("access_log", "--access-log", False, _bool,
+            "log one line per request answered by aiohttp (method, route, path without query, "
+            "status, milliseconds, request id); the read front's polled reads are counted in "
+            "/metrics, not logged"),
     Setting("event_loop", "--event-loop", "auto", _event_loop,
             "auto (uvloop where it is installed, else asyncio's own), uvloop or asyncio"),
     Setting("fast_reads", "--fast-reads", True, _bool,
@@ -280,6 +294,8 @@ class Settings:
     poll_interval: float = default("poll_interval")
     public_reads: bool = default("public_reads")
     log_level: str = default("log_level")
+    log_format: str = default("log_format")
+    access_log: bool = default("access_log")
     event_loop: str = default("event_loop")
     fast_reads: bool = default("fast_reads")
     header_timeout: float = default("header_timeout")

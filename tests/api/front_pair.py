@@ -181,6 +181,8 @@ def exchange(port: int, writes: list[bytes], count: int | None = None,
 
 
 def normal(answers: list[bytes]) -> list[bytes]:
-    """The answers without their Date (two servers answer in different seconds)."""
-    return [re.sub(rb"\r\nDate: [^\r]*", b"\r\nDate: -", a) for a in answers]
+    """The answers without their Date (two servers answer in different seconds) and the
+    request ids aiohttp gives each request it answers (``api/ops.py``)."""
+    return [re.sub(rb"\r\nX-Request-Id: [^\r]*", b"\r\nX-Request-Id: -",
+                   re.sub(rb"\r\nDate: [^\r]*", b"\r\nDate: -", a)) for a in answers]
 

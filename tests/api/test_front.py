@@ -130,6 +130,7 @@ def handed_cases(etag: bytes) -> dict[str, bytes]:
         "two spaces": b"GET  /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n",
         "absolute form": b"GET http://t/api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n",
         "old websocket": get(STATUS, b"Sec-WebSocket-Key1: 1"),
+        "a request id to echo": get(STATUS, b"X-Request-Id: poll-1"),
         "a leading empty line": b"\r\n" + get(STATUS),
         "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
     }

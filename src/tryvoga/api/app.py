@@ -8,7 +8,6 @@ errors the one shape.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 
@@ -22,6 +21,7 @@ from tryvoga.api import (
     history,
     native,
     openapi,
+    ops,
     proposals,
     protocol_errors,
     streams,
@@ -91,14 +91,9 @@ def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = 
     for module in (native, openapi, cap, streams, compat_alertsinua, ukrainealarm_webhooks,
                    webhooks, proposals, channel, history, anchor):
         module.add_routes(app)
-
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "version": node.follower.state.seq,
-                                  "pid": os.getpid()})
-
-    app.router.add_get("/healthz", health)
     for add_routes in pages:
         add_routes(app)
+    ops.install(app)  # /healthz, /readyz, /metrics, request ids: last, so it sees every route
     _shape_errors(app)
     return app
 

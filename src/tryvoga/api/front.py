@@ -9,10 +9,10 @@ and only the requests it understands completely:
 
 * ``GET`` of exactly one of the ``FAST_READS`` paths (no query), HTTP/1.1 or 1.0, every line
   ending in CRLF, header names that are tokens and values without control characters;
-* no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect`` or
-  ``Upgrade``; a ``Connection`` of only ``close`` or ``keep-alive``; a ``Host`` in HTTP/1.1;
-  each header it looks at at most once, and nothing aiohttp's parser refuses (too many or too
-  long headers, a duplicated ``Host`` or ``User-Agent``, ...).
+* no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect``,
+  ``Upgrade`` or ``X-Request-Id``; a ``Connection`` of only ``close`` or ``keep-alive``; a
+  ``Host`` in HTTP/1.1; each header it looks at at most once, and nothing aiohttp's parser
+  refuses (too many or too long headers, a duplicated ``Host`` or ``User-Agent``, ...).
 
 At the first request that is anything else, the connection is handed to aiohttp's own
 ``RequestHandler`` with every byte not yet answered, and aiohttp parses it from that request's
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 # Path → the current rendering of that read; set by the routes that have one (native.py).
 Reads = dict[str, Callable[[], Rendered]]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
+# Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
+FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
 
 KEEPALIVE_TIMEOUT = 75.0  # seconds an idle connection is kept open: aiohttp's default
 HEADER_TIMEOUT = 30.0  # seconds a request head may take to arrive whole
@@ -71,10 +73,11 @@ _HEAD = re.compile(
 _NOTED = re.compile(
     rb"^(authorization|content-length|transfer-encoding|expect|upgrade|sec-websocket-key1|"
     rb"connection|if-none-match|if-modified-since|host|content-location|content-range|"
-    rb"content-type|etag|max-forwards|server|user-agent):([^\r]*)\r$",
+    rb"content-type|etag|max-forwards|server|user-agent|x-request-id):([^\r]*)\r$",
     re.IGNORECASE | re.MULTILINE)
+# A request that brings its own X-Request-Id gets it back (``api/ops.py``): aiohttp's to answer.
 _REFUSED = frozenset((b"authorization", b"content-length", b"transfer-encoding", b"expect",
-                      b"upgrade", b"sec-websocket-key1"))
+                      b"upgrade", b"sec-websocket-key1", b"x-request-id"))
 # aiohttp refuses a request with more headers than this (``max_headers``) or a header name or
 # value longer than 8190 bytes; a head within both limits is never refused for its size.
 MAX_HEADERS = 128
@@ -436,6 +439,9 @@ class FrontSite(web.SockSite):
         assert server is not None
         self.front = Front(self._reads, server, self._keepalive_timeout,
                            header_timeout=self._header_timeout, per_address=self._per_address)
+        fronts = self._runner.app.get(FRONTS) if isinstance(self._runner, web.AppRunner) else None
+        if fronts is not None:
+            fronts.append(self.front)
         self._server = await asyncio.get_running_loop().create_server(
             self.front, sock=self._sock, backlog=self._backlog)
 
@@ -447,5 +453,5 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front", "FrontSite",
+__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front", "FrontSite",
            "ReadFront"]

@@ -34,6 +34,7 @@ from typing import cast
 
 from aiohttp import web
 
+from tryvoga import logs
 from tryvoga.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,7 @@ def run_worker(settings: Settings, sock: socket.socket,
     from tryvoga.eventloop import new_event_loop
     from tryvoga.node import build_node
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(build_node(settings, formats=webhook_formats()), pages=pages)
     loop = new_event_loop(settings.event_loop)  # after any fork: one loop per worker
     watch(loop)
@@ -188,8 +188,7 @@ class Supervisor:
 def supervise(settings: Settings, sock: socket.socket, worker: Worker,
               on_started: Callable[[], object] | None = None) -> None:
     """Run ``settings.workers`` copies of ``worker`` until SIGTERM or SIGINT."""
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     Supervisor(settings, sock, worker).run(on_started)
 
 

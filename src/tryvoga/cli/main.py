@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -121,9 +123,20 @@ def serve(**flags: str | None) -> None:
             start_demo(settings.db)
         _run_worker(settings, sock)
         return
-    # after the fork: no database connection is carried into a worker
-    supervise(settings, sock, _run_worker,
-              on_started=(lambda: start_demo(settings.db)) if settings.demo else None)
+    # One /metrics for all the workers: prometheus_client's multiprocess mode (metrics.py).
+    from tryvoga.metrics import MULTIPROC_ENV
+
+    own_metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_metrics_dir = tempfile.mkdtemp(prefix="tryvoga-metrics-")
+        os.environ[MULTIPROC_ENV] = own_metrics_dir
+    try:
+        # after the fork: no database connection is carried into a worker
+        supervise(settings, sock, _run_worker,
+                  on_started=(lambda: start_demo(settings.db)) if settings.demo else None)
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 # ---- alerts ----------------------------------------------------------------------------------
@@ -524,6 +537,10 @@ from tryvoga.cli.webhooks import webhook, worker  # noqa: E402
 
 main.add_command(webhook)
 main.add_command(worker)
+from tryvoga.cli.backup import backup, restore  # noqa: E402
+
+main.add_command(backup)
+main.add_command(restore)
 
 
 # The alerts.in.ua and ukrainealarm façades' own records (cli/compat.py).

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from tryvoga import logs
 from tryvoga.cli.kit import db_option, friendly, resolve_region
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
@@ -139,7 +139,7 @@ def webhook_attempts(webhook_id: str, limit: int, as_json: bool, db: str | None)
 
 _WORKER_SETTINGS = [s for s in SETTINGS
                     if (s.name.startswith("webhook_") and s.name != "webhook_worker")
-                    or s.name in ("db", "poll_interval", "log_level")]
+                    or s.name in ("db", "poll_interval", "log_level", "log_format")]
 
 
 def _worker_options(func: Callable[..., R]) -> Callable[..., R]:
@@ -156,8 +156,7 @@ def worker(**flags: str | None) -> None:
     """Deliver webhooks as a process of its own (alongside or instead of the servers' own
     workers; any number of them can share one database)."""
     settings = Settings.load(None, **flags)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)  # redacted, text or JSON
     store = DeliveryStore(settings.db)
     click.echo(f"delivering webhooks from {settings.db} ({settings.webhook_concurrency} in "
                "flight at most); stop with Ctrl-C or SIGTERM", err=True)

@@ -113,6 +113,7 @@ class DeliveryWorker:
         self._reported = (0, 0)
         self.delivered = 0
         self.failed = 0
+        self.gave_up = 0  # of the failed: those after which the retry window was over
         self.sender: Sender | None = None
         self._main: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -342,6 +343,7 @@ class DeliveryWorker:
             self.failed += 1
             deadline = row.created + self.settings.webhook_retry_window
             give_up = now >= deadline
+            self.gave_up += give_up
             delay = backoff(self.settings.webhook_backoff, row.attempts + 1, self.rng)
             next_due = min(now + delay, deadline)
         return Outcome(delivery=row.id, webhook=row.webhook, event_seq=row.event_seq,

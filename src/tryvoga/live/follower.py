@@ -40,6 +40,7 @@ class Follower:
         self.synced_at = time.monotonic()
         # A database across the network is read off the event loop (storage/engine.py).
         self._remote = bool(getattr(storage, "remote", False))
+        self.heartbeat = time.monotonic()  # the last turn of ``run`` (``/readyz``)
 
     def advance(self, events: Sequence[Event]) -> list[Event]:
         """Apply what is new in ``events`` (filling any gap from the log); returns it."""
@@ -85,6 +86,7 @@ class Follower:
         """Follow appends by other processes until cancelled: at once when woken, and at
         least every ``interval`` seconds in case a wake-up was lost."""
         while True:
+            self.heartbeat = time.monotonic()
             self._changed.clear()
             try:
                 if self._remote:

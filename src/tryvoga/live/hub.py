@@ -102,11 +102,19 @@ class Hub:
         self.max_pending = max_pending
         self._groups: dict[tuple[StreamFilter, Format, bool], set[Subscriber]] = {}
         self._count = 0
+        self.dropped = 0  # subscribers ended for reading too slowly (a frame not written)
         self.published = follower.state.seq  # every event up to here went to every stream
         self.closed = False
 
     def __len__(self) -> int:
         return self._count
+
+    def subscriber_counts(self) -> dict[str, int]:
+        """Open subscribers per transport (sse, ndjson, ws)."""
+        counts = dict.fromkeys((fmt.value for fmt in Format), 0)
+        for (_, fmt, _), group in self._groups.items():
+            counts[fmt.value] += len(group)
+        return counts
 
     # ---- subscribing -----------------------------------------------------------------
 
@@ -190,6 +198,8 @@ class Hub:
 
     def _end(self, sub: Subscriber, reason: str, last_id: int) -> None:
         """End a stream on the server's side: one final frame, then the handler closes it."""
+        if reason == "too_slow":
+            self.dropped += 1
         self.remove(sub, reason)
         if not sub.transport.is_closing():
             sub.transport.write(frames.reconnect(sub.fmt, sub.chunked, max(last_id, 0), reason))
