@@ -3,7 +3,8 @@
 ``build_node(settings, formats=...)`` makes the storage, the service (the one write path, on
 its own writer thread), the log follower (the read side), the stream hub, the CAP projection,
 the wake-ups between processes on one database, the webhook subscriptions and this process's
-delivery worker, and the CAP feed poller. The HTTP application (``api/app.py``
+delivery worker, the CAP feed poller, and the readers of the history store and of the
+proposals. The HTTP application (``api/app.py``
 ``create_app``) only adds routes to a node it is given; ``tryvoga serve`` and the tests build
 through this function.
 
@@ -49,11 +50,14 @@ from tryvoga.domain.events import Event
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
 from tryvoga.domain.state import State
+from tryvoga.ingest.proposals import ProposalDesk
 from tryvoga.live.follower import Follower, Listener
 from tryvoga.live.hub import Hub
 from tryvoga.live.wake import Waker
 from tryvoga.service import Result, Service
 from tryvoga.settings import Settings
+from tryvoga.storage.history import HistoryReader
+from tryvoga.storage.proposals import ProposalReader
 from tryvoga.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger(__name__)
@@ -93,6 +97,8 @@ class Node:
         self.hub = Hub(self.follower, buffer_limit=settings.stream_buffer,
                        keepalive=settings.stream_keepalive)
         self.waker = Waker(settings.db)
+        self.history = HistoryReader(settings.db)  # imported history, for the record's reads
+        self.proposals = ProposalDesk(self.service, self.names, ProposalReader(settings.db))
         self.webhooks = Webhooks(DeliveryStore(settings.db, migrate=False), catalogue,
                                  Policy(settings.webhook_allow_networks))
         self.worker = (DeliveryWorker(DeliveryStore(settings.db, migrate=False), settings)
@@ -184,6 +190,8 @@ class Node:
         if self.worker is not None:
             self.worker.store.close()
         self.webhooks.store.close()
+        self.proposals.reader.close()
+        self.history.close()
         self.storage.close()
 
 

@@ -9,21 +9,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.context import CONTEXT, Context, context_of
+from tryvoga.api.context import Context, context_of
 from tryvoga.api.http import check_fields, json_response, query_int, read_json
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
 from tryvoga.service import Actor
-from tryvoga.storage.proposals import ProposalReader
 
 PREFIX = "/api/v1"
-DESK = web.AppKey("proposal_desk", ProposalDesk)
 
 
 def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
@@ -31,7 +27,7 @@ def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
     actor = ctx.actor(request, required=True)
     if actor is None:  # required=True never gives None; this keeps the type exact
         raise Unauthorized("this needs a bearer token", code="token_missing")
-    return ctx, request.app[DESK], actor
+    return ctx, ctx.node.proposals, actor
 
 
 async def ingest_statement(request: web.Request) -> web.Response:
@@ -88,14 +84,6 @@ async def reject(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    context = app[CONTEXT]
-    app[DESK] = ProposalDesk(context.service, context.names, ProposalReader(context.settings.db))
-
-    async def close(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await asyncio.get_running_loop().run_in_executor(None, app[DESK].reader.close)
-
-    app.cleanup_ctx.append(close)
     r = app.router
     r.add_post(f"{PREFIX}/ingest/statement", ingest_statement)
     r.add_get(f"{PREFIX}/proposals", list_proposals)
