@@ -144,3 +144,24 @@ def test_the_cap_ingester_knows_earlier_messages_from_the_one_read(
     finally:
         node.close()
         a.storage.close()
+
+
+def test_no_route_module_registers_a_listener_or_runs_anything() -> None:
+    """What runs beside the routes is the node's: no module of the HTTP application but
+    ``app.py`` (which starts and stops the node) and the server runner touches the follower's
+    listeners or the application's lifecycle hooks."""
+    import ast
+
+    from tests.test_imports import PACKAGE
+
+    hooks = {"listeners", "cleanup_ctx", "on_startup", "on_shutdown", "on_cleanup"}
+    found = []
+    for folder in ("api", "web"):
+        for path in sorted((PACKAGE / folder).glob("*.py")):
+            if path.name in ("app.py", "server.py"):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += [f"{folder}/{path.name}:{node.lineno} .{node.attr}"
+                      for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and node.attr in hooks]
+    assert not found, found
