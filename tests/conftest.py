@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.polling import wait_for
 from tryvoga.api.formats import outbox
 from tryvoga.domain.regions import Catalogue, Region, load_catalogue
 from tryvoga.service import Actor, Service
@@ -137,18 +138,21 @@ def start_server(tmp: Path, *extra_args: str, env: dict[str, str] | None = None,
              *extra_args],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     server = Server(f"http://127.0.0.1:{port}", db, token, process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {log.read_text()}")
         try:
-            if server.get("/healthz", token=None).status == 200:
-                return server
+            return server.get("/healthz", token=None).status == 200
         except OSError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"server did not start: {log.read_text()}")
+            return False
+
+    try:
+        wait_for(healthy, "the server to start", seconds=30)
+    except AssertionError:
+        process.kill()
+        raise AssertionError(f"server did not start: {log.read_text()}") from None
+    return server
 
 
 def stop_server(server: Server) -> None:

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.regions import KYIV_OBLAST, LVIV_OBLAST
+from tests.regions import KYIV, KYIV_OBLAST, LVIV_OBLAST
 from tryvoga.api.formats import outbox, webhook_formats
+from tryvoga.cap.ingest import Ingester
+from tryvoga.cap.projection import CapProjection
+from tryvoga.cap.render import Publisher
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import StreamFilter
 from tryvoga.domain.regions import Catalogue
@@ -106,3 +109,61 @@ def test_every_projection_starts_from_one_read(tmp_path: Path, catalogue: Catalo
                                                                            LVIV_OBLAST}
     finally:
         node.close()
+
+
+def test_the_cap_ingester_knows_earlier_messages_from_the_one_read(
+        tmp_path: Path, catalogue: Catalogue) -> None:
+    """After a restart, an update to a CAP alert ingested before changes that alert (the
+    ingester's index of origins is built in the node's one read of the log)."""
+    publisher = Publisher(sender="cap@a.test", sender_name="Authority A")
+    a = Service(SQLiteStorage(tmp_path / "a.db"), catalogue, outbox=outbox(catalogue))
+
+    def published() -> list[bytes]:
+        projection = CapProjection(catalogue)
+        projection.apply_all(a.storage.iter_events())
+        return [publisher.render(m, catalogue) for m in projection.messages.values()]
+
+    alert_id = a.declare(OPERATOR, [KYIV], "air_raid").body["alerts"][0]["id"]
+    b_storage = SQLiteStorage(tmp_path / "b.db")
+    [first] = published()
+    assert Ingester(Service(b_storage, catalogue, outbox=outbox(catalogue))
+                    ).ingest_bytes(first).verdict == "ingested"
+    b_storage.close()
+
+    node = build_node(Settings(db=str(tmp_path / "b.db"), cap_feeds=("http://127.0.0.1:9/",)),
+                      formats=webhook_formats(), catalogue=catalogue)
+    try:
+        assert node.poller is not None
+        ingester = node.poller.ingester
+        assert ingester.index.seq == node.service.state.seq == 1
+        a.update(OPERATOR, alert_id, [{"type": "drones", "level": "yellow"}], "drones")
+        outcome = ingester.ingest_bytes(published()[-1])
+        assert outcome.verdict == "ingested", outcome
+        [alert] = node.service.state.active_alerts()  # the same alert, updated
+        assert [t.type.value for t in alert.threats] == ["drones"]
+    finally:
+        node.close()
+        a.storage.close()
+
+
+def test_no_route_module_registers_a_listener_or_runs_anything() -> None:
+    """What runs beside the routes is the node's: no module of the HTTP application but
+    ``app.py`` (which starts and stops the node) and the server runner touches the follower's
+    listeners or the application's lifecycle hooks. ``ops.py`` is the application's own
+    instrumentation, installed by ``create_app`` over every route: its sampler lives and dies
+    with the application, as the node does."""
+    import ast
+
+    from tests.test_imports import PACKAGE
+
+    hooks = {"listeners", "cleanup_ctx", "on_startup", "on_shutdown", "on_cleanup"}
+    found = []
+    for folder in ("api", "web"):
+        for path in sorted((PACKAGE / folder).glob("*.py")):
+            if path.name in ("app.py", "server.py", "ops.py"):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += [f"{folder}/{path.name}:{node.lineno} .{node.attr}"
+                      for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and node.attr in hooks]
+    assert not found, found

@@ -6,10 +6,10 @@ import json
 import os
 import re
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
+from tests.polling import wait_for
 from tests.regions import KYIV
 from tryvoga.settings import markdown_table
 
@@ -37,15 +37,19 @@ def test_quick_start_make_run_then_the_documented_commands(tmp_path: Path) -> No
         server = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
+
+        def healthy() -> bool:
             assert server.poll() is None, log.read_text()
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
+                    return True
             except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+                return False
+
+        try:
+            wait_for(healthy, "make run to serve", seconds=120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {log.read_text()}") from None
         script = between("quick-start").split("```sh\n", 1)[1].rsplit("```", 1)[0]
         script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,

@@ -3,7 +3,8 @@
 ``build_node(settings, formats=...)`` makes the storage, the service (the one write path, on
 its own writer thread), the log follower (the read side), the stream hub, the CAP projection,
 the wake-ups between processes on one database, the webhook subscriptions and this process's
-delivery worker, and the CAP feed poller. The HTTP application (``api/app.py``
+delivery worker, the CAP feed poller, and the readers of the history store and of the
+proposals. The HTTP application (``api/app.py``
 ``create_app``) only adds routes to a node it is given; ``tryvoga serve`` and the tests build
 through this function.
 
@@ -50,13 +51,18 @@ from tryvoga.domain.events import Event
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
 from tryvoga.domain.state import State
+from tryvoga.ingest.proposals import ProposalDesk
+from tryvoga.ingest.statements.pool import StatementPool
 from tryvoga.live.anchor import anchoring
 from tryvoga.live.follower import Follower, Listener
 from tryvoga.live.hub import Hub
 from tryvoga.live.wake import Waker
 from tryvoga.service import Result, Service
 from tryvoga.settings import Settings
+from tryvoga.storage.history import HistoryReader
 from tryvoga.storage.migrations import open_storage
+from tryvoga.storage.operators import OperatorReader
+from tryvoga.storage.proposals import ProposalReader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +108,15 @@ class Node:
         # Processes on one SQLite file wake each other over Unix datagrams (live/wake.py);
         # nodes on PostgreSQL by LISTEN/NOTIFY (live/notify.py, started in ``start``).
         self.waker = Waker(settings.db if not settings.database_url else ":memory:")
+        # Imported history, for the record's reads; statements and their proposals.
+        self.history = HistoryReader(self.storage.database)
+        self.proposals = ProposalDesk(self.service, self.names,
+                                      ProposalReader(self.storage.database))
+        # Statements are read in a child process of their own, within a deadline, so
+        # that public reads never wait on one (ingest/statements/pool.py).
+        self.statements = StatementPool(catalogue)
+        # Console operators, their sessions and approvals, read apart from the writer.
+        self.operators = OperatorReader(self.storage.database)
         self.webhooks = Webhooks(DeliveryStore(self.storage.database), catalogue,
                                  Policy(settings.webhook_allow_networks))
         self.worker = (DeliveryWorker(DeliveryStore(self.storage.database), settings)
@@ -204,6 +219,10 @@ class Node:
         if self.worker is not None:
             self.worker.store.close()
         self.webhooks.store.close()
+        self.proposals.reader.close()
+        self.statements.close()
+        self.operators.close()
+        self.history.close()
         self.storage.close()
 
 

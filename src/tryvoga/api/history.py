@@ -1,7 +1,7 @@
 """History statistics over live and imported alerts: ``GET /api/v1/history/stats``.
 
-Also holds each worker's reader of the history store (``history_reader``), which the history
-list (``GET /api/v1/history`` in ``native.py``) uses for the imported alerts.
+The node's reader of the history store (``history_reader``) serves the history list too
+(``GET /api/v1/history`` in ``native.py``), for the imported alerts.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from tryvoga.storage.history import HistoryReader
 
 PREFIX = "/api/v1"
 MAX_STATS_REGIONS = 300
-READER = web.AppKey("history_reader", HistoryReader)
 _CACHE = web.AppKey("history_stats_cache", OrderedDict)
 
 
 def history_reader(app: web.Application) -> HistoryReader:
-    return app[READER]
+    return app[CONTEXT].node.history
 
 
 def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
@@ -162,14 +161,7 @@ async def imports(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    reader = HistoryReader(app[CONTEXT].storage.database)
-    app[READER] = reader
     app[_CACHE] = OrderedDict()
-
-    async def close(app: web.Application) -> None:
-        reader.close()
-
-    app.on_cleanup.append(close)
     app.router.add_get(f"{PREFIX}/history/stats", stats)
     app.router.add_get(f"{PREFIX}/history/imports", imports)
 

@@ -9,13 +9,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from tryvoga.api.context import CONTEXT, Context, context_of
+from tryvoga.api.context import Context, context_of
 from tryvoga.api.http import (
     check_fields,
     error_response,
@@ -26,13 +24,10 @@ from tryvoga.api.http import (
 )
 from tryvoga.errors import BadRequest, Unauthorized
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
-from tryvoga.ingest.statements.pool import ReaderBusy, StatementPool
+from tryvoga.ingest.statements.pool import ReaderBusy
 from tryvoga.service import Actor
-from tryvoga.storage.proposals import ProposalReader
 
 PREFIX = "/api/v1"
-DESK = web.AppKey("proposal_desk", ProposalDesk)
-POOL = web.AppKey("statement_pool", StatementPool)
 
 
 def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
@@ -40,7 +35,7 @@ def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
     actor = ctx.actor(request, required=True)
     if actor is None:  # required=True never gives None; this keeps the type exact
         raise Unauthorized("this needs a bearer token", code="token_missing")
-    return ctx, request.app[DESK], actor
+    return ctx, ctx.node.proposals, actor
 
 
 async def ingest_statement(request: web.Request) -> web.Response:
@@ -60,7 +55,7 @@ async def ingest_statement(request: web.Request) -> web.Response:
     checked = desk.check(actor, body.get("text"), body.get("source"), body.get("within"))
     # Read in a process of its own, within a deadline: public reads do not wait on it.
     try:
-        reading = await request.app[POOL].read(checked.text, checked.source, checked.within)
+        reading = await ctx.node.statements.read(checked.text, checked.source, checked.within)
     except ReaderBusy as busy:
         response = error_response(busy)
         response.headers["Retry-After"] = str(busy.retry_after)
@@ -103,17 +98,6 @@ async def reject(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    context = app[CONTEXT]
-    reader = ProposalReader(context.storage.database)
-    app[DESK] = ProposalDesk(context.service, context.names, reader)
-    app[POOL] = StatementPool(context.names.catalogue)
-
-    async def close(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await asyncio.get_running_loop().run_in_executor(None, app[DESK].reader.close)
-        await asyncio.get_running_loop().run_in_executor(None, app[POOL].close)
-
-    app.cleanup_ctx.append(close)
     r = app.router
     r.add_post(f"{PREFIX}/ingest/statement", ingest_statement)
     r.add_get(f"{PREFIX}/proposals", list_proposals)

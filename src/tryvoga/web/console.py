@@ -19,7 +19,7 @@ import asyncio
 import hmac
 import secrets
 import time as clock
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -74,7 +74,7 @@ class Console:
                                    failures=settings.console_lockout_failures,
                                    lockout=settings.console_lockout,
                                    idle=settings.console_session)
-        self.reader = OperatorReader(context.storage.database)
+        self.reader = context.node.operators  # closed with the node
         self.secure = settings.console_secure_cookie
         # The node set the rule's policy on the one Service of this process (tryvoga.node).
         self.policy = context.service.approval_policy
@@ -1104,10 +1104,9 @@ async def update_incident(request: web.Request, who: Who) -> web.Response:
 
 @page
 async def proposals_page(request: web.Request, who: Who) -> web.Response:
-    from tryvoga.api.proposals import DESK
     lang = who.lang
-    desk = request.app[DESK]
     ctx = request.app[CONTEXT]
+    desk = ctx.node.proposals
     records = await ctx.read(desk.list, who.actor, "pending", 200)
     rows = []
     for record in records:
@@ -1135,10 +1134,9 @@ async def proposals_page(request: web.Request, who: Who) -> web.Response:
 
 @page
 async def decide_proposal(request: web.Request, who: Who) -> web.Response:
-    from tryvoga.api.proposals import DESK
     values = await _post(request, who)
-    desk = request.app[DESK]
     ctx = request.app[CONTEXT]
+    desk = ctx.node.proposals
     proposal_id = request.match_info["id"]
     if request.match_info["verb"] == "accept":
         await ctx.command(desk.accept, who.actor, proposal_id)
@@ -1203,14 +1201,7 @@ def _detail(detail: dict[str, Any]) -> str:
 # ---- routes -----------------------------------------------------------------------------------
 
 def add_routes(app: web.Application) -> None:
-    console = Console(app[CONTEXT])
-    app[CONSOLE] = console
-
-    async def close(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await asyncio.get_running_loop().run_in_executor(None, console.reader.close)
-
-    app.cleanup_ctx.append(close)
+    app[CONSOLE] = Console(app[CONTEXT])
     r = app.router
     r.add_get("/console", home)
     r.add_get("/console/login", login_page)
