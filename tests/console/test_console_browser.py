@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Server
+from tests.conftest import Server, start_server, stop_server
 from tests.console.conftest import PASSWORD, SCREENSHOTS, login, shot
 from tests.regions import KYIV
+from tryvoga.domain.regions import load_catalogue
+from tryvoga.operators import Operators
 from tryvoga.storage.sqlite import SQLiteStorage
 
 LVIV = "UA46000000000026241"
@@ -192,6 +196,46 @@ def test_two_person_rule(browser: Browser, console_server: Server) -> None:
     finally:
         for opened in (bob, alice, lviv):
             opened.context.close()
+
+
+def test_an_approval_lapses(browser: Browser, tmp_path: Path) -> None:
+    """Past its time limit a request cannot be approved; nothing goes out."""
+    db = tmp_path / "lapse.db"
+    storage = SQLiteStorage(db)
+    try:
+        desk = Operators(storage, load_catalogue())
+        desk.create("bob", PASSWORD, "operator", ["UA"])
+        desk.create("alice", PASSWORD, "approver", ["UA"])
+    finally:
+        storage.close()
+    server = start_server(tmp_path, "--approval-seconds", "1", db=db)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        login(page, server, "bob")
+        page.goto(server.base + f"/console/declare?sel={KYIV}")
+        fill_details(page, "nuclear", "test")
+        page.click("button.send")
+        expect(page).to_have_url(re.compile(r"/console/approvals/\d+$"))
+        url = page.url
+        page.context.clear_cookies()
+        login(page, server, "alice")
+        def lapsed() -> bool:
+            page.goto(url)
+            return "прострочено" in page.content()
+
+        deadline = time.monotonic() + 30
+        while not lapsed():  # polls with a deadline: it lapses a second after the request
+            assert time.monotonic() < deadline, "the request never lapsed"
+            page.wait_for_timeout(200)
+        expect(page.locator("button.send")).to_have_count(0)
+        csrf = page.locator("input[name=csrf]").first.input_value()
+        late = page.request.post(url + "/approve", form={"csrf": csrf})
+        assert late.status == 409 and "approval_not_pending" in late.text()
+        assert active(server) == []
+    finally:
+        context.close()
+        stop_server(server)
 
 
 def test_login_failures_lock_the_account(page: Page, console_server: Server) -> None:

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from tryvoga import approval
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.domain.events import Event, format_time, now_utc
+from tryvoga.domain.events import Event, format_time, now_utc, parse_time
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentStatus
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound, TryvogaError
@@ -1063,7 +1063,7 @@ async def incidents_page(request: web.Request, who: Who) -> web.Response:
 
 
 def parse_local(time: str) -> str:
-    from tryvoga.domain.events import parse_time
+    """A log time as a datetime-local field's value, in Kyiv time."""
     return parse_time(time).astimezone(KYIV).strftime("%Y-%m-%dT%H:%M")
 
 
