@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-__all__ = ["is_common_word", "is_function_word"]
+__all__ = ["is_common_word", "is_function_word", "load"]
 
 _CYRILLIC = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
 _UKRAINIAN = re.compile(r"[іїєґ]", re.IGNORECASE)
@@ -28,6 +28,12 @@ def _analyzer(lang: str) -> Any:
     import pymorphy3  # type: ignore[import-untyped]  # the package ships no type hints
 
     return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+def load() -> None:
+    """Load both dictionaries now (a reader process does, before it takes statements)."""
+    _analyzer("uk")
+    _analyzer("ru")
 
 
 @functools.lru_cache(maxsize=4096)

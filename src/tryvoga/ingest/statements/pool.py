@@ -56,6 +56,9 @@ def _serve(conn: multiprocessing.connection.Connection, catalogue: Catalogue) ->
     from tryvoga.ingest.statements.drafts import read_statement
 
     names = NameIndex(catalogue)
+    from tryvoga.ingest.statements.morphology import load
+
+    load()  # the dictionaries, before the deadline of the first statement starts counting
     conn.send(("ready", None))
     while True:
         try:
