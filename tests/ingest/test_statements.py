@@ -439,3 +439,15 @@ def test_status_is_confirmed_unless_the_text_says_preliminary(names: NameIndex, 
 def test_the_city_and_the_oblast_named_by_common_nouns(names: NameIndex) -> None:
     answer = read("Харків. У місті та області оголошена повітряна тривога.", names)
     assert kinds(answer) == [("alert", None, KHARKIV_CITY), ("alert", None, KHARKIV_OBLAST)]
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Пожежа у Черкасах.", "Cherkasy"),
+    ("Вибухи в Сумах.", "Sumy"),
+    ("Пожар в Черкассах.", "Cherkasy"),
+    ("Уламки впали у Броварах.", "Brovary"),
+])
+def test_inflected_names_the_index_misses_are_read_in_the_nominative(
+        names: NameIndex, text: str, name: str) -> None:
+    (incident,) = read(text, names)["proposals"]
+    assert names.catalogue[incident["region"]].name_en == name

@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-__all__ = ["is_common_word", "is_function_word"]
+__all__ = ["is_common_word", "is_function_word", "load"]
 
 _CYRILLIC = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
 _UKRAINIAN = re.compile(r"[іїєґ]", re.IGNORECASE)
@@ -28,6 +28,12 @@ def _analyzer(lang: str) -> Any:
     import pymorphy3  # type: ignore[import-untyped]  # the package ships no type hints
 
     return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+def load() -> None:
+    """Load both dictionaries now (a reader process does, before it takes statements)."""
+    _analyzer("uk")
+    _analyzer("ru")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -54,3 +60,34 @@ def _known_as(word: str, parts: frozenset[str]) -> bool:
             if parse.is_known and (parse.tag.POS in parts or "Apro" in parse.tag.grammemes):
                 return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def nominative(text: str) -> str | None:
+    """``text`` with each Ukrainian or Russian word put in the nominative, number kept ("у
+    Черкасах" → "Черкаси", "Кривому Розі" → "Кривий Ріг", "в Черкассах" → "Черкассы"), or
+    None if no word changes: the dictionaries' reading of an inflected place name, for the
+    name index when the name as written finds nothing."""
+    words = text.split()
+    if not words or not all(_CYRILLIC.search(w) for w in words):
+        return None
+    langs = ["uk"] if _UKRAINIAN.search(text) else ["ru"] if _RUSSIAN.search(text) else ["uk",
+                                                                                       "ru"]
+    out: list[str] = []
+    for word in words:
+        best = word
+        for lang in langs:
+            for parse in _analyzer(lang).parse(word.lower()):
+                case = parse.tag.case
+                if case is None or case == "nomn" or parse.tag.POS not in ("NOUN", "ADJF"):
+                    continue
+                wanted = {"nomn"} | ({parse.tag.number} if parse.tag.number else set())
+                inflected = parse.inflect(wanted)
+                if inflected is not None:
+                    best = inflected.word
+                    break
+            if best != word:
+                break
+        out.append(best[:1].upper() + best[1:] if word[:1].isupper() else best)
+    result = " ".join(out)
+    return None if result == text else result

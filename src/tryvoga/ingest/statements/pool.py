@@ -19,9 +19,11 @@ deadline is there for what was not foreseen, not for ordinary statements.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import multiprocessing
 import multiprocessing.connection
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +58,9 @@ def _serve(conn: multiprocessing.connection.Connection, catalogue: Catalogue) ->
     from tryvoga.ingest.statements.drafts import read_statement
 
     names = NameIndex(catalogue)
+    from tryvoga.ingest.statements.morphology import load
+
+    load()  # the dictionaries, before the deadline of the first statement starts counting
     conn.send(("ready", None))
     while True:
         try:
@@ -68,6 +73,11 @@ def _serve(conn: multiprocessing.connection.Connection, catalogue: Catalogue) ->
         except Exception as exc:  # the parent reports it; the child goes on
             answer = ("error", f"{type(exc).__name__}: {exc}")
         conn.send(answer)
+
+
+def _send(conn: multiprocessing.connection.Connection, job: object) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a stopped child: the waiter reports it
+        conn.send(job)
 
 
 @dataclass(slots=True)
@@ -116,9 +126,12 @@ class StatementPool:
         raise ReaderBusy("the statement reader did not start; try again", 5)
 
     def _ask(self, child: _Child, job: tuple[str, str, str | None]) -> tuple[str, Any] | None:
-        """On a waiting thread: the child's answer, or None past the deadline or if it died."""
-        child.conn.send(job)
+        """On a waiting thread: the child's answer, or None past the deadline or if it died.
+        The text is sent by a thread of its own, so that a child that does not read it (a large
+        text fills the pipe) is timed by the same deadline."""
         deadline = time.monotonic() + self.deadline
+        threading.Thread(target=_send, args=(child.conn, job), daemon=True,
+                         name="tryvoga-statement-send").start()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

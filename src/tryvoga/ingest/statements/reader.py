@@ -55,7 +55,7 @@ from tryvoga.ingest.statements.lexicon import (
     WHOLE_COUNTRY,
     WORD,
 )
-from tryvoga.ingest.statements.morphology import is_common_word
+from tryvoga.ingest.statements.morphology import is_common_word, nominative
 from tryvoga.ingest.statements.sentences import MAX_WORD
 
 MAX_CONTEXTS = 8  # the places a district is looked up in: the sentence's and the latest
@@ -218,9 +218,11 @@ class Reader:
 
     # -- places --
 
-    def resolve(self, text: str, district: bool, local: Sequence[str]
+    def resolve(self, text: str, district: bool, local: Sequence[str], *, inflected: bool = True
                 ) -> tuple[Region | None, tuple[Region, ...]]:
-        """One region for ``text``, or none with the candidates; context decides districts."""
+        """One region for ``text``, or none with the candidates; context decides districts.
+        A name that finds nothing as written is tried in the nominative ("у Черкасах",
+        "в Сумах", "у Броварах": pymorphy3's reading of the inflected form)."""
         found = self.names.find(text)
         if not district and found.region is not None and found.region.level in BIG:
             return found.region, ()
@@ -236,6 +238,10 @@ class Reader:
                 near = self._district_like(text, context)
                 if near is not None:
                     return near, ()
+        if inflected and not found.matches:
+            plain = nominative(text)
+            if plain is not None:
+                return self.resolve(plain, district, local, inflected=False)
         return None, found.matches
 
     def _district_like(self, text: str, city: str) -> Region | None:
