@@ -37,7 +37,9 @@ def canonical_json(value: Any) -> str:
 def format_time(moment: datetime) -> str:
     """UTC with milliseconds and Z: the one time format inside the log."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year by hand: strftime writes year 1 as "1", which no ISO-8601 parser reads back.
+    return (f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.")
+            + f"{moment.microsecond // 1000:03d}Z")
 
 
 def parse_time(text: str) -> datetime:
@@ -45,7 +47,10 @@ def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("time must carry a UTC offset, e.g. 2023-05-20T00:41:31+03:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+03:00 is before the first representable time
+        raise ValueError("time is out of range") from None
 
 
 def now_utc() -> str:
