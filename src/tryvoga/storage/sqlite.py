@@ -8,6 +8,7 @@ with the log inside its transaction before deciding anything.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -216,6 +217,19 @@ class SQLiteTransaction:
         return compat_webhooks.Registrations(self._conn)
 
 
+def create_private(path: str) -> None:
+    """Create the database file readable and writable by its owner only (it holds webhook
+    secrets and token hashes); SQLite gives its WAL and shared-memory files the same mode. An
+    existing file keeps the mode it has."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot create database {path}: {exc.strerror}",
+                           code="database_path") from None
+
+
 class SQLiteStorage:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -224,6 +238,7 @@ class SQLiteStorage:
             if not parent.is_dir():
                 raise StorageError(f"cannot open database {self.path}: "
                                    f"folder {parent} does not exist", code="database_path")
+            create_private(self.path)
         try:
             self._write = self._connect()
             self._read = self._connect()
