@@ -135,6 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
             "open connections one client address may hold (streams included); one more is "
             "closed at once; 0: no limit"),
+    Setting("write_queue", "--write-queue", 256, _positive_int,
+            "commands a server process lets wait for its writer; one more is answered 503 "
+            "with Retry-After at once"),
     # Tamper evidence (integrity.py).
     Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
             "serve (and append to) a log whose newest events or recorded head fail the "
@@ -241,6 +244,7 @@ class Settings:
     fast_reads: bool = True
     header_timeout: float = 30.0
     connections_per_address: int = 512
+    write_queue: int = 256
     allow_broken_chain: bool = False
     anchor_file: str = ""
     anchor_interval: float = 60.0

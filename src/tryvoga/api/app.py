@@ -17,7 +17,7 @@ from tryvoga.api import protocol_errors
 from tryvoga.api.http import RenderCache, error_response
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
-from tryvoga.errors import NotFound, TryvogaError, Unauthorized
+from tryvoga.errors import NotFound, Overloaded, TryvogaError, Unauthorized
 from tryvoga.live.follower import Follower
 from tryvoga.service import Actor, Result, Service
 from tryvoga.settings import Settings
@@ -41,10 +41,20 @@ class Context:
         # All commands run on this one thread: one writer per process, and the event loop
         # never waits for a disk flush.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoga-writer")
+        self.waiting = 0  # commands handed to the writer and not yet answered
 
     async def command(self, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+        # Backpressure (issue 15): a command that would wait behind write_queue others is
+        # refused at once, with nothing of it applied, rather than answered seconds later.
+        if self.waiting >= self.settings.write_queue:
+            raise Overloaded(f"{self.waiting} commands are waiting to be written, the most "
+                             "this server queues; try again in a second")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.writer, partial(call, *args, **kwargs))
+        self.waiting += 1
+        try:
+            result = await loop.run_in_executor(self.writer, partial(call, *args, **kwargs))
+        finally:
+            self.waiting -= 1
         # The answer is sent only once the read side has the change: the next read sees it.
         self.follower.advance(result.events)
         if result.replayed or not result.events:

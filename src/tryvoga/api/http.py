@@ -32,7 +32,9 @@ def json_response(body: Any, status: int = 200,
 
 
 def error_response(error: TryvogaError) -> web.Response:
-    return json_response(error.to_json(), status=error.status)
+    retry_after = getattr(error, "retry_after", None)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return json_response(error.to_json(), status=error.status, headers=headers)
 
 
 MAX_JSON_DEPTH = 64  # arrays and objects inside each other; no command needs a tenth of it
