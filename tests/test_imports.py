@@ -18,6 +18,7 @@ ROOMS = {
     "tryvoga.errors": "base",
     "tryvoga.settings": "base",
     "tryvoga.eventloop": "base",
+    "tryvoga.parsing": "base",  # ids and numbers as the edges read them
     "tryvoga.logs": "base",  # log formats and redaction
     "tryvoga.metrics": "base",  # the Prometheus metrics
     "tryvoga.data": "base",  # the packaged data (catalogue, geometry, sirens)

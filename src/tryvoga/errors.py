@@ -10,7 +10,8 @@ Every error answer, from any endpoint, has the one shape
     ├── Forbidden (403)               a token outside its scope
     ├── NotFound (404)                unknown region, alert, incident, path
     ├── Conflict (409)                a change the current state does not allow
-    └── StorageError (500/503)        a database that cannot be used (e.g. newer schema)
+    ├── StorageError (500/503)        a database that cannot be used (e.g. newer schema)
+    └── Overloaded (503)              too many commands waiting: Retry-After says when
 """
 
 from __future__ import annotations
@@ -67,3 +68,14 @@ class Conflict(TryvogaError):
 class StorageError(TryvogaError):
     status = 503
     default_code = "storage_unavailable"
+
+
+class Overloaded(TryvogaError):
+    """More commands wait for the writer than ``--write-queue`` allows: try again later."""
+
+    status = 503
+    default_code = "overloaded"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -51,6 +51,7 @@ from tryvoga.domain.events import Event
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, load_catalogue
 from tryvoga.domain.state import State
+from tryvoga.errors import Overloaded
 from tryvoga.ingest.proposals import ProposalDesk
 from tryvoga.ingest.statements.pool import StatementPool
 from tryvoga.live.anchor import anchoring
@@ -140,6 +141,7 @@ class Node:
         self.follower.listeners.extend(listener for _, listener in self.listeners)
         self.service.listeners.append(self._wake_others)
         self._tasks: list[asyncio.Task[Any]] = []
+        self.waiting = 0  # commands handed to the writer and not yet answered
 
     # ---- the listeners -----------------------------------------------------------------
 
@@ -162,7 +164,16 @@ class Node:
     async def command(self, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
         """A service command on the writer thread; the answer comes once the read side has
         the change, so the next read sees it."""
-        result = await self.write(call, *args, **kwargs)
+        # Backpressure (issue 15): a command that would wait behind --write-queue others is
+        # refused at once, with nothing of it applied, rather than answered seconds later.
+        if self.waiting >= self.settings.write_queue:
+            raise Overloaded(f"{self.waiting} commands are waiting to be written, the most "
+                             "this server queues; try again in a second")
+        self.waiting += 1
+        try:
+            result = await self.write(call, *args, **kwargs)
+        finally:
+            self.waiting -= 1
         self.follower.advance(result.events)
         if result.replayed or not result.events:
             self.follower.advance(self.storage.read_events(self.follower.state.seq))

@@ -165,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
             "open connections one client address may hold (streams included); one more is "
             "closed at once; 0: no limit"),
+    Setting("write_queue", "--write-queue", 256, _positive_int,
+            "commands a server process lets wait for its writer; one more is answered 503 "
+            "with Retry-After at once"),
     # Tamper evidence (integrity.py).
     Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
             "serve (and append to) a log whose newest events or recorded head fail the "
@@ -300,6 +303,7 @@ class Settings:
     fast_reads: bool = default("fast_reads")
     header_timeout: float = default("header_timeout")
     connections_per_address: int = default("connections_per_address")
+    write_queue: int = default("write_queue")
     allow_broken_chain: bool = default("allow_broken_chain")
     anchor_file: str = default("anchor_file")
     anchor_interval: float = default("anchor_interval")

@@ -48,7 +48,7 @@ def rewrite(db: Path, from_seq: int, *, head_too: bool) -> None:
         rows = conn.execute("SELECT seq, time, actor, kind, payload, prev_hash FROM events "
                             "ORDER BY seq").fetchall()
         prev = GENESIS_HASH
-        for seq, time, actor, kind, payload_text, _prev_hash in rows:
+        for seq, time, actor, kind, payload_text, _ in rows:
             if seq < from_seq:
                 prev = conn.execute("SELECT hash FROM events WHERE seq = ?",
                                     (seq,)).fetchone()[0]

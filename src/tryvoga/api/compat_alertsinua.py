@@ -32,6 +32,7 @@ from tryvoga.domain.model import Alert, AlertType, ThreatLevel, alert_level
 from tryvoga.domain.regions import Level, Region
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound, Unauthorized
+from tryvoga.parsing import whole_number
 
 # The by-oblast string's fixed order of location uids (the alerts.in.ua convention).
 OBLAST_ORDER = (29, 8, 4, 9, 28, 10, 11, 12, 13, 31, 14, 15, 16, 27, 17, 18, 19, 5, 30, 20, 21,
@@ -66,8 +67,8 @@ class AlertsInUa:
         return self.gate.context.follower.state
 
     def region(self, raw: str) -> Region:
-        region = (self.ids.catalogue.by_api_id.get(int(raw))
-                  if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None)
+        number = whole_number(raw)
+        region = None if number is None else self.ids.catalogue.by_api_id.get(number)
         if region is None:
             raise NotFound(f"unknown location uid {raw!r}")
         return region

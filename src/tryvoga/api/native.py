@@ -39,6 +39,7 @@ from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, NotFound
+from tryvoga.parsing import whole_number
 from tryvoga.query.records import decode_cursor, history_page, imported_filter
 
 PREFIX = "/api/v1"
@@ -218,7 +219,8 @@ async def get_alert(request: web.Request) -> web.Response:
     ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
-    alert = state.alerts.get(int(raw)) if _ascii_id(raw) else None
+    number = whole_number(raw)
+    alert = None if number is None else state.alerts.get(number)
     if alert is None:
         raise NotFound(f"no alert with id {raw}", code="alert_not_found")
     return json_response({"alert": alert_json(alert, state)})
@@ -354,7 +356,8 @@ async def get_incident(request: web.Request) -> web.Response:
     actor = ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
-    incident = state.incidents.get(int(raw)) if _ascii_id(raw) else None
+    number = whole_number(raw)
+    incident = None if number is None else state.incidents.get(number)
     if incident is None or not (incident.public_at(now_utc()) or (
             actor is not None and actor.may_write(ctx.catalogue, incident.region))):
         raise NotFound(f"no incident with id {raw}", code="incident_not_found")

@@ -24,7 +24,6 @@ registration's secret, which the answer to the POST that made the registration h
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +31,7 @@ from aiohttp import web
 from tryvoga.api import compat_ukrainealarm
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import Models, UkraineAlarm, changed_alert, shown_regions
-from tryvoga.api.http import dumps, json_response
+from tryvoga.api.http import dumps, json_response, parse_json
 from tryvoga.delivery.formats import Payload, Renderer
 from tryvoga.delivery.safety import MAX_URL, Policy
 from tryvoga.delivery.signing import new_secret
@@ -133,10 +132,7 @@ class WebhookEndpoints:
     async def _body(self, request: web.Request) -> tuple[str, tuple[str, ...] | None, bool]:
         """The URL, the region ids (None: every region) and whether ``regionIds`` was given."""
         raw = await request.read()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequest("the body is not valid JSON", status=400) from None
+        body = parse_json(raw) if raw.strip() else None
         if not isinstance(body, dict):
             raise BadRequest('the body must be a JSON object: {"webHookUrl": "https://..."}',
                              status=400)

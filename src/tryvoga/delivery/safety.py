@@ -37,12 +37,15 @@ class Policy:
 
     def allows(self, address: str | IPAddress) -> bool:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if ip.is_unspecified or ip.is_multicast:
-            return False
         if any(ip in network for network in self.allowed):
             return True
+        embedded = embedded_ipv4(ip)
+        if embedded:
+            # Reached through a translator or a tunnel, the IPv4 address is what answers:
+            # it is judged, and every one of them must pass.
+            return all(self.allows(inner) for inner in embedded)
+        if ip.is_unspecified or ip.is_multicast:
+            return False
         return ip.is_global
 
     def why_refused(self, address: str) -> str:
@@ -95,6 +98,30 @@ class Policy:
             raise BadRequest(f"url: {self.why_refused(str(literal))}", field="url",
                              code="webhook_destination_refused")
         return str(url.with_fragment(None))
+
+
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d, and the local-use 64:ff9b:1::/48),
+    6to4 (2002:aabb:ccdd::) and Teredo (server and client); [] for any other."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if any(ip in network for network in NAT64):
+        return [low32]
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:  # not :: nor ::1, which are IPv6's own
+        return [low32]
+    return []
 
 
 def literal_ip(host: str) -> IPAddress | None:

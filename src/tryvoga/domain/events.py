@@ -55,7 +55,9 @@ def canonical_json(value: Any) -> str:
 def format_time(moment: datetime) -> str:
     """UTC with milliseconds and Z: the one time format inside the log."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year by hand: strftime writes year 1 as "1", which no ISO-8601 parser reads back.
+    return (f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.")
+            + f"{moment.microsecond // 1000:03d}Z")
 
 
 def parse_time(text: str) -> datetime:

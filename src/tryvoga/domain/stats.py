@@ -170,7 +170,10 @@ def period_bound(text: str) -> datetime:
     text = text.strip()
     if len(text) == 10:
         midnight = datetime.combine(date.fromisoformat(text), clock_time(0, 0), KYIV)
-        return midnight.astimezone(UTC)
+        try:
+            return midnight.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("date is out of range") from None
     return parse_time(text)
 
 

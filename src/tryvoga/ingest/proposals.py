@@ -23,6 +23,7 @@ from tryvoga.domain.events import Event, canonical_json, now_utc
 from tryvoga.domain.names import NameIndex
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
 from tryvoga.ingest.statements import Reading, read_statement
+from tryvoga.parsing import MAX_ID_DIGITS, whole_number
 from tryvoga.service import Actor, Outcome, Result, Service
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.proposals import STATES, ProposalReader, ProposalRecord
@@ -229,11 +230,11 @@ class ProposalDesk:
     def _record(self, proposal_id: Any) -> ProposalRecord:
         if isinstance(proposal_id, str):
             text = proposal_id.strip()
-            # ASCII digits of an id that can exist: int("10³⁰") fails, 10**30 overflows SQLite.
-            if text.isascii() and text.isdigit() and len(text) <= 15:
-                proposal_id = int(text)
-            elif text.isascii() and text.isdigit():
+            if text.isascii() and text.isdigit() and whole_number(text) is None:
                 raise NotFound(f"no proposal with id {text[:40]}", code="proposal_not_found")
+            proposal_id = whole_number(text)
+        if isinstance(proposal_id, int) and not 0 <= proposal_id < 10**MAX_ID_DIGITS:
+            raise NotFound(f"no proposal with id {proposal_id}", code="proposal_not_found")
         if isinstance(proposal_id, bool) or not isinstance(proposal_id, int):
             raise BadRequest("proposal id must be a whole number", field="id")
         record = self.reader.get(proposal_id)

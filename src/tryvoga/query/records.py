@@ -23,6 +23,7 @@ from tryvoga.domain.render import alert_json, duration_seconds
 from tryvoga.domain.state import State
 from tryvoga.domain.stats import Span
 from tryvoga.errors import BadRequest
+from tryvoga.parsing import whole_number
 from tryvoga.storage.history import HistoryFilter, HistoryReader, ImportedAlert
 
 Cursor = tuple[str, int, int]
@@ -68,10 +69,11 @@ def encode_cursor(key: Cursor) -> str:
 def decode_cursor(raw: str) -> Cursor:
     try:
         started, ident = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        number = int(ident[1:] if ident.startswith("h") else ident)
-        if not 0 <= number < 2**63:  # no record has such an id (and SQLite cannot hold it)
+        rank = IMPORTED if ident.startswith("h") else LIVE
+        number = whole_number(ident[1:] if rank == IMPORTED else ident)
+        if number is None:  # a number SQLite cannot hold, or not one at all
             raise ValueError(ident)
-        return started, IMPORTED if ident.startswith("h") else LIVE, number
+        return started, rank, number
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("cursor is not one this server gave out", field="cursor",
                          status=400) from None

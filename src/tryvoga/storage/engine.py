@@ -24,6 +24,7 @@ On PostgreSQL a connection failure (the server restarting or unreachable) become
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -160,6 +161,19 @@ class SQLiteSession:
         self.conn.raw.close()
 
 
+def create_private(path: str) -> None:
+    """Create the database file readable and writable by its owner only (it holds webhook
+    secrets and token hashes); SQLite gives its WAL and shared-memory files the same mode. An
+    existing file keeps the mode it has."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot create database {path}: {exc.strerror}",
+                           code="database_path") from None
+
+
 class SQLiteDatabase:
     dialect = "sqlite"
 
@@ -170,6 +184,7 @@ class SQLiteDatabase:
             if not parent.is_dir():
                 raise StorageError(f"cannot open database {self.path}: "
                                    f"folder {parent} does not exist", code="database_path")
+            create_private(self.path)
 
     @property
     def name(self) -> str:

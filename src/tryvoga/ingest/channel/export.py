@@ -99,7 +99,7 @@ def _post_time(item: dict[str, Any], prefix: str) -> str:
     if unix is not None:
         try:
             return format_time(datetime.fromtimestamp(int(unix), UTC))
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             raise BadRequest(f"{prefix}date_unixtime must be seconds since 1970",
                              field=prefix + "date_unixtime") from None
     date = item.get("date")
