@@ -32,7 +32,11 @@ def json_response(body: Any, status: int = 200,
 
 
 def error_response(error: TryvogaError) -> web.Response:
-    return json_response(error.to_json(), status=error.status)
+    response = json_response(error.to_json(), status=error.status)
+    retry_after = getattr(error, "retry_after", None)  # e.g. the database is unreachable
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
