@@ -27,7 +27,7 @@ from tryvoga.domain.regions import load_catalogue
 from tryvoga.errors import TryvogaError
 from tryvoga.service import Service
 from tryvoga.settings import Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 
 def _get(url: str) -> bytes:
@@ -94,7 +94,7 @@ def ingest_cap(sources: tuple[str, ...], db: str | None) -> None:
     failed = False
     try:
         settings = Settings.load(db=db)
-        storage = SQLiteStorage(settings.db)
+        storage = open_storage(settings.db, settings.database_url)
     except TryvogaError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -376,6 +376,16 @@ def is_postgres_url(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://"))
 
 
+def own_database(source: str | Path | Database) -> tuple[Database, bool]:
+    """The database a store or reader was given: a PostgreSQL URL or an SQLite path (opened
+    here, so the caller closes it: True), or a database already open (False)."""
+    if isinstance(source, str) and is_postgres_url(source):
+        return PostgresDatabase(source), True
+    if isinstance(source, str | Path):
+        return SQLiteDatabase(source), True
+    return source, False
+
+
 def open_database(db: str | Path, database_url: str = "") -> SQLiteDatabase | PostgresDatabase:
     """The database the settings name: PostgreSQL when a URL is given, else the SQLite file."""
     if database_url:
