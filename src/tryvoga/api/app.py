@@ -49,7 +49,11 @@ class Context:
         # The answer is sent only once the read side has the change: the next read sees it.
         self.follower.advance(result.events)
         if result.replayed or not result.events:
-            self.follower.advance(self.storage.read_events(self.follower.state.seq))
+            since = self.follower.state.seq
+            if self.storage.remote:  # a database across the network: off the event loop
+                self.follower.advance(await self.read(self.storage.read_events, since))
+            else:
+                self.follower.advance(self.storage.read_events(since))
         return result
 
     async def read(self, call: Callable[..., T], *args: Any) -> T:
