@@ -177,3 +177,60 @@ def test_a_database_that_goes_away(tmp_path: Path) -> None:
             stored = [json.loads(r[0])["alert_id"] for r in conn.execute(
                 "SELECT payload FROM events WHERE kind = 'alert.declared' ORDER BY seq")]
         assert stored == acknowledged
+
+
+def test_webhook_workers_on_three_nodes_deliver_each_event_once(tmp_path: Path) -> None:
+    from ..conftest import free_port
+    from ..delivery.test_processes import RECEIVER, port_open
+
+    port = free_port()
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text("{}", "utf-8")
+    out = tmp_path / "received.jsonl"
+    with (tmp_path / "receiver.log").open("wb") as log:
+        receiver = subprocess.Popen([sys.executable, str(RECEIVER), str(port), str(out),
+                                     str(secrets_file), "--delay", "0.005"], stdout=log,
+                                    stderr=subprocess.STDOUT)
+    started: list[Server] = []
+    try:
+        until(lambda: port_open(port), "the receiver listens")
+        with fresh_database() as url:
+            migrate(url)
+            token = create_token(url)
+            for _ in range(3):
+                started.append(start_node(tmp_path, url, token,
+                                          "--webhook-allow-networks", "127.0.0.0/8"))
+            made = started[0].post("/api/v1/webhooks",
+                                   {"url": f"http://127.0.0.1:{port}/hook"})
+            assert made.status == 201, made.body
+            secrets_file.write_text(json.dumps({made.json()["webhook"]["id"]:
+                                                made.json()["secret"]}), "utf-8")
+            for index in range(12):
+                node = started[index % 3]
+                assert node.post("/api/v1/alerts", {"regions": [KYIV],
+                                                    "type": "air_raid"}).status == 201
+                assert node.post("/api/v1/alerts/end", {"region": KYIV,
+                                                        "type": "air_raid"}).status == 200
+
+            def records() -> list[dict[str, object]]:
+                lines = out.read_text("utf-8").splitlines() if out.exists() else []
+                return [json.loads(line) for line in lines if line.endswith("}")]
+
+            until(lambda: len(records()) >= 24, "every event delivered", deadline=120)
+            import psycopg
+
+            with psycopg.connect(url) as conn:
+                attempts = conn.execute("SELECT delivery, count(*), count(DISTINCT worker) "
+                                        "FROM webhook_attempts GROUP BY delivery").fetchall()
+                states = conn.execute("SELECT state, count(*) FROM webhook_deliveries "
+                                      "GROUP BY state").fetchall()
+            got = records()
+            assert len(got) == 24 and len({r["event_id"] for r in got}) == 24
+            assert all(r["signature_ok"] for r in got)
+            assert len(attempts) == 24 and all(n == 1 for _, n, _ in attempts)
+            assert states == [("delivered", 24)]
+    finally:
+        for node in started:
+            stop_server(node)
+        receiver.terminate()
+        receiver.wait(timeout=10)
