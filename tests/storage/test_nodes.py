@@ -134,6 +134,7 @@ def test_a_database_that_goes_away(tmp_path: Path) -> None:
         name = direct.rpartition("/")[2]
         proxy = Proxy(("127.0.0.1", 5432))
         node = start_node(tmp_path, proxy.url(name), token)
+        other = start_node(tmp_path, direct, token)  # a node that keeps its database
         try:
             acknowledged = []
             first = node.post("/api/v1/alerts", {"regions": [KYIV], "type": "air_raid"})
@@ -166,11 +167,19 @@ def test_a_database_that_goes_away(tmp_path: Path) -> None:
 
             until(retried, "the node reconnected by itself")
             assert set(answers) <= {201, 503}
+            # It follows the other node's writes again (its LISTEN and its poll are back).
+            third = other.post("/api/v1/alerts", {"regions": [OBLASTS[1]],
+                                                  "type": "air_raid"})
+            assert third.status == 201
+            acknowledged.append(third.json()["alerts"][0]["id"])
+            until(lambda: node.get("/api/v1/status", token=None).body
+                  == other.get("/api/v1/status", token=None).body, "the node follows again")
         finally:
             stop_server(node)
+            stop_server(other)
             proxy.close()
         checked = verify(direct)
-        assert checked.returncode == 0 and "ok: 2 events" in checked.stdout, checked.stdout
+        assert checked.returncode == 0 and "ok: 3 events" in checked.stdout, checked.stdout
         import psycopg
 
         with psycopg.connect(direct) as conn:

@@ -319,8 +319,13 @@ class PostgresDatabase:
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, configure=configure,
             check=ConnectionPool.check_connection, reconnect_timeout=10.0,
+            # A server that stops answering (a network partition rather than a refusal) is
+            # noticed within seconds: TCP keepalives, and unacknowledged data aborts the
+            # connection after TCP_USER_TIMEOUT.
             kwargs={"connect_timeout": max(1, int(connect_timeout)),
-                    "application_name": "tryvoga"},
+                    "application_name": "tryvoga", "keepalives": 1, "keepalives_idle": 5,
+                    "keepalives_interval": 2, "keepalives_count": 3,
+                    "tcp_user_timeout": 5000},
             name="tryvoga")
         try:
             self.pool.open(wait=True, timeout=connect_timeout)
