@@ -20,6 +20,10 @@ from .nodes import Proxy, create_token, migrate, start_node, verify
 OBLASTS = ["UA05000000000010236", "UA07000000000024379", "UA12000000000090473",
            "UA14000000000091971", "UA18000000000041385", "UA21000000000011690"]
 ROOT = Path(__file__).resolve().parents[2]
+# Projections every node must serve byte for byte alike at the same version.
+SAME_EVERYWHERE = ["/api/v1/status", "/api/v1/alerts/active", "/api/v1/history?limit=20",
+                   "/cap/feed.atom", "/v1/alerts/active.json", "/api/v3/alerts",
+                   "/api/v1/events?since=0&limit=100"]
 
 
 @pytest.fixture
@@ -30,7 +34,9 @@ def nodes(tmp_path: Path) -> Iterator[tuple[str, list[Server]]]:
         token = create_token(url)
         try:
             for _ in range(3):
-                started.append(start_node(tmp_path, url, token))
+                # The CAP feeds' links are absolute: one public URL for all nodes.
+                started.append(start_node(tmp_path, url, token, "--cap-base-url",
+                                          "https://warnings.example.org"))
             yield url, started
         finally:
             for node in started:
@@ -122,9 +128,11 @@ def test_many_processes_on_three_nodes_one_history(nodes: tuple[str, list[Server
     # And every node serves the same bytes for the same version.
     until(lambda: {s.get("/api/v1/status", token=None).json()["version"]
                    for s in servers} == {expected}, "every node caught up")
-    answers = [s.get("/api/v1/status", token=None) for s in servers]
-    assert len({a.headers["ETag"] for a in answers}) == 1
-    assert len({a.body for a in answers}) == 1
+    for path in SAME_EVERYWHERE:
+        answers = [s.get(path, token=None) for s in servers]
+        assert {a.status for a in answers} == {200}, path
+        assert len({a.body for a in answers}) == 1, path
+        assert len({a.headers.get("ETag") for a in answers}) == 1, path
 
 
 def test_a_database_that_goes_away(tmp_path: Path) -> None:
