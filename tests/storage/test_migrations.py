@@ -107,3 +107,14 @@ def test_migrate_data_copies_and_verifies_both_sides(tmp_path: Path,
         refused = subprocess.run([*CLI, "migrate-data", "--from", str(db), "--to", url],
                                  capture_output=True, text=True, timeout=120)
         assert refused.returncode != 0 and "BROKEN" in refused.stderr
+
+
+def test_an_unreachable_database_is_named_without_its_password() -> None:
+    url = "postgresql://tryvoga:s3cret-pw@127.0.0.1:1/tryvoga"
+    for args in (["serve", "--port", "0", "--database-url", url],
+                 ["migrate", "--database-url", url], ["verify", "--database-url", url]):
+        result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert "s3cret-pw" not in result.stdout + result.stderr
+        assert "postgresql://tryvoga@127.0.0.1:1/tryvoga" in result.stderr
+        assert "Traceback" not in result.stderr
