@@ -233,9 +233,16 @@ def test_webhook_workers_on_three_nodes_deliver_each_event_once(tmp_path: Path) 
                 lines = out.read_text("utf-8").splitlines() if out.exists() else []
                 return [json.loads(line) for line in lines if line.endswith("}")]
 
-            until(lambda: len(records()) >= 24, "every event delivered", deadline=120)
             import psycopg
 
+            def written_back() -> bool:  # workers record their attempts in batches
+                with psycopg.connect(url) as conn:
+                    row = conn.execute("SELECT count(*) FROM webhook_deliveries "
+                                       "WHERE state = 'delivered'").fetchone()
+                return row is not None and row[0] >= 24
+
+            until(lambda: len(records()) >= 24 and written_back(), "every event delivered",
+                  deadline=120)
             with psycopg.connect(url) as conn:
                 attempts = conn.execute("SELECT delivery, count(*), count(DISTINCT worker) "
                                         "FROM webhook_attempts GROUP BY delivery").fetchall()
