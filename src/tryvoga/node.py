@@ -176,7 +176,11 @@ class Node:
             self.waiting -= 1
         self.follower.advance(result.events)
         if result.replayed or not result.events:
-            self.follower.advance(self.storage.read_events(self.follower.state.seq))
+            since = self.follower.state.seq
+            if self.storage.remote:  # a database across the network: off the event loop
+                self.follower.advance(await self.read(self.storage.read_events, since))
+            else:
+                self.follower.advance(self.storage.read_events(since))
         return result
 
     async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -341,7 +341,10 @@ class Service:
         except BaseException:
             if appended:
                 # The transaction was rolled back after events were applied in memory.
-                self.state = self._rebuild()
+                try:
+                    self.state = self._rebuild()
+                except Exception:  # the database is unreachable: the next command's
+                    self.state = State(self.catalogue)  # transaction reads the whole log
             raise
         finally:
             if caught_up:

@@ -242,3 +242,42 @@ def test_a_newer_schema_is_refused(backend: Backend) -> None:
     with pytest.raises(StorageError) as info:
         backend.open()
     assert info.value.code == "schema_too_new"
+
+
+def test_delivery_bookkeeping(backend: Backend, catalogue: Catalogue) -> None:
+    from tryvoga.storage.webhooks import Outcome
+
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
+    store = DeliveryStore(backend.database())
+    hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
+    webhook_id = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})[1]["webhook"]["id"]
+    for _ in range(2):
+        service.declare(ADMIN, [KYIV], "air_raid")
+        service.end(ADMIN, region=KYIV, type_="air_raid")
+    now = 1_000.0
+    claimed = store.claim("w1", 1e12, 1e12 + 60, 10)
+    assert len(claimed) == 4 and store.lease_owners(1e12) == ["w1"]
+
+    def outcome(index: int, delivered: bool, give_up: bool = False) -> Outcome:
+        c = claimed[index]
+        return Outcome(delivery=c.id, webhook=c.webhook, event_seq=c.event_seq, owner="w1",
+                       time="2026-01-01T00:00:00.000Z", status=200 if delivered else 500,
+                       latency_ms=1.5, error=None if delivered else "HTTP 500",
+                       delivered=delivered, give_up=give_up, next_due=now + 10, worker="w1")
+
+    disabled = store.record([outcome(0, True), outcome(1, False)], now, 86400.0,
+                            "2026-01-01T00:00:00.000Z", "worker")
+    assert disabled == []
+    counts = store.counts(webhook_id)
+    assert counts["delivered"] == 1 and counts["pending"] == 3
+    attempts = store.attempts(webhook_id, 10)
+    assert [a["status"] for a in attempts] == [500, 200]
+    assert attempts[0]["next_attempt"] == now + 10 and attempts[1]["next_attempt"] is None
+    assert store.next_due() == now + 10
+    assert store.release(["w1"], now) == 2  # the two still leased to w1 fall due now
+    assert store.prune(now + 1) == 1  # the delivered one, finished before then
+    assert store.counts(webhook_id)["delivered"] == 0
+    assert store.set_status(webhook_id, "deleted", "gone", "2026-01-01T00:00:01.000Z",
+                            "admin", "webhook.deleted")
+    assert store.counts(webhook_id)["cancelled"] == 3
+    store.close()

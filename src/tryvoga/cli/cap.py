@@ -26,7 +26,7 @@ from tryvoga.cap.sources import (
 from tryvoga.cli.kit import new_service
 from tryvoga.errors import TryvogaError
 from tryvoga.settings import Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 
 def _get(url: str) -> bytes:
@@ -93,7 +93,7 @@ def ingest_cap(sources: tuple[str, ...], db: str | None) -> None:
     failed = False
     try:
         settings = Settings.load(db=db)
-        storage = SQLiteStorage(settings.db)
+        storage = open_storage(settings.db, settings.database_url)
     except TryvogaError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tryvoga.settings import Settings
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 
 @click.group()
@@ -24,7 +24,8 @@ def webhooks(as_json: bool, db: str | None) -> None:
 
     @friendly
     def run() -> None:
-        storage = SQLiteStorage(Settings.load(db=db).db)
+        settings = Settings.load(db=db)
+        storage = open_storage(settings.db, settings.database_url)
         try:
             with storage.writer() as tx:
                 registrations = tx.ukrainealarm_registrations()

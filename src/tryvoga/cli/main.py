@@ -99,6 +99,9 @@ def serve(**flags: str | None) -> None:
     settings = Settings.load(None, **flags)
     if settings.workers < 1:
         raise BadRequest("--workers must be at least 1")
+    if settings.demo and settings.database_url:
+        raise BadRequest("--demo is for an SQLite file (a trial installation), not for "
+                         "--database-url")
     # Open once here so that a bad or too-new database (or a PostgreSQL schema other than
     # this version's), a broken chain, or a bad signing key, stops us with a clear line
     # before any fork.

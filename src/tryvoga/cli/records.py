@@ -49,7 +49,7 @@ from tryvoga.query.records import history_page, imported_filter, spans
 from tryvoga.service import OPERATOR, Service
 from tryvoga.settings import Settings
 from tryvoga.storage.history import HistoryReader
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,8 +60,8 @@ MAX_HISTORY_LIMIT = 5000  # as GET /api/v1/history
 def opened(db: str | None) -> Iterator[tuple[Service, HistoryReader]]:
     """The service and a history reader on one database (migrated by opening the storage)."""
     settings = Settings.load(db=db)
-    storage = SQLiteStorage(settings.db)
-    reader = HistoryReader(settings.db)
+    storage = open_storage(settings.db, settings.database_url)
+    reader = HistoryReader(storage.database)
     try:
         yield new_service(storage), reader
     finally:
@@ -427,7 +427,8 @@ def history_items(state: State, db: str | None, region: str | None, type_: str |
             if (region is None or state.catalogue.is_within(a.region, region))
             and (alert_type is None or a.type is alert_type)]
     where = imported_filter(state.catalogue, region, alert_type, None, None, None)
-    reader = HistoryReader(Settings.load(db=db).db)
+    settings = Settings.load(db=db)
+    reader = HistoryReader(settings.database_url or settings.db)
     try:
         rows = [] if where is None else reader.page(where, None, limit + 1)
     finally:

@@ -22,8 +22,8 @@ from tryvoga.errors import BadRequest
 from tryvoga.ingest.proposals import ProposalDesk, proposal_json
 from tryvoga.service import OPERATOR
 from tryvoga.settings import Settings
+from tryvoga.storage.migrations import open_storage
 from tryvoga.storage.proposals import ProposalReader
-from tryvoga.storage.sqlite import SQLiteStorage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,8 +31,8 @@ R = TypeVar("R")
 @contextmanager
 def open_desk(db: str | None) -> Iterator[ProposalDesk]:
     settings = Settings.load(db=db)
-    storage = SQLiteStorage(settings.db)
-    reader = ProposalReader(settings.db)
+    storage = open_storage(settings.db, settings.database_url)
+    reader = ProposalReader(storage.database)
     try:
         catalogue = load_catalogue()
         yield ProposalDesk(new_service(storage), NameIndex(catalogue), reader)

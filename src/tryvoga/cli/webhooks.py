@@ -31,7 +31,7 @@ R = TypeVar("R")
 @contextlib.contextmanager
 def open_webhooks(db: str | None) -> Iterator[Webhooks]:
     settings = Settings.load(db=db)
-    store = DeliveryStore(settings.db)
+    store = DeliveryStore(settings.database_url or settings.db)
     try:
         yield Webhooks(store, load_catalogue(), Policy(settings.webhook_allow_networks))
     finally:
@@ -157,8 +157,8 @@ def worker(**flags: str | None) -> None:
     workers; any number of them can share one database)."""
     settings = Settings.load(None, **flags)
     logs.configure(settings.log_level, settings.log_format)  # redacted, text or JSON
-    store = DeliveryStore(settings.db)
-    click.echo(f"delivering webhooks from {settings.db} ({settings.webhook_concurrency} in "
+    store = DeliveryStore(settings.database_url or settings.db)
+    click.echo(f"delivering webhooks from {store.path} ({settings.webhook_concurrency} in "
                "flight at most); stop with Ctrl-C or SIGTERM", err=True)
 
     async def run() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from tryvoga.domain.events import Event
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
+from tryvoga.errors import StorageError
 from tryvoga.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class Follower:
     async def run(self, interval: float) -> None:
         """Follow appends by other processes until cancelled: at once when woken, and at
         least every ``interval`` seconds in case a wake-up was lost."""
+        failing = False
         while True:
             self.heartbeat = time.monotonic()
             self._changed.clear()
@@ -94,6 +96,13 @@ class Follower:
                     self.advance(await loop.run_in_executor(None, self._fetch))
                 else:
                     self.poll()
+                if failing:
+                    log.warning("following the log again")
+                failing = False
+            except StorageError as exc:  # e.g. the database is unreachable: said once
+                if not failing:
+                    log.warning("following the log failed (%s); retrying", exc.message)
+                failing = True
             except Exception:
                 log.exception("following the log failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 from tryvoga.storage import webhooks as sql
 from tryvoga.storage.base import IdempotencyRecord, WebhookRecord
-from tryvoga.storage.engine import Conn, Database, SQLiteDatabase
+from tryvoga.storage.engine import (
+    Conn,
+    Database,
+    PostgresDatabase,
+    is_postgres_url,
+    own_database,
+)
 from tryvoga.storage.sqlite import SQLiteStorage, SQLiteTransaction
 
 T = TypeVar("T")
@@ -25,19 +31,28 @@ T = TypeVar("T")
 
 class DeliveryStore:
     def __init__(self, source: str | Path | Database, *, migrate: bool = True) -> None:
-        """``source``: an SQLite file (created or upgraded unless ``migrate`` is false), or
-        the database a server already has open, whose schema it checked."""
-        if isinstance(source, str | Path):
-            if migrate:
-                SQLiteStorage(source).close()  # creates or upgrades the schema, or refuses
-            source = SQLiteDatabase(source)
-        self.database = source
-        self.path = source.name
-        self._session = source.session()
+        """``source``: an SQLite file (created or upgraded unless ``migrate`` is false), a
+        PostgreSQL URL (its schema checked), or the database a server already has open,
+        whose schema it checked."""
+        if isinstance(source, str | Path) and not is_postgres_url(str(source)) and migrate:
+            SQLiteStorage(source).close()  # creates or upgrades the schema, or refuses
+        self.database, self._owned = own_database(source)
+        if self._owned and isinstance(self.database, PostgresDatabase):
+            from tryvoga.storage.postgres import check_schema
+
+            try:
+                check_schema(self.database)
+            except BaseException:
+                self.database.close()
+                raise
+        self.path = self.database.name
+        self._session = self.database.session()
         self._data_version: int | None = None
 
     def close(self) -> None:
         self._session.close()
+        if self._owned:
+            self.database.close()
 
     @contextmanager
     def transaction(self, *, exclusive: bool = True) -> Iterator[Conn]:

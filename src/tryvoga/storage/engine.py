@@ -334,8 +334,13 @@ class PostgresDatabase:
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, configure=configure,
             check=ConnectionPool.check_connection, reconnect_timeout=10.0,
+            # A server that stops answering (a network partition rather than a refusal) is
+            # noticed within seconds: TCP keepalives, and unacknowledged data aborts the
+            # connection after TCP_USER_TIMEOUT.
             kwargs={"connect_timeout": max(1, int(connect_timeout)),
-                    "application_name": "tryvoga"},
+                    "application_name": "tryvoga", "keepalives": 1, "keepalives_idle": 5,
+                    "keepalives_interval": 2, "keepalives_count": 3,
+                    "tcp_user_timeout": 5000},
             name="tryvoga")
         try:
             self.pool.open(wait=True, timeout=connect_timeout)
@@ -389,6 +394,16 @@ class PostgresDatabase:
 
 def is_postgres_url(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://"))
+
+
+def own_database(source: str | Path | Database) -> tuple[Database, bool]:
+    """The database a store or reader was given: a PostgreSQL URL or an SQLite path (opened
+    here, so the caller closes it: True), or a database already open (False)."""
+    if isinstance(source, str) and is_postgres_url(source):
+        return PostgresDatabase(source), True
+    if isinstance(source, str | Path):
+        return SQLiteDatabase(source), True
+    return source, False
 
 
 def open_database(db: str | Path, database_url: str = "") -> SQLiteDatabase | PostgresDatabase:

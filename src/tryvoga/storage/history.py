@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tryvoga.storage.engine import Conn, Database, SQLiteDatabase
+from tryvoga.storage.engine import Conn, Database, own_database
 
 MIGRATION: list[str] = [
     """CREATE TABLE history_imports (
@@ -190,16 +190,19 @@ class HistoryFilter:
 
 class HistoryReader:
     """Read-only queries on the history store, on a session of its own: an SQLite file's
-    path, or the database a server already has open (``storage/engine.py``)."""
+    path, a PostgreSQL URL, or the database a server already has open (``storage/engine.py``)."""
 
     def __init__(self, source: str | Path | Database) -> None:
-        database = SQLiteDatabase(source) if isinstance(source, str | Path) else source
+        database, self._owned = own_database(source)  # a path, a PostgreSQL URL, or open
+        self._database = database
         self.path = database.name
         self.dialect = database.dialect
         self._session = database.session()
 
     def close(self) -> None:
         self._session.close()
+        if self._owned:
+            self._database.close()
 
     def _rows(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         with self._session.read() as conn:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tryvoga.storage.engine import Conn, Database, SQLiteDatabase
+from tryvoga.storage.engine import Conn, Database, own_database
 
 MIGRATION: list[str] = [
     """CREATE TABLE statements (
@@ -131,8 +131,9 @@ class ProposalReader:
     """Reads proposals on a connection of its own."""
 
     def __init__(self, source: str | Path | Database) -> None:
-        database = SQLiteDatabase(source) if isinstance(source, str | Path) else source
-        self._session = database.session()
+        # an SQLite path, a PostgreSQL URL, or a database already open
+        self._database, self._owned = own_database(source)
+        self._session = self._database.session()
 
     def get(self, proposal_id: int) -> ProposalRecord | None:
         with self._session.read() as conn:
@@ -151,3 +152,5 @@ class ProposalReader:
 
     def close(self) -> None:
         self._session.close()
+        if self._owned:
+            self._database.close()

@@ -171,12 +171,12 @@ def _copy(source: SQLiteStorage, database: PostgresDatabase,
                                  [row[1:] for row in chunk])
                 total += len(chunk)
                 last = chunk[-1][0]
-            if "id" in columns:
-                # Identity columns go on after the highest id copied.
-                conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false) "
-                    f"WHERE pg_get_serial_sequence('{table}', 'id') IS NOT NULL")
+            sequence = conn.execute("SELECT pg_get_serial_sequence(?, 'id')",
+                                    (table,)).fetchone() if "id" in columns else None
+            if sequence is not None and sequence[0] is not None:
+                # An identity column goes on after the highest id copied.
+                conn.execute(f"SELECT setval(?, COALESCE((SELECT MAX(id) FROM {table}), 0) "
+                             "+ 1, false)", (sequence[0],))
             counts[table] = total
             progress(f"copied {table}: {total} rows")
         for key_name in ("head", "webhooks_version"):
