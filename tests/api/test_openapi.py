@@ -141,6 +141,7 @@ def test_every_documented_path_answers_as_its_schema_says(srv: Server) -> None:
     call("get", f"{v1}/regions", f"{v1}/regions?level=oblast&limit=5")
     call("get", f"{v1}/regions/{{code}}", f"{v1}/regions/{KYIV}")
     call("get", f"{v1}/status")
+    call("get", f"{v1}/head")
     call("get", f"{v1}/history", f"{v1}/history?limit=20")
     imported = srv.get(f"{v1}/history?imported=true&limit=3").json()["alerts"]
     assert imported and imported[0]["imported"] is True
