@@ -330,6 +330,8 @@ def test_phone_viewport(browser: Browser, console_server: Server) -> None:
 
 def test_accessibility(page: Page, console_server: Server) -> None:
     server = console_server
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
     page.goto(server.base + "/console/login")
     axe_check(page, "login")
     login(page, server, "alice")
@@ -351,3 +353,4 @@ def test_accessibility(page: Page, console_server: Server) -> None:
     page.click("a.lang")
     axe_check(page, "audit-en")
     assert SCREENSHOTS.is_dir()
+    assert hosts == {server.base.split("/")[2]}  # nothing fetched from anywhere else

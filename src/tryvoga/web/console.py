@@ -310,8 +310,8 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, v
                         secure=secure, max_age=max_age)
 
 
-async def login_form(request: web.Request, *, status: int = 200, message: str = ""
-                     ) -> web.Response:
+async def login_form(request: web.Request, *, status: int = 200, message: str = "",
+                     name: str = "") -> web.Response:
     lang = _lang(request)
     token = secrets.token_urlsafe(32)
     next_path = request.query.get("next", "/console")
@@ -320,8 +320,8 @@ async def login_form(request: web.Request, *, status: int = 200, message: str = 
         f'<input type="hidden" name="csrf" value="{token}">'
         f'<input type="hidden" name="next" value="{h(next_path)}">'
         f'<label for="name">{h(t(lang, "name"))}</label>'
-        '<input id="name" name="name" autocomplete="username" required autofocus '
-        'maxlength="64">'
+        f'<input id="name" name="name" autocomplete="username" required autofocus '
+        f'maxlength="64" value="{h(name)}">'
         f'<label for="password">{h(t(lang, "password"))}</label>'
         '<input id="password" name="password" type="password" required '
         'autocomplete="current-password" maxlength="1024">'
@@ -353,7 +353,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         done = await asyncio.get_running_loop().run_in_executor(
             None, console.operators.login, console.reader, name, password, remote)
     except LoginRefused as exc:
-        return await login_form(request, status=401, message=t(lang, exc.code))
+        return await login_form(request, status=401, message=t(lang, exc.code), name=name)
     next_path = str(form.get("next", "/console"))
     if not next_path.startswith("/console") or next_path.startswith("/console/login"):
         next_path = "/console"
