@@ -58,6 +58,14 @@ class Actor:
     name: str
     scopes: tuple[str, ...] = (COUNTRY,)
     write: bool = True
+    token: str | None = None  # the token's id; None for the CLI and the ingesters
+
+    @property
+    def principal(self) -> str:
+        """Who owns what this actor makes (idempotency keys, webhooks, registrations): the
+        token's id, so a new token that reuses a revoked one's name inherits nothing of it;
+        the name for actors without a token."""
+        return f"token:{self.token}" if self.token else self.name
 
     def may_write(self, catalogue: Catalogue, region: str) -> bool:
         return self.write and any(catalogue.is_within(region, s) for s in self.scopes)
@@ -241,7 +249,8 @@ class Service:
             with self.storage.writer() as tx:
                 caught_up = tx.events_since(self.state.seq)
                 self.state.apply_all(caught_up)
-                key = None if idempotency_key is None else f"{actor.name}\x1f{idempotency_key}"
+                key = (None if idempotency_key is None
+                       else f"{actor.principal}\x1f{idempotency_key}")
                 if key is not None:
                     record = tx.idempotency_get(key)
                     if record is not None:
@@ -666,7 +675,7 @@ class Service:
         record = self.storage.token_by_hash(hash_token(secret.strip()))
         if record is None or record.revoked is not None:
             raise Unauthorized("unknown or revoked token", code="token_invalid")
-        return Actor(record.name, record.scopes, record.write)
+        return Actor(record.name, record.scopes, record.write, record.id)
 
 
 __all__ = ["OPERATOR", "Actor", "Result", "Service", "hash_token", "parse_threats"]

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tryvoga.domain.events import Kind, NewEvent, format_time, parse_time
+from tryvoga.domain.events import Event, Kind, NewEvent, format_time, parse_time
 from tryvoga.domain.model import (
     AlertStatus,
     AlertType,
@@ -76,6 +76,7 @@ from tryvoga.domain.state import State
 from tryvoga.errors import BadRequest, TryvogaError
 from tryvoga.ingest.files import read_text
 from tryvoga.service import Actor, Decision, Result, Service
+from tryvoga.storage.base import WriteTransaction
 
 KYIV = ZoneInfo("Europe/Kyiv")
 DEFAULT_CHANNEL = "air_alert_ua"
@@ -830,7 +831,15 @@ class ChannelIngest:
         key = f"post:{post.id}"
         if set(actor.scopes) != {COUNTRY}:
             key += ":scope:" + ",".join(sorted(actor.scopes))
-        return service.run(actor, request, decide, idempotency_key=key)
+        def sent_by(tx: WriteTransaction, events: Sequence[Event]) -> None:
+            # The events' actor is the channel; which token sent the post is in the audit
+            # log, in the same commit (issue 15).
+            if events:
+                tx.audit(events[-1].time, submitter.name, "channel.post", {
+                    "channel": post.channel, "post": post.id,
+                    "token": submitter.token, "events": [e.seq for e in events]})
+
+        return service.run(actor, request, decide, idempotency_key=key, store=sent_by)
 
     def outcome(self, post: Post, result: Result) -> Outcome:
         return _outcome_from(post, result.body, tuple(e.seq for e in result.events),
