@@ -82,6 +82,14 @@ class Actor:
     write: bool = True
     bound: bool = False  # a person: the two-person rule binds it (approval.py)
     approval: int | None = None  # the approved request this command carries out
+    token: str | None = None  # the token's id; None for the CLI and the ingesters
+
+    @property
+    def principal(self) -> str:
+        """Who owns what this actor makes (idempotency keys, webhooks, registrations): the
+        token's id, so a new token that reuses a revoked one's name inherits nothing of it;
+        the name for actors without a token."""
+        return f"token:{self.token}" if self.token else self.name
 
     def may_write(self, catalogue: Catalogue, region: str) -> bool:
         return self.write and any(catalogue.is_within(region, s) for s in self.scopes)
@@ -309,7 +317,8 @@ class Service:
             with self.storage.writer() as tx:
                 caught_up = tx.events_since(self.state.seq)
                 self.state.apply_all(caught_up)
-                key = None if idempotency_key is None else f"{actor.name}\x1f{idempotency_key}"
+                key = (None if idempotency_key is None
+                       else f"{actor.principal}\x1f{idempotency_key}")
                 if key is not None:
                     record = tx.idempotency_get(key)
                     if record is not None:
@@ -774,7 +783,7 @@ class Service:
         if record is None or record.revoked is not None:
             raise Unauthorized("unknown or revoked token", code="token_invalid")
         return Actor(record.name, record.scopes, record.write,
-                     bound=not self.storage.token_automated(record.id))
+                     bound=not self.storage.token_automated(record.id), token=record.id)
 
 
 __all__ = ["OPERATOR", "Actor", "Outcome", "Result", "Service", "hash_token", "parse_threats"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tryvoga.storage.base import TokenRecord
 from tryvoga.storage.sqlite import SQLiteStorage
 
 from ..conftest import HTTPResult, Server, run_cli, start_server, stop_server
@@ -202,10 +203,11 @@ def webhook_registration(private: Server) -> None:
                        headers={"Authorization": other}).json() == {"webHooks": []}
     # The operator lists every registration, with the delivery subscriptions of each.
     listing = json.loads(run_cli("compat", "webhooks", "--json", db=private.db).stdout)
+    hooks = next(t.id for t in private_tokens(private) if t.name == "hooks")
     assert [(w["owner"], w["webHookUrl"], sorted(s["format"] for s in w["subscriptions"]))
             for w in listing["webHooks"]] == [
-        ("hooks", url + "/moved", ["ukrainealarm:22", "ukrainealarm:9999"]),
-        ("hooks", url, ["ukrainealarm:31"])]
+        (f"token:{hooks}", url + "/moved", ["ukrainealarm:22", "ukrainealarm:9999"]),
+        (f"token:{hooks}", url, ["ukrainealarm:31"])]
 
     assert call("DELETE", {"webHookUrl": url}).status == 200
     assert call("DELETE", {"webHookUrl": url + "/moved"}).status == 200
@@ -225,3 +227,11 @@ def webhook_registration(private: Server) -> None:
     assert events == []  # registrations are no public-log events
     assert dict(statuses) == {"deleted": 30}  # 27 States for every region, then 22, 9999, 31
     assert "no registrations" in run_cli("compat", "webhooks", db=private.db).stdout
+
+
+def private_tokens(server: Server) -> list[TokenRecord]:
+    storage = SQLiteStorage(server.db)
+    try:
+        return storage.tokens()
+    finally:
+        storage.close()

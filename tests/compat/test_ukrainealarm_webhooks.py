@@ -45,6 +45,14 @@ def register(server: Server, key: str, body: dict[str, Any],
     return found
 
 
+def operator_listing(server: Server) -> list[dict[str, Any]]:
+    """Every subscription, as the operator lists them (the façade's belong to the tokens
+    that registered them, and no other token sees them)."""
+    found: list[dict[str, Any]] = json.loads(
+        run_cli("webhook", "list", "--json", db=server.db).stdout)["webhooks"]
+    return found
+
+
 def head(server: Server) -> int:
     """The sequence number of the last event: each command below appends one."""
     seq: int = server.get("/api/v3/alerts/status", token=None).json()["lastActionIndex"]
@@ -92,7 +100,7 @@ def test_registrations_are_delivered_as_region_models(
         map_key = reader(server, "map")
         created = register(server, map_key, {"webHookUrl": receiver.url("/b")})
         assert created["regionIds"] is None
-        subscriptions = [w for w in server.get("/api/v1/webhooks").json()["webhooks"]
+        subscriptions = [w for w in operator_listing(server)
                          if w["url"] == receiver.url("/b")]
         assert len(subscriptions) == 27  # one per State: a country-wide alert changes 27
         for subscription in subscriptions:
@@ -208,12 +216,15 @@ def test_loopback_only_where_allowed(tmp_path: Path, catalogue: Catalogue,
         assert refused.status == 400
         assert "TRYVOGA_WEBHOOK_ALLOW_NETWORKS" in refused.json()["message"]
         declare(strict, catalogue, KYIV_CITY, "air_raid")
-        [subscription] = [w for w in strict.get("/api/v1/webhooks").json()["webhooks"]
+        [subscription] = [w for w in operator_listing(strict)
                           if w["url"] == receiver.url("/kyiv")]
 
         def refusal() -> list[dict[str, Any]]:
-            found = strict.get(f"/api/v1/webhooks/{subscription['id']}/attempts")
-            attempts: list[dict[str, Any]] = found.json()["attempts"]
+            # The operator's view: the subscriptions are the registration's token's, not the
+            # server's admin token's (issue 15).
+            found = json.loads(run_cli("webhook", "attempts", subscription["id"], "--json",
+                                       db=strict.db).stdout)
+            attempts: list[dict[str, Any]] = found["attempts"]
             return attempts
 
         wait_for(lambda: bool(refusal()), "the refused attempt", 30)

@@ -198,9 +198,9 @@ class WebhookEndpoints:
             time = now_utc()
             with storage.writer() as tx:
                 registrations = tx.ukrainealarm_registrations()
-                if registrations.get(actor.name, url) is None:
-                    check_room(registrations, actor.name, settings)
-                change = registrations.put(actor.name, url, region_ids, time, target, planned,
+                if registrations.get(actor.principal, url) is None:
+                    check_room(registrations, actor.principal, settings)
+                change = registrations.put(actor.principal, url, region_ids, time, target, planned,
                                            secret)
                 tx.audit(time, actor.name, "compat.webhook.registered", self._audit(change))
             return change
@@ -222,10 +222,10 @@ class WebhookEndpoints:
             time = now_utc()
             with storage.writer() as tx:
                 registrations = tx.ukrainealarm_registrations()
-                current = registrations.get(actor.name, url)
+                current = registrations.get(actor.principal, url)
                 moved_from: CompatWebhook | None = None
                 if current is None:
-                    mine = registrations.listing(actor.name)
+                    mine = registrations.listing(actor.principal)
                     if len(mine) != 1:
                         several = (f"; this token has {len(mine)}, so name the one to change "
                                    "by its webHookUrl" if mine else "")
@@ -234,7 +234,7 @@ class WebhookEndpoints:
                 wanted = region_ids if given else current.region_ids
                 planned = deliveries(self.ids, wanted)
                 if moved_from is None:
-                    change = registrations.put(actor.name, url, wanted, time, target, planned,
+                    change = registrations.put(actor.principal, url, wanted, time, target, planned,
                                                secret)
                     detail = self._audit(change)
                 else:
@@ -256,7 +256,7 @@ class WebhookEndpoints:
         def write() -> CompatWebhook:
             time = now_utc()
             with storage.writer() as tx:
-                gone = tx.ukrainealarm_registrations().delete(actor.name, url, time)
+                gone = tx.ukrainealarm_registrations().delete(actor.principal, url, time)
                 if gone is None:
                     raise NotFound(f"no webhook registered for {url}")
                 tx.audit(time, actor.name, "compat.webhook.deleted",
@@ -273,7 +273,7 @@ class WebhookEndpoints:
 
         def read() -> list[CompatWebhook]:
             with storage.writer() as tx:
-                return tx.ukrainealarm_registrations().listing(actor.name)
+                return tx.ukrainealarm_registrations().listing(actor.principal)
 
         records = await self.facade.write(read)
         return json_response({"webHooks": [r.to_json() for r in records]})

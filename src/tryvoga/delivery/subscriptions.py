@@ -62,7 +62,12 @@ class Webhooks:
                             code="token_read_only")
 
     def _visible(self, actor: Actor, record: WebhookRecord) -> bool:
-        return all(actor.may_write(self.catalogue, r) for r in record.regions)
+        """A subscription is its owner's (the token that made it): another token, whatever
+        its scope, neither sees nor deletes it (issue 15). The operator at the command line
+        (no token) sees every one within its scope."""
+        if actor.token is None:
+            return all(actor.may_write(self.catalogue, r) for r in record.regions)
+        return record.owner == actor.principal
 
     def _find(self, actor: Actor, webhook_id: str) -> WebhookRecord:
         self._writer(actor)
@@ -105,7 +110,7 @@ class Webhooks:
         record = WebhookRecord(
             id="wh_" + secrets.token_hex(8), url=url, regions=tuple(regions), types=types,
             kinds=kinds, format=format_name, description=description.strip(),
-            owner=actor.name, status="active", status_reason=None, created=time, updated=time)
+            owner=actor.principal, status="active", status_reason=None, created=time, updated=time)
         secret = new_secret()
         answer = {"webhook": webhook_json(record), "secret": secret}
         idempotency = None
@@ -113,7 +118,7 @@ class Webhooks:
             key_text = idempotency_key.strip()  # its length is checked at the edge
             if not key_text:
                 raise BadRequest("Idempotency-Key is required", field="Idempotency-Key")
-            idempotency = (f"{actor.name}\x1f{key_text}",
+            idempotency = (f"{actor.principal}\x1f{key_text}",
                            IdempotencyRecord(request_hash, 201, answer))
         audit = {key: value for key, value in request.items() if key != "op"}
         stored = self.store.insert(record, secret, actor.name, {"id": record.id, **audit},

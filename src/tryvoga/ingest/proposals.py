@@ -21,6 +21,7 @@ from typing import Any
 
 from tryvoga.domain.events import Event, canonical_json, now_utc
 from tryvoga.domain.names import NameIndex
+from tryvoga.domain.regions import COUNTRY
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
 from tryvoga.ingest.statements import Reading, read_statement
 from tryvoga.parsing import MAX_ID_DIGITS, whole_number
@@ -145,9 +146,20 @@ class ProposalDesk:
 
     # ---- read --------------------------------------------------------------------------
 
+    def _in_scope(self, actor: Actor, record: ProposalRecord) -> bool:
+        """A proposal is for the tokens that may write where it applies (issue 15)."""
+        region = record.body.get("region")
+        catalogue = self.names.catalogue
+        if not isinstance(region, str) or region not in catalogue:
+            return COUNTRY in actor.scopes
+        return actor.may_write(catalogue, region)
+
     def get(self, actor: Actor, proposal_id: Any) -> ProposalRecord:
         self._check_writer(actor)
-        return self._record(proposal_id)
+        record = self._record(proposal_id)
+        if not self._in_scope(actor, record):
+            raise NotFound(f"no proposal with id {record.id}", code="proposal_not_found")
+        return record
 
     def list(self, actor: Actor, state: str | None = None,
              limit: int = 100) -> list[ProposalRecord]:
@@ -158,7 +170,8 @@ class ProposalDesk:
         if state is not None and state not in STATES:
             raise BadRequest(f"state: {state!r} is not one of {', '.join(STATES)} or all",
                              field="state", status=400)
-        return self.reader.list(state, limit)
+        # Filtered after the read: a narrow token may get fewer than ``limit`` of them.
+        return [r for r in self.reader.list(state, limit) if self._in_scope(actor, r)]
 
     # ---- decide ------------------------------------------------------------------------
 

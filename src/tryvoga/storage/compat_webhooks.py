@@ -37,6 +37,18 @@ MIGRATION: list[str] = [
         UNIQUE (owner, url))""",
 ]
 
+# Migration 11 (issue 15): what a token makes is owned by the token's id ("token:<id>", see
+# ``Actor.principal``), not its name, which a new token may reuse once the old one is revoked.
+# Existing rows go to the token of that name made last before them.
+OWNER_BY_TOKEN: list[str] = [
+    f"""UPDATE {table} SET owner = 'token:' || (
+            SELECT t.id FROM tokens t WHERE t.name = {table}.owner
+            AND t.created <= {table}.created ORDER BY t.created DESC LIMIT 1)
+        WHERE EXISTS (SELECT 1 FROM tokens t WHERE t.name = {table}.owner
+                      AND t.created <= {table}.created)"""
+    for table in ("compat_webhooks", "webhooks")
+]
+
 FAMILY = "ukrainealarm:"  # the formats of the registrations' subscriptions
 KINDS = ("alert.*",)  # a registration hears of alerts only
 

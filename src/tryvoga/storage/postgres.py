@@ -15,7 +15,7 @@ writers on many nodes; a committed append notifies ``tryvoga_events`` for the fo
 from __future__ import annotations
 
 from tryvoga.errors import StorageError
-from tryvoga.storage import operators, webhooks
+from tryvoga.storage import compat_webhooks, operators, webhooks
 from tryvoga.storage.engine import WRITE_LOCK, PostgresDatabase
 from tryvoga.storage.sql import SQLStorage, set_meta
 
@@ -192,6 +192,8 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
     9: operators.AUTOMATED_TOKENS,
     # One fan-out row per event for shared webhook formats (storage/webhooks.py FANOUT).
     10: webhooks.FANOUT_POSTGRES,
+    # Webhooks and registrations owned by the token's id (storage/compat_webhooks.py).
+    11: compat_webhooks.OWNER_BY_TOKEN,  # the same statements on both engines
 }
 
 SCHEMA_VERSION = max(POSTGRES_MIGRATIONS)

@@ -74,6 +74,9 @@ MIGRATIONS[9] = operators.AUTOMATED_TOKENS
 # One outbox row per event for shared webhook formats, fanned out later (issue 15; see
 # storage/webhooks.py FANOUT).
 MIGRATIONS[10] = webhooks.FANOUT
+# Webhooks and ukrainealarm registrations owned by token id, not name (issue 15; see
+# storage/compat_webhooks.py OWNER_BY_TOKEN).
+MIGRATIONS[11] = compat_webhooks.OWNER_BY_TOKEN
 
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tryvoga.domain.events import Event
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.domain.state import State
@@ -17,6 +18,7 @@ from tryvoga.ingest.channel.export import Post
 from tryvoga.ingest.channel.parse import AMBIGUOUS, Action, ChannelParser, NotApplied, Parsed
 from tryvoga.service import Actor, Decision, Result, Service
 from tryvoga.service import Outcome as Done
+from tryvoga.storage.base import WriteTransaction
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,15 @@ class ChannelIngest:
         key = f"post:{post.id}"
         if set(actor.scopes) != {COUNTRY}:
             key += ":scope:" + ",".join(sorted(actor.scopes))
-        return service.run(actor, request, decide, idempotency_key=key)
+        def sent_by(tx: WriteTransaction, events: Sequence[Event]) -> None:
+            # The events' actor is the channel; which token sent the post is in the audit
+            # log, in the same commit (issue 15).
+            if events:
+                tx.audit(events[-1].time, submitter.name, "channel.post", {
+                    "channel": post.channel, "post": post.id,
+                    "token": submitter.token, "events": [e.seq for e in events]})
+
+        return service.run(actor, request, decide, idempotency_key=key, store=sent_by)
 
     def outcome(self, post: Post, result: Result) -> Outcome:
         return _outcome_from(post, result.body, tuple(e.seq for e in result.events),
