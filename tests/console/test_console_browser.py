@@ -74,12 +74,21 @@ def test_log_in_declare_confirm_visible_end(page: Page, console_server: Server) 
     alerts = active(server)
     assert [(a["region"], a["type"], a["status"]) for a in alerts] == [
         (KYIV, "air_raid", "actual")]
+    # On the public map, drawn by the server and coloured as an alert, before the end.
+    public = page.context.new_page()
+    public.goto(server.base + "/")
+    kyiv_shape = f'#cities path[data-code="{KYIV}"]'
+    expect(public.locator(kyiv_shape)).to_have_attribute("data-s", "a")
+    expect(public.locator("#list")).to_contain_text("Київ")
     page.goto(server.base + "/console")
     expect(page.locator(f"#alert-{alerts[0]['id']}")).to_contain_text("ударні БпЛА")
     shot(page, "desktop-home-active")
     page.locator(f"#alert-{alerts[0]['id']} button.end").click()
     expect(page.locator(".flash")).to_contain_text("Відбій: 1")
     assert active(server) == []
+    # The open public page follows the stream: Kyiv is no longer under alert there.
+    expect(public.locator(kyiv_shape)).not_to_have_attribute("data-s", "a")
+    public.close()
     events = SQLiteStorage(server.db).read_events()
     assert [e.actor for e in events] == ["operator:bob", "operator:bob"]
     # The audit trail has who did what from which session, in the same commits as the events.
