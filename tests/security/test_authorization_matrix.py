@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ from ..conftest import KYIV, Server, run_cli, start_server, stop_server
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 VALUES = {"code": KYIV, "id": "1", "identifier": "urn:x", "uid": "31", "period": "month_ago",
           "regionId": "31", "tail": "x"}
-BODIES = {
+BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/alerts": {"regions": [KYIV], "type": "air_raid"},
     "/api/v1/alerts/end": {"region": KYIV, "type": "air_raid"},
     "/api/v1/incidents": {"region": KYIV, "kind": "explosion", "source": "matrix"},
