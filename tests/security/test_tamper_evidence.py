@@ -103,10 +103,9 @@ def test_anchors_outside_the_database_show_a_rewritten_chain(tmp_path: Path) -> 
     server = start_server(tmp_path, "--anchor-file", str(anchors), "--anchor-interval", "0.1",
                           db=db)
     try:
-        declare(db, 2)
-        # The server follows another process's writes within a poll: wait for all four.
+        declare(db, 2)  # four events, written by another process: the server follows
         until(lambda: server.get("/api/v1/head", token=None).json()["seq"] == 4,
-              "the server to follow the four events")
+              "the server to follow the log")
         head = server.get("/api/v1/head", token=None).json()
         until(lambda: anchors.exists() and f"{head['seq']} {head['hash']}" in
               anchors.read_text(), "the head to be anchored")
