@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tryvoga.domain.events import Event, first_broken_link
 from tryvoga.errors import BadRequest, StorageError
-from tryvoga.storage.sqlite import CorruptEvent, SQLiteStorage
+from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.transfer import check_chains
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +33,6 @@ class Copied:
     head_seq: int
     head_hash: str
     size: int
-
-
-class _AuditView:
-    """An audit record seen through the event fields the chain check reads."""
-
-    def __init__(self, record: Any) -> None:
-        self.seq = record.seq
-        self.time = record.time
-        self.actor = record.actor
-        self.kind = record.action
-        self.payload = record.detail
-        self.prev_hash = record.prev_hash
-        self.hash = record.hash
 
 
 def verify_file(path: str) -> tuple[int, int, str]:
@@ -61,34 +46,13 @@ def verify_file(path: str) -> tuple[int, int, str]:
         raise StorageError(f"{path}: integrity check failed: {'; '.join(problems[:5])}",
                            code="backup_corrupt")
     storage = SQLiteStorage(path)
-    count, head = 0, (0, "")
     try:
-        def counted() -> Iterator[Event]:
-            nonlocal count, head
-            for event in storage.iter_events():
-                count += 1
-                head = (event.seq, event.hash)
-                yield event
-
-        try:
-            broken = first_broken_link(counted())
-        except CorruptEvent as exc:
-            broken = (exc.seq, exc.message)
-        if broken is None:
-            recorded = storage.recorded_head()
-            if recorded is not None and recorded[0] != head[0]:
-                broken = (head[0] + 1, f"the log ends at {head[0]} but event {recorded[0]} "
-                                       "was written")
-        audit = first_broken_link([_AuditView(a) for a in storage.audit_records()])
+        report = check_chains(storage)  # both chains and the recorded head (transfer.py)
     finally:
         storage.close()
-    if broken is not None:
-        raise StorageError(f"{path}: event log broken at sequence {broken[0]}: {broken[1]}",
-                           code="backup_corrupt")
-    if audit is not None:
-        raise StorageError(f"{path}: audit log broken at record {audit[0]}: {audit[1]}",
-                           code="backup_corrupt")
-    return count, head[0], head[1]
+    if report.broken is not None:
+        raise StorageError(f"{path}: {report.broken}", code="backup_corrupt")
+    return report.events, report.head[0], report.head[1]
 
 
 def _copy(source: str, target: str) -> Copied:

@@ -24,8 +24,9 @@ from tryvoga.storage.sqlite import SQLiteStorage
 
 # Parents before children (foreign keys); any other table follows in name order.
 ORDER = ("events", "idempotency", "tokens", "audit", "webhooks", "webhook_payloads",
-         "webhook_deliveries", "webhook_attempts", "history_imports", "history_alerts",
-         "history_unresolved", "compat_webhooks", "statements", "proposals")
+         "webhook_deliveries", "webhook_attempts", "webhook_fanout", "history_imports",
+         "history_alerts", "history_unresolved", "compat_webhooks", "statements", "proposals",
+         "operators", "operator_sessions", "approvals")
 BATCH = 5000
 
 
