@@ -41,6 +41,7 @@ test: lint typecheck unit
 # demand, a few minutes: the model-based test with many more examples, then the crash soak.
 soak: $(STAMP_DEV)
 	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 # Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
 # in bench/bench-packages.txt, Python ones in the bench extra); figures go to
