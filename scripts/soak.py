@@ -61,6 +61,7 @@ class Client:
         self.unanswered: list[str] = []  # keys given up on (deadline): at most once in the log
         self.refused: Counter[str] = Counter()
         self.retries = 0
+        self.uncertain = 0  # answered after an attempt that may have reached the server
         self.failures: Counter[str] = Counter()
 
     def send(self, method: str, path: str, body: dict[str, Any], key: str
@@ -69,6 +70,7 @@ class Client:
         data = json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key,
                    "Content-Type": "application/json"}
+        uncertain = False
         while time.monotonic() < self.deadline + 60:  # past the deadline: finish what is open
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
             try:
@@ -78,9 +80,12 @@ class Client:
                 if response.status in RETRYABLE_STATUS:
                     self.failures[str(response.status)] += 1
                 else:
+                    self.uncertain += uncertain
                     return response.status, json.loads(content) if content else None
             except (OSError, http.client.HTTPException) as error:
                 self.failures[type(error).__name__] += 1
+                # Refused: never sent. Anything else: it may have been applied, answer lost.
+                uncertain = uncertain or not isinstance(error, ConnectionRefusedError)
             finally:
                 connection.close()
             self.retries += 1
@@ -125,6 +130,7 @@ class Client:
                 del self.active[region]
         return {"acknowledged": self.acknowledged, "unanswered": self.unanswered,
                 "refused": dict(self.refused), "retries": self.retries,
+                "uncertain": self.uncertain,
                 "failures": dict(self.failures), "sent": sent}
 
 
@@ -361,6 +367,8 @@ def main() -> int:
         "of those in the log": unanswered_applied,
         "retries": sum(r["retries"] for r in results),
         "retry causes": dict(failures),
+        "answered after an attempt that may have been applied": sum(
+            r["uncertain"] for r in results),
         "SIGKILLs": dict(kills),
         "server starts": server.starts,
         "events in the log": events,
