@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: run test lint typecheck unit system-deps catalogue geo web-geo clean bench
+.PHONY: run test lint typecheck unit system-deps catalogue geo web-geo clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ unit: $(STAMP_DEV) system-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The long part of the guarantee suite (docs/reliability.md, "The guarantee suite"), on
+# demand, a few minutes: the model-based test with many more examples, then the crash soak.
+soak: $(STAMP_DEV)
+	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 # Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
 # in bench/bench-packages.txt, Python ones in the bench extra); figures go to

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, context_of
 from tryvoga.api.http import check_fields, json_response, read_json
-from tryvoga.errors import BadRequest, TryvogaError
+from tryvoga.errors import BadRequest, Forbidden, TryvogaError
 from tryvoga.ingest.channel import (
     DEFAULT_CHANNEL,
     ChannelIngest,
@@ -36,6 +36,8 @@ async def ingest_channel(request: web.Request) -> web.Response:
     ctx = context_of(request)
     actor = ctx.actor(request, required=True)
     assert actor is not None
+    if not actor.write:  # as every other write: a read-only token applies nothing, says so
+        raise Forbidden(f"token {actor.name!r} is read-only", code="token_read_only")
     body = await read_json(request)
     if "posts" in body:
         check_fields(body, {"channel", "posts"})
