@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_queue", "--write-queue", 256, _positive_int,
             "commands a server process lets wait for its writer; one more is answered 503 "
             "with Retry-After at once"),
-    # Tamper evidence (integrity.py).
+    # Tamper evidence (storage/integrity.py).
     Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
             "serve (and append to) a log whose newest events or recorded head fail the "
             "hash-chain check at start; off: refuse to start, naming the broken event"),

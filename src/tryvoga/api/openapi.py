@@ -211,7 +211,7 @@ PATHS[f"{V1}/head"] = {"get": _op(
         "seq": {"type": "integer", "minimum": 0}, "hash": {"type": "string"},
         "time": {"type": "string"}}})}
 
-# Webhook subscriptions (delivery/api.py); every one needs a write token.
+# Webhook subscriptions (api/webhooks.py); every one needs a write token.
 _WEBHOOK = {"type": "object", "required": ["webhook"],
             "properties": {"webhook": {"type": "object"}}}
 PATHS.update({

@@ -67,7 +67,7 @@ main.params.extend(_setting_option(setting) for setting in SETTINGS)
 
 def _check_chain(settings: Settings) -> None:
     """The newest events and the recorded head must verify before anything is appended
-    (integrity.py), unless --allow-broken-chain."""
+    (storage/integrity.py), unless --allow-broken-chain."""
     storage = open_storage(settings.db, settings.database_url)
     try:
         broken = check_tail(storage)
