@@ -238,6 +238,8 @@ def test_readiness_says_why_not(tmp_path: Path) -> None:
     assert fine[0] == 200 and fine[1]["ready"]
     assert no_db[0] == 503 and "database unreachable" in no_db[1]["reason"]
     assert "disk I/O error" in no_db[1]["checks"]["database"]["detail"]
+    assert no_db[1]["checks"]["projection"]["last_read_seconds_ago"] >= 0
+    assert "reads serve the log as read" in no_db[1]["reason"]
     assert behind[0] == 503 and "3 event(s) behind" in behind[1]["reason"]
     assert stuck[0] == 503 and "follower has not run" in stuck[1]["reason"]
     assert errors[1]["db_errors"] >= 1

@@ -162,9 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("header_timeout", "--header-timeout", 30.0, _positive_float,
             "seconds a request head may take to arrive whole, however often a byte of it "
             "comes; then the connection is closed"),
-    Setting("connections_per_address", "--connections-per-address", 512, _non_negative_int,
+    Setting("connections_per_address", "--connections-per-address", 0, _non_negative_int,
             "open connections one client address may hold (streams included); one more is "
-            "closed at once; 0: no limit"),
+            "closed at once; 0 (the default): no limit, since behind a reverse proxy or a "
+            "carrier's NAT thousands of people share one address"),
     Setting("write_queue", "--write-queue", 256, _positive_int,
             "commands a server process lets wait for its writer; one more is answered 503 "
             "with Retry-After at once"),

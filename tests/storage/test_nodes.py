@@ -162,6 +162,10 @@ def test_a_database_that_goes_away(tmp_path: Path) -> None:
             for _ in range(3):
                 still = node.get("/api/v1/status", token=None)
                 assert still.status == 200 and still.body == before.body
+            # /readyz fails, saying why and how old the state the reads serve is.
+            ready = node.get("/readyz", token=None)
+            assert ready.status == 503 and "database unreachable" in ready.json()["reason"]
+            assert "reads serve the log as read" in ready.json()["reason"]
             proxy.restore()
             answers: list[int] = []
 

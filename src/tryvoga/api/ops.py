@@ -278,7 +278,11 @@ async def readyz(request: web.Request) -> web.Response:
         if lag:
             reasons.append(f"projection {lag} event(s) behind the log (at {applied} of {head})")
     else:
-        checks["projection"] = {"ok": False, "applied": applied, "head": None}
+        # The reads go on serving the state as last read: say how old that is.
+        stale = time.monotonic() - ctx.follower.synced_at
+        checks["projection"] = {"ok": False, "applied": applied, "head": None,
+                                "last_read_seconds_ago": round(stale, 3)}
+        reasons.append(f"reads serve the log as read {stale:.0f} s ago, at {applied}")
     age = time.monotonic() - ctx.follower.heartbeat
     follower_ok = age < FOLLOWER_STALE
     checks["follower"] = {"ok": follower_ok, "last_turn_seconds_ago": round(age, 3)}
