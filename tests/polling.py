@@ -16,28 +16,27 @@ T = TypeVar("T")
 INTERVAL = 0.02  # seconds between checks
 
 
+def _looked(check: Callable[[], T], deadline: float, seconds: float, what: str) -> T | None:
+    """One look: the check's value when it holds, None while there is time, else a failure."""
+    value = check()
+    if value:
+        return value
+    if time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
+    return None
+
+
 def wait_for(check: Callable[[], T], what: str = "", seconds: float = 60.0,
              interval: float = INTERVAL) -> T:
     deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
+    while (value := _looked(check, deadline, seconds, what)) is None:
         time.sleep(interval)
+    return value
 
 
 async def until(check: Callable[[], T], what: str = "", seconds: float = 60.0,
                 interval: float = INTERVAL) -> T:
     deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
+    while (value := _looked(check, deadline, seconds, what)) is None:
         await asyncio.sleep(interval)
-
-
-__all__ = ["until", "wait_for"]
+    return value

@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # A path that leaves the repository: its sibling folder, or an absolute path of this machine.
-OUTSIDE = re.compile(r"\.\./shared|/work/shared|parents\[\d\]\.parent")
+# (The names are written as classes so that this file does not name those paths itself.)
+OUTSIDE = re.compile(r"\.\./[s]hared|/[w]ork/[s]hared|parents\[\d\]\.parent")
 TEXT = {".py", ".md", ".sh", ".toml", ".cfg", ".txt", ".yml", ".yaml", ".json", ".html", ".js"}
 
 
@@ -21,7 +22,7 @@ def test_no_tracked_file_reads_outside_the_repository() -> None:
         path = ROOT / name
         if path.suffix not in TEXT and path.name not in {"Makefile", "run"}:
             continue
-        if name == "tests/test_standalone.py" or not path.is_file():
+        if not path.is_file():
             continue
         text = path.read_text("utf-8", errors="replace")
         offenders += [f"{name}: {m.group(0)}" for m in OUTSIDE.finditer(text)]
