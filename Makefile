@@ -38,10 +38,17 @@ unit: $(STAMP_DEV) system-deps
 test: lint typecheck unit
 
 # The long part of the guarantee suite (docs/reliability.md, "The guarantee suite"), on
-# demand, a few minutes: the model-based test with many more examples, then the crash soak.
+# demand, a few minutes: the model-based test with many more examples, then the crash soak in
+# each of SOAK_VARIANTS (SQLite with two workers and with one, PostgreSQL with two, on a fresh
+# database of SOAK_POSTGRES's server), each with SOAK_ARGS (--seed, --commands, ...).
+SOAK_POSTGRES ?= postgresql://postgres@127.0.0.1:5432/postgres
+SOAK_VARIANTS ?= "--workers 2" "--workers 1" "--workers 2 --database-url $(SOAK_POSTGRES)"
 soak: $(STAMP_DEV)
 	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py
-	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
+	for variant in $(SOAK_VARIANTS); do \
+		echo "== crash soak: $$variant $(SOAK_ARGS)"; \
+		$(BIN)/python scripts/soak.py $$variant $(SOAK_ARGS) || exit 1; \
+	done
 
 # Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
 # in bench/bench-packages.txt, Python ones in the bench extra); figures go to

@@ -1,12 +1,14 @@
 """The crash soak (``make soak``): SIGKILLs while clients write, then count what survived.
 
-A real ``tryvoga serve --workers 2`` on 127.0.0.1 and a fresh SQLite file. Client processes
+A real ``tryvoga serve --workers N`` (``--workers``, 2 by default) on 127.0.0.1 and a fresh
+SQLite file, or with ``--database-url`` a fresh PostgreSQL database that the script creates on
+that server (and drops at the end unless ``--keep``). Client processes
 (``--clients``) send declarations, threat updates, ends and incident reports, each with its own
 ``Idempotency-Key`` and a marker (the key) in its note, reason or description; on a lost
 connection, a timeout or a 503 they retry the same command with the same key until it is
 answered. Meanwhile the script SIGKILLs, every 0.3–2 s at random, either the supervising parent
 (its workers die with it; the script starts the server again) or one worker (the supervisor
-restarts it).
+restarts it). With ``--workers 1`` the server is one process: every kill is of it.
 
 At the end, with the server up again and left alone:
 - every acknowledged command (answered 2xx) is in the log exactly once (its marker in exactly
@@ -17,7 +19,9 @@ At the end, with the server up again and left alone:
 
 It prints the figures and exits non-zero when a check fails. Traffic only to 127.0.0.1.
 
-    python scripts/soak.py [--commands 10000] [--clients 4] [--seconds 240]
+    python scripts/soak.py [--commands 10000] [--clients 4] [--seconds 240] [--workers 2]
+                           [--kill-every 0.3 2.0]
+                           [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import Level, load_catalogue
 from tryvoga.domain.render import alert_json
 from tryvoga.domain.state import State
-from tryvoga.storage.sqlite import SQLiteStorage
+from tryvoga.storage.migrations import open_storage
 
 TRYVOGA = [sys.executable, "-m", "tryvoga.cli"]
 RETRYABLE_STATUS = (502, 503, 504)
@@ -170,9 +174,27 @@ def port_free(port: int) -> bool:
         return False
 
 
+def create_database(server_url: str) -> str:
+    """A new, empty database on the PostgreSQL server of ``server_url``: its URL."""
+    import psycopg
+
+    name = f"tryvoga_soak_{os.getpid()}_{random.randrange(16**8):08x}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rpartition("/")[0] + "/" + name
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rpartition("/")[2]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class ServerProcess:
-    def __init__(self, db: Path, port: int, log: Path) -> None:
-        self.db, self.port, self.log = db, port, log
+    def __init__(self, where: list[str], workers: int, port: int, log: Path) -> None:
+        self.where, self.workers_wanted, self.port, self.log = where, workers, port, log
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -185,7 +207,10 @@ class ServerProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*TRYVOGA, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--db", str(self.db), "--workers", "2", "--webhook-worker", "false"],
+                 *self.where, "--workers", str(self.workers_wanted),
+                 "--webhook-worker", "false",
+                 # One token sends every command, faster than a token may by default.
+                 "--write-rate-token", "0"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.starts += 1
 
@@ -252,6 +277,13 @@ def main() -> int:
                         help="clients stop sending new commands after this long")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--kill-every", type=float, nargs=2, default=(0.3, 2.0),
+                        metavar=("MIN", "MAX"),
+                        help="seconds between SIGKILLs, drawn at random between the two")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server (any database on it): the soak runs on a "
+                             "fresh database it creates there; empty: a fresh SQLite file")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     for name in ("port", "token", "number", "regions", "out"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -264,15 +296,21 @@ def main() -> int:
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="tryvoga-soak-"))
     db = workdir / "soak.db"
+    database_url = create_database(args.database_url) if args.database_url else ""
+    where = ["--database-url", database_url] if database_url else ["--db", str(db)]
+    if database_url:
+        subprocess.run([*TRYVOGA, "migrate", *where], capture_output=True, check=True)
+    # `token create` takes the PostgreSQL URL from the environment only.
     created = subprocess.run([*TRYVOGA, "token", "create", "--name", "soak", "--scope", "UA",
                               "--write", "--automated", "--db", str(db)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "TRYVOGA_DATABASE_URL": database_url})
     token = created.stdout.strip().splitlines()[-1]
     catalogue = load_catalogue()
     hromadas = sorted(r.code for r in catalogue if r.level is Level.HROMADA)
     rng.shuffle(hromadas)
     port = free_port()
-    server = ServerProcess(db, port, workdir / "server.log")
+    server = ServerProcess(where, args.workers, port, workdir / "server.log")
     server.start()
     server.wait_healthy()
 
@@ -291,10 +329,10 @@ def main() -> int:
     kills: Counter[str] = Counter()
     try:
         while any(p.poll() is None for _, p in clients):
-            time.sleep(rng.uniform(0.3, 2.0))
+            time.sleep(rng.uniform(*args.kill_every))
             if all(p.poll() is not None for _, p in clients):
                 break
-            workers = server.workers()
+            workers = server.workers() if args.workers > 1 else []
             if workers and rng.random() < 0.4:
                 os.kill(rng.choice(workers), signal.SIGKILL)  # the supervisor restarts it
                 kills["worker"] += 1
@@ -311,7 +349,7 @@ def main() -> int:
         unanswered = [k for r in results for k in r["unanswered"]]
 
         # Every acknowledged command exactly once; nothing twice.
-        storage = SQLiteStorage(db)
+        storage = open_storage(db, database_url)
         state = State(catalogue)
         seen: Counter[str] = Counter()
         events = 0
@@ -339,7 +377,7 @@ def main() -> int:
             if (active["version"] != state.seq or active["alerts"] != expected_active
                     or status["regions"] != wanted_status):
                 mismatched += 1
-        workers_seen = len(server.workers())
+        workers_seen = len(server.workers()) if args.workers > 1 else 1
     finally:
         for _, process in clients:
             if process.poll() is None:
@@ -347,8 +385,7 @@ def main() -> int:
                 process.wait()
         server.stop()
 
-    verify = subprocess.run([*TRYVOGA, "verify", "--db", str(db)], capture_output=True,
-                            text=True)
+    verify = subprocess.run([*TRYVOGA, "verify", *where], capture_output=True, text=True)
     ops = Counter(a["op"] for a in acknowledged)
     failures: Counter[str] = Counter()
     for r in results:
@@ -358,6 +395,9 @@ def main() -> int:
         refused.update(r["refused"])
     figures = {
         "seed": args.seed,
+        "database": "PostgreSQL" if database_url else "SQLite",
+        "workers": args.workers,
+        "commands asked": args.commands,
         "seconds sending": round(sending, 1),
         "commands sent": sum(r["sent"] for r in results),
         "acknowledged": len(acknowledged),
@@ -389,15 +429,18 @@ def main() -> int:
         problems.append(f"verify failed: {verify.stdout}{verify.stderr}")
     if mismatched:
         problems.append(f"{mismatched} projection reads differ from the rebuild")
-    if workers_seen != 2:
-        problems.append(f"{workers_seen} workers serving at the end, not 2")
+    if workers_seen != args.workers:
+        problems.append(f"{workers_seen} workers serving at the end, not {args.workers}")
     if len(acknowledged) < args.commands // 2:
         problems.append(f"only {len(acknowledged)} commands acknowledged")
     if problems:
         print("SOAK FAILED:\n" + "\n".join(problems), file=sys.stderr)
-        print(f"kept: {workdir}", file=sys.stderr)
+        print(f"kept: {workdir}" + (f" and {database_url}" if database_url else ""),
+              file=sys.stderr)
         return 1
     if not args.keep:
+        if database_url:
+            drop_database(args.database_url, database_url)
         for path in sorted(workdir.iterdir()):
             path.unlink()
         workdir.rmdir()

@@ -169,6 +169,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_queue", "--write-queue", 256, _positive_int,
             "commands a server process lets wait for its writer; one more is answered 503 "
             "with Retry-After at once"),
+    # Per-address and per-token limits (api/limits.py); each server process counts its own.
+    Setting("trusted_proxies", "--trusted-proxies", "", _networks,
+            "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the "
+            "client address that per-address limits count (and the façades' --compat-rate-ip); "
+            "empty: the TCP peer is the client"),
+    Setting("read_rate_address", "--read-rate-address", 0, _non_negative_int,
+            "reads a minute per client address (IPv6: per /64), in bursts of as many; 0 (the "
+            "default): no limit, since behind a carrier's NAT thousands share one address"),
+    Setting("read_rate_token", "--read-rate-token", 6000, _non_negative_int,
+            "reads a minute per token, in bursts of as many; 0: no limit"),
+    Setting("write_rate_address", "--write-rate-address", 0, _non_negative_int,
+            "writes (any method but GET, HEAD and OPTIONS) a minute per client address, in "
+            "bursts of as many; 0 (the default): no limit"),
+    Setting("write_rate_token", "--write-rate-token", 1200, _non_negative_int,
+            "writes a minute per token, in bursts of as many; 0: no limit"),
+    Setting("streams_per_address", "--streams-per-address", 0, _non_negative_int,
+            "open streams (SSE, NDJSON, WebSocket) per client address; 0 (the default): no "
+            "limit"),
+    Setting("streams_per_token", "--streams-per-token", 100, _non_negative_int,
+            "open streams per token; 0: no limit"),
+    Setting("rate_limit_keys", "--rate-limit-keys", 100_000, _positive_int,
+            "addresses (and tokens) each limit keeps track of; beyond it the least recently "
+            "seen is forgotten"),
     # Tamper evidence (storage/integrity.py).
     Setting("allow_broken_chain", "--allow-broken-chain", False, _bool,
             "serve (and append to) a log whose newest events or recorded head fail the "
@@ -305,6 +328,14 @@ class Settings:
     header_timeout: float = default("header_timeout")
     connections_per_address: int = default("connections_per_address")
     write_queue: int = default("write_queue")
+    trusted_proxies: tuple[str, ...] = default("trusted_proxies")
+    read_rate_address: int = default("read_rate_address")
+    read_rate_token: int = default("read_rate_token")
+    write_rate_address: int = default("write_rate_address")
+    write_rate_token: int = default("write_rate_token")
+    streams_per_address: int = default("streams_per_address")
+    streams_per_token: int = default("streams_per_token")
+    rate_limit_keys: int = default("rate_limit_keys")
     allow_broken_chain: bool = default("allow_broken_chain")
     anchor_file: str = default("anchor_file")
     anchor_interval: float = default("anchor_interval")

@@ -19,6 +19,7 @@ from tryvoga.api import (
     channel,
     compat_alertsinua,
     history,
+    limits,
     native,
     openapi,
     ops,
@@ -77,6 +78,7 @@ def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = 
     app = web.Application(client_max_size=node.settings.max_body,
                           handler_args=protocol_errors.HANDLER_ARGS)
     app[CONTEXT] = Context(node)
+    limits.install(app, node.settings)  # per-address and per-token limits: a middleware
 
     async def run_node(app: web.Application) -> AsyncIterator[None]:
         await node.start()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,11 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from tryvoga.api import limits
 from tryvoga.api.context import CONTEXT, Context
 from tryvoga.api.http import JSON, dumps, rendered
+from tryvoga.api.limits import LIMITS as NATIVE_LIMITS
+from tryvoga.api.limits import RateLimiter, TooManyRequests
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.domain.state import State
@@ -37,15 +39,6 @@ from tryvoga.settings import Settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class TooManyRequests(TryvogaError):
-    status = 429
-    default_code = "rate_limited"
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = max(1, math.ceil(retry_after))
 
 
 def message_response(status: int, message: str,
@@ -89,48 +82,8 @@ def not_found_handler(prefix: str) -> Handler:
 
 # ---- rate limits -----------------------------------------------------------------------------
 
-class RateLimiter:
-    """Token buckets: ``per_minute`` requests a minute per key, bursts up to the same number.
-
-    Kept in memory per server process (each worker counts its own requests). At most
-    ``max_keys`` buckets are kept: full buckets are forgotten first, as they hold no state.
-    """
-
-    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, time)
-
-    @property
-    def enabled(self) -> bool:
-        return self.capacity > 0
-
-    def level(self, key: str, now: float) -> float:
-        tokens, then = self._buckets.get(key, (self.capacity, now))
-        return min(self.capacity, tokens + (now - then) * self.rate)
-
-    def wait(self, key: str, now: float) -> float:
-        """Seconds until ``key`` may make a request; 0 if it may now."""
-        if not self.enabled:
-            return 0.0
-        tokens = self.level(key, now)
-        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-
-    def take(self, key: str, now: float) -> None:
-        if not self.enabled:
-            return
-        self._buckets[key] = (self.level(key, now) - 1, now)
-        if len(self._buckets) > self.max_keys:
-            self._forget(now)
-
-    def _forget(self, now: float) -> None:
-        full = [k for k in self._buckets if self.level(k, now) >= self.capacity]
-        for key in full:
-            del self._buckets[key]
-        if len(self._buckets) > self.max_keys:  # a flood of distinct keys: keep the newest half
-            newest = sorted(self._buckets.items(), key=lambda item: item[1][1])
-            self._buckets = dict(newest[len(newest) // 2:])
+# The buckets (``RateLimiter``) and the 429 (``TooManyRequests``) are those of the native
+# API's limits, api/limits.py.
 
 
 # ---- access ----------------------------------------------------------------------------------
@@ -171,6 +124,8 @@ class Gate:
         limits = limits or Limits(settings)
         self.by_token = limits.by_token
         self.by_address = limits.by_address
+        # Who the client is: the peer, or as a trusted proxy says (api/limits.py).
+        self.client_of: Callable[[web.Request], str] = lambda r: r.remote or "unknown"
         self.clock: Callable[[], float] = time.monotonic
 
     @classmethod
@@ -180,7 +135,10 @@ class Gate:
         settings = GateSettings.of(context.settings)
         if LIMITS not in app:
             app[LIMITS] = Limits(settings)
-        return cls(context, settings, api_name, app[LIMITS])
+        gate = cls(context, settings, api_name, app[LIMITS])
+        if NATIVE_LIMITS in app:
+            gate.client_of = app[NATIVE_LIMITS].client_of
+        return gate
 
     def _check_network(self, address: str) -> None:
         if not self.networks:
@@ -196,10 +154,10 @@ class Gate:
     def admit(self, request: web.Request, secret: str | None, *,
               token_required: bool = False) -> Actor | None:
         """The caller's token (None when anonymous reads are allowed), or a 401/403/429."""
-        address = request.remote or "unknown"
+        address = self.client_of(request)
         self._check_network(address)
         now = self.clock()
-        address_key = "ip:" + address
+        address_key = "ip:" + limits.address_key(address)
         wait = self.by_address.wait(address_key, now)
         if wait > 0:
             raise TooManyRequests(f"too many requests from {address}: at most "

@@ -58,6 +58,10 @@ Reads = dict[str, Callable[[], Rendered]]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
 # Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
 FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
+# May this peer (``peername``, the head's header lines) be answered a read now? Set by
+# ``api/limits.py`` when reads per address are limited; no: aiohttp answers (a 429).
+FrontLimit = Callable[[Any, bytes], bool]
+FRONT_LIMIT: web.AppKey[FrontLimit] = web.AppKey("front_limit")
 
 KEEPALIVE_TIMEOUT = 75.0  # seconds an idle connection is kept open: aiohttp's default
 HEADER_TIMEOUT = 30.0  # seconds a request head may take to arrive whole
@@ -101,6 +105,7 @@ class Front:
         self.by_address: dict[str, int] = {}  # open connections (front's or aiohttp's)
         self.refused = 0
         self.connections: set[ReadFront] = set()
+        self.limit: FrontLimit | None = None  # api/limits.py
         self.answered = 0  # requests the front answered itself (aiohttp answered the rest)
         self._second = -1
         self._date = b""
@@ -358,6 +363,10 @@ class ReadFront(asyncio.Protocol):
                 connection = value
         if b"host" not in seen and match.group(2) == b"1":
             return None  # HTTP/1.1 requires Host: aiohttp answers 400
+        limit = self._front.limit
+        if limit is not None and not limit(cast(asyncio.Transport, self._transport)
+                                           .get_extra_info("peername"), block):
+            return None  # over its limit (api/limits.py): aiohttp answers 429
         return self._front.answer(read(), match.group(2), inm, ims, connection)
 
     def _hand_over(self, pending: bytes) -> None:
@@ -442,6 +451,8 @@ class FrontSite(web.SockSite):
         fronts = self._runner.app.get(FRONTS) if isinstance(self._runner, web.AppRunner) else None
         if fronts is not None:
             fronts.append(self.front)
+        if isinstance(self._runner, web.AppRunner):
+            self.front.limit = self._runner.app.get(FRONT_LIMIT)
         self._server = await asyncio.get_running_loop().create_server(
             self.front, sock=self._sock, backlog=self._backlog)
 
@@ -453,5 +464,5 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front", "FrontSite",
-           "ReadFront"]
+__all__ = ["FAST_READS", "FRONTS", "FRONT_LIMIT", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front",
+           "FrontSite", "ReadFront"]

@@ -1,0 +1,332 @@
+"""Per-address and per-token limits on reads, writes and open streams (issue 15).
+
+One :class:`Limits` per application (``install``), built from the settings:
+
+* reads (GET, HEAD, OPTIONS) and writes (every other method) a minute, per client address
+  and per token, as token buckets (:class:`RateLimiter`: a burst of that many, then one every
+  60/n seconds);
+* open streams (``/api/v1/stream``, ``stream.ndjson``, ``ws``) per client address and per
+  token, counted while they are open (:class:`Slots`).
+
+Over a limit: 429 in the one error shape with ``Retry-After`` (``rate_limited``,
+``too_many_streams``). The façades (``/v1``, ``/v2``, ``/api/v3``) are not counted here: their
+own gate (``api/compat_common.py``) limits them with the same buckets, in their own shape, and
+``/healthz``, ``/readyz`` and ``/metrics`` are never limited.
+
+The client address is the TCP peer's, unless the peer is in ``--trusted-proxies``: then it is
+the rightmost address of ``X-Forwarded-For`` that is not itself a trusted proxy
+(:class:`ClientAddress`). An IPv6 client is counted by its /64, which one subscriber usually
+holds whole. A token is counted by the SHA-256 of what the request presents, so the limit holds
+before (and whether or not) the token is valid; an unknown one is refused by the handler.
+
+Where each limit applies: aiohttp's requests pass :func:`middleware`; the read front
+(``api/front.py``) asks :meth:`Limits.front_read` before it answers a polled read itself and,
+when that says no, hands the request to aiohttp, whose middleware then answers 429 (nothing is
+counted twice: the front takes from the bucket only when it answers). The front answers only
+requests without ``Authorization``, so only the per-address read limit concerns it.
+
+Memory: every limit keeps at most ``--rate-limit-keys`` buckets; the least recently seen key
+is forgotten first (it then starts again with a full bucket, as a new client does). Stream
+counts hold only keys with a stream open. Each server process counts its own requests: with
+``--workers N`` a client may get up to N times each limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from tryvoga.api.front import FRONT_LIMIT
+from tryvoga.api.http import error_response
+from tryvoga.errors import TryvogaError
+from tryvoga.settings import Settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+STREAMS = frozenset(("/api/v1/stream", "/api/v1/stream.ndjson", "/api/v1/ws"))
+UNLIMITED = frozenset(("/healthz", "/readyz", "/metrics"))
+FACADES = ("/v1/", "/v2/", "/api/v3/")  # limited by their own gate (compat_common.py)
+STREAM_RETRY_AFTER = 10  # seconds: when a stream of the same client may have ended
+
+
+class TooManyRequests(TryvogaError):
+    status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+class RateLimiter:
+    """Token buckets: ``per_minute`` requests a minute per key, bursts up to the same number.
+
+    At most ``max_keys`` buckets are kept, in the order their keys were last used; one more
+    forgets the least recently used (a forgotten key starts again with a full bucket).
+    Every call is O(1).
+    """
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.capacity = float(per_minute)
+        self.per_minute = per_minute
+        self.rate = per_minute / 60.0
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self.capacity > 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def level(self, key: str, now: float) -> float:
+        tokens, then = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - then) * self.rate)
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may make a request; 0 if it may now."""
+        if not self.enabled:
+            return 0.0
+        tokens = self.level(key, now)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def take(self, key: str, now: float) -> None:
+        if not self.enabled:
+            return
+        buckets = self._buckets
+        buckets[key] = (self.level(key, now) - 1, now)
+        buckets.move_to_end(key)
+        while len(buckets) > self.max_keys:
+            buckets.popitem(last=False)
+
+
+class Slots:
+    """Open things (streams) per key, at most ``most`` each (0: no limit)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.open: dict[str, int] = {}
+
+    def acquire(self, key: str) -> bool:
+        count = self.open.get(key, 0)
+        if self.most and count >= self.most:
+            return False
+        self.open[key] = count + 1
+        return True
+
+    def release(self, key: str) -> None:
+        count = self.open.get(key, 0) - 1
+        if count > 0:
+            self.open[key] = count
+        else:
+            self.open.pop(key, None)
+
+
+_FORWARDED = re.compile(rb"^x-forwarded-for:([^\r]*)\r$", re.IGNORECASE | re.MULTILINE)
+
+
+class ClientAddress:
+    """Who the client is: the peer, or what trusted proxies say in ``X-Forwarded-For``."""
+
+    def __init__(self, proxies: tuple[str, ...]) -> None:
+        self.proxies = [ipaddress.ip_network(p) for p in proxies]
+        self._trusted: dict[str, bool] = {}
+
+    def trusted(self, address: str) -> bool:
+        if not self.proxies:
+            return False
+        found = self._trusted.get(address)
+        if found is None:
+            try:
+                ip = ipaddress.ip_address(address.split("%", 1)[0])
+                found = any(ip in network for network in self.proxies)
+            except ValueError:
+                found = False
+            if len(self._trusted) < 4096:  # proxies are few; anyone else is not cached
+                self._trusted[address] = found
+        return found
+
+    def of(self, peer: str, forwarded: str | None) -> str:
+        """The client's address: ``peer``, or from ``forwarded`` when ``peer`` is a trusted
+        proxy (the rightmost hop no trusted proxy added; the leftmost if all are)."""
+        if not forwarded or not self.trusted(peer):
+            return peer
+        client = peer
+        for hop in reversed(forwarded.split(",")):
+            hop = hop.strip()
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                break  # a hop no proxy of ours wrote: stop at the last good one
+            client = hop
+            if not self.trusted(hop):
+                break
+        return client
+
+
+def address_key(address: str) -> str:
+    """What a per-address limit counts: the IPv4 address, or the /64 of an IPv6 one."""
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
+def token_key(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    secret = header[7:].strip()
+    if not secret:
+        return None
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    name: str  # "reads" or "writes"
+    by_address: RateLimiter
+    by_token: RateLimiter
+
+
+class Limits:
+    """Every limit of one server process."""
+
+    def __init__(self, settings: Settings) -> None:
+        keys = settings.rate_limit_keys
+        self.reads = _Kind("reads", RateLimiter(settings.read_rate_address, keys),
+                           RateLimiter(settings.read_rate_token, keys))
+        self.writes = _Kind("writes", RateLimiter(settings.write_rate_address, keys),
+                            RateLimiter(settings.write_rate_token, keys))
+        self.streams_by_address = Slots(settings.streams_per_address)
+        self.streams_by_token = Slots(settings.streams_per_token)
+        self.client = ClientAddress(settings.trusted_proxies)
+        self.clock: Callable[[], float] = time.monotonic
+        self.refused = 0
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.reads.by_address.enabled, self.reads.by_token.enabled,
+                    self.writes.by_address.enabled, self.writes.by_token.enabled,
+                    self.streams_by_address.most, self.streams_by_token.most))
+
+    def client_of(self, request: web.Request) -> str:
+        """The client's address (``X-Forwarded-For`` of a trusted proxy, else the peer)."""
+        peer = request.remote or "unknown"
+        forwarded = None
+        if self.client.proxies:
+            values = request.headers.getall("X-Forwarded-For", [])
+            forwarded = ",".join(values) if values else None
+        return self.client.of(peer, forwarded)
+
+    def address_of(self, request: web.Request) -> str:
+        """The key a per-address limit counts the request under."""
+        return address_key(self.client_of(request))
+
+    def admit(self, kind: _Kind, address: str, token: str | None) -> None:
+        """Count one request, or raise 429 (counting nothing) if a bucket is empty."""
+        now = self.clock()
+        wait = kind.by_address.wait(address, now)
+        if wait > 0:
+            self.refused += 1
+            raise TooManyRequests(f"too many {kind.name} from your address: at most "
+                                  f"{kind.by_address.per_minute} a minute", wait)
+        if token is not None:
+            wait = kind.by_token.wait(token, now)
+            if wait > 0:
+                self.refused += 1
+                raise TooManyRequests(f"too many {kind.name} with this token: at most "
+                                      f"{kind.by_token.per_minute} a minute", wait)
+            kind.by_token.take(token, now)
+        kind.by_address.take(address, now)
+
+    def front_read(self, peername: object, head: bytes) -> bool:
+        """For the read front: may ``peername`` (with these header lines) be answered a read
+        now? Counts it if so; if not, counts nothing (aiohttp then answers the 429)."""
+        peer = (str(peername[0]) if isinstance(peername, tuple) and peername
+                else "unknown")
+        forwarded = None
+        if self.client.proxies and self.client.trusted(peer):
+            values = _FORWARDED.findall(head)
+            forwarded = b",".join(values).decode("latin-1") if values else None
+        address = address_key(self.client.of(peer, forwarded))
+        limiter = self.reads.by_address
+        now = self.clock()
+        if limiter.wait(address, now) > 0:
+            return False
+        limiter.take(address, now)
+        return True
+
+    async def stream(self, request: web.Request, handler: Handler, address: str,
+                     token: str | None) -> web.StreamResponse:
+        """Run a stream's handler while it holds a slot of its address and of its token."""
+        if not self.streams_by_address.acquire(address):
+            self.refused += 1
+            raise TooManyRequests(f"too many open streams from your address: at most "
+                                  f"{self.streams_by_address.most}", STREAM_RETRY_AFTER,
+                                  code="too_many_streams")
+        try:
+            if token is not None and not self.streams_by_token.acquire(token):
+                self.refused += 1
+                raise TooManyRequests(f"too many open streams with this token: at most "
+                                      f"{self.streams_by_token.most}", STREAM_RETRY_AFTER,
+                                      code="too_many_streams")
+            try:
+                return await handler(request)
+            finally:
+                if token is not None:
+                    self.streams_by_token.release(token)
+        finally:
+            self.streams_by_address.release(address)
+
+
+LIMITS = web.AppKey("limits", Limits)
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if path in UNLIMITED or path.startswith(FACADES):
+        return await handler(request)
+    limits = request.app[LIMITS]
+    address = limits.address_of(request)
+    token = token_key(request)
+    try:
+        limits.admit(limits.reads if request.method in READ_METHODS else limits.writes,
+                     address, token)
+        if path in STREAMS:
+            return await limits.stream(request, handler, address, token)
+    except TooManyRequests as exc:
+        return error_response(exc)
+    return await handler(request)
+
+
+def install(app: web.Application, settings: Settings) -> Limits:
+    """Put the limits of ``settings`` on ``app``: the middleware when any limit is set, and
+    the read front's check when reads per address are limited."""
+    limits = Limits(settings)
+    app[LIMITS] = limits
+    if limits.enabled:
+        app.middlewares.append(middleware)
+    if limits.reads.by_address.enabled:
+        app[FRONT_LIMIT] = limits.front_read
+    return limits
+
+
+__all__ = ["LIMITS", "ClientAddress", "Limits", "RateLimiter", "Slots", "TooManyRequests",
+           "address_key", "install", "middleware", "token_key"]
