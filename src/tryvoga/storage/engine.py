@@ -54,6 +54,41 @@ class DatabaseUnavailable(StorageError):
         self.retry_after = RETRY_AFTER
 
 
+DISK_FULL_RETRY_AFTER = 10  # seconds: a full disk does not empty itself at once
+
+
+class DiskFull(StorageError):
+    """SQLite could not write: its disk is full (or it met an I/O error writing). The
+    transaction was rolled back; nothing of the request was applied and it may be retried."""
+
+    default_code = "disk_full"
+
+    def __init__(self, message: str, code: str = "disk_full") -> None:
+        super().__init__(message, code=code)
+        self.retry_after = DISK_FULL_RETRY_AFTER
+
+
+def _write_failure(exc: sqlite3.OperationalError) -> StorageError | None:
+    """The 503 for an SQLite write that failed for want of disk (or an I/O error); None for
+    any other failure."""
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if primary == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return DiskFull(f"the database's disk is full; nothing was applied: {exc}")
+    if primary == sqlite3.SQLITE_IOERR:
+        return DiskFull(f"the database could not be written; nothing was applied: {exc}",
+                        code="database_io_error")
+    return None
+
+
+def _rollback(raw: sqlite3.Connection) -> None:
+    """Roll back what is open, if anything (a failed COMMIT may already have)."""
+    if raw.in_transaction:
+        try:
+            raw.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # the failure that brought us here is the one to report
+            log.warning("rollback after a failed write failed too: %s", exc)
+
+
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
@@ -147,10 +182,25 @@ class SQLiteSession:
                 raise StorageError(f"database is busy: {exc}", code="database_busy") from exc
             try:
                 yield self.conn
+            except sqlite3.OperationalError as exc:
+                _rollback(raw)
+                failure = _write_failure(exc)
+                if failure is None:
+                    raise
+                log.error("%s", failure.message)
+                raise failure from exc
             except BaseException:
-                raw.execute("ROLLBACK")
+                _rollback(raw)
                 raise
-            raw.execute("COMMIT")
+            try:
+                raw.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                _rollback(raw)
+                failure = _write_failure(exc)
+                if failure is None:
+                    raise
+                log.error("%s", failure.message)
+                raise failure from exc
 
     @contextmanager
     def read(self) -> Iterator[SQLiteConn]:
