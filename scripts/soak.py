@@ -8,7 +8,9 @@ that server (and drops at the end unless ``--keep``). Client processes
 connection, a timeout or a 503 they retry the same command with the same key until it is
 answered. Meanwhile the script SIGKILLs, every 0.3–2 s at random, either the supervising parent
 (its workers die with it; the script starts the server again) or one worker (the supervisor
-restarts it). With ``--workers 1`` the server is one process: every kill is of it.
+restarts it). Half the time, after a restart of the parent, the next interval counts from
+when the server answers again; the other half it may land while the server is starting. With
+``--workers 1`` the server is one process: every kill is of it.
 
 At the end, with the server up again and left alone:
 - every acknowledged command (answered 2xx) is in the log exactly once (its marker in exactly
@@ -340,6 +342,11 @@ def main() -> int:
                 server.kill_parent()
                 kills["parent"] += 1
                 server.start()
+                if rng.random() < 0.5:
+                    # Half the time the next kill waits until the server answers again: a
+                    # start that takes longer than the kill interval (PostgreSQL's, on a
+                    # loaded machine: 4-6 s) would otherwise never serve a command.
+                    server.wait_healthy()
         sending = time.monotonic() - started
         server.wait_healthy()
         time.sleep(1.0)  # both workers' followers catch up with the last commands
