@@ -23,6 +23,7 @@ from ..regions import KYIV, LVIV_OBLAST
 
 DEADLINE = 30.0
 READS, TOKEN_READS, TOKEN_WRITES, STREAMS, TOKEN_STREAMS, KEYS = 5, 8, 3, 2, 3, 60
+WRITES = 4
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(
         tmp_path_factory.mktemp("limits"), "--trusted-proxies", "127.0.0.1/32",
         "--read-rate-address", str(READS), "--read-rate-token", str(TOKEN_READS),
-        "--write-rate-token", str(TOKEN_WRITES), "--streams-per-address", str(STREAMS),
+        "--write-rate-token", str(TOKEN_WRITES), "--write-rate-address", str(WRITES),
+        "--streams-per-address", str(STREAMS),
         "--streams-per-token", str(TOKEN_STREAMS), "--rate-limit-keys", str(KEYS),
         "--compat-rate-ip", "3")
     yield running
@@ -105,6 +107,24 @@ def test_writes_per_token(server: Server) -> None:
         "/api/v1/events?limit=1000", token=None,
         headers={"X-Forwarded-For": "198.51.102.250"}).json()["events"]]
     assert "w99" not in notes and "w100" in notes  # nothing of the refused one applied
+
+
+def test_writes_per_address(server: Server) -> None:
+    """Counted before the token is looked at: a flood of writes without a valid token is
+    held to the address's budget too."""
+
+    def post(client: str) -> tuple[int, dict[str, str], bytes]:
+        answer = server.post("/api/v1/alerts", {"regions": [KYIV], "type": "air_raid"},
+                             token=f"not-a-token-{time.monotonic_ns()}",
+                             headers={"X-Forwarded-For": client})
+        return answer.status, answer.headers, answer.body
+
+    for _ in range(WRITES):
+        assert post("198.51.108.1")[0] == 401
+    assert_429(*post("198.51.108.1"))
+    assert post("198.51.108.2")[0] == 401
+    # Reads are another budget.
+    assert get(server, "/api/v1/status", "198.51.108.1")[0] == 200
 
 
 def open_stream(server: Server, client: str, secret: str | None = None) -> tuple[
