@@ -68,6 +68,7 @@ EMPTY_FEED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.
 
 class Feed(BaseHTTPRequestHandler):
     drip = threading.Event()
+    dripped = 0  # fetches answered by dripping
 
     def do_GET(self) -> None:
         if not self.drip.is_set():
@@ -80,6 +81,7 @@ class Feed(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/atom+xml")
         self.end_headers()
+        Feed.dripped += 1
         try:
             for byte in EMPTY_FEED * 100:
                 if not self.drip.is_set():
@@ -355,6 +357,8 @@ def measure(server: Server, normal: Normal, kind: str, seconds: float, folder: P
         child.wait()
     Feed.drip.clear()
     counts = json.loads(out.read_text()) if out.exists() else {}
+    if kind == "cap_drip":
+        counts = {"feed fetches dripped": Feed.dripped}
     wait_http(server.port, "/readyz", timeout=120)
     time.sleep(1.0)  # what the abuse left (closing sockets, queued writes) settles
     return {"abuse": kind, "without": summary(base), "with": summary(during),
