@@ -94,19 +94,20 @@ class GateSettings:
     per_token: int
     per_address: int
     networks: tuple[str, ...]
+    keys: int = 100_000  # tokens or addresses each limit tracks (--rate-limit-keys)
 
     @classmethod
     def of(cls, settings: Settings) -> GateSettings:
         return cls(settings.compat_public_reads, settings.compat_rate_token,
-                   settings.compat_rate_ip, settings.compat_networks)
+                   settings.compat_rate_ip, settings.compat_networks, settings.rate_limit_keys)
 
 
 class Limits:
     """The budgets both façades draw on: a token or an address has one, whichever it uses."""
 
     def __init__(self, settings: GateSettings) -> None:
-        self.by_token = RateLimiter(settings.per_token)
-        self.by_address = RateLimiter(settings.per_address)
+        self.by_token = RateLimiter(settings.per_token, settings.keys)
+        self.by_address = RateLimiter(settings.per_address, settings.keys)
 
 
 LIMITS = web.AppKey("compat_limits", Limits)
