@@ -18,7 +18,7 @@ import pytest
 
 from tryvoga.api.limits import ClientAddress, RateLimiter, address_key
 
-from ..conftest import Server, run_cli, start_server, stop_server
+from ..conftest import Server, start_server, stop_server
 from ..regions import KYIV, LVIV_OBLAST
 
 DEADLINE = 30.0
@@ -40,9 +40,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def token(server: Server, *, write: bool = False) -> str:
-    made = run_cli("token", "create", "--name", f"t{time.monotonic_ns()}", "--scope", "UA",
-                   *(["--write", "--automated"] if write else []), db=server.db)
-    return made.stdout.strip().splitlines()[-1]
+    """A new token on the server's database (made in this process: a CLI each is slow)."""
+    from tryvoga.cli.kit import open_service
+
+    with open_service(str(server.db)) as service:
+        return service.create_token(f"t{time.monotonic_ns()}", ["UA"], write,
+                                    automated=write)[1]
 
 
 def get(server: Server, path: str, client: str, secret: str | None = None) -> tuple[int, dict[
