@@ -39,6 +39,7 @@ import asyncio
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -426,6 +427,7 @@ def main() -> int:
     finally:
         stop(server.process)
         feed.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
     meta = (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
             f"cores: windows of {seconds:g} s, a log of {events:,} events of about 2 KB; "
             f"{normal.errors} of the normal client's requests failed. Ratios: with the abuse "
