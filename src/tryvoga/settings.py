@@ -182,7 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_rate_address", "--write-rate-address", 0, _non_negative_int,
             "writes (any method but GET, HEAD and OPTIONS) a minute per client address, in "
             "bursts of as many; 0 (the default): no limit"),
-    Setting("write_rate_token", "--write-rate-token", 1200, _non_negative_int,
+    Setting("write_rate_token", "--write-rate-token", 6000, _non_negative_int,
             "writes a minute per token, in bursts of as many; 0: no limit"),
     Setting("streams_per_address", "--streams-per-address", 0, _non_negative_int,
             "open streams (SSE, NDJSON, WebSocket) per client address; 0 (the default): no "
