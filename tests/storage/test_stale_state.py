@@ -4,6 +4,7 @@ checks follow revocations on every node at once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -68,6 +69,24 @@ class Stream:
         self.sock.close()
 
 
+def ws_stale(node: Server) -> dict[str, int]:
+    """The first ``stale`` message a WebSocket subscriber of ``node`` gets."""
+    import aiohttp
+
+    async def receive() -> dict[str, int]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                node.base.replace("http://", "ws://") + "/api/v1/ws",
+                autoping=True) as ws:
+            async with asyncio.timeout(60):  # liveness only: ends a hung test
+                async for message in ws:
+                    if message.type is aiohttp.WSMsgType.TEXT and '"stale"' in message.data:
+                        stale: dict[str, int] = json.loads(message.data)["stale"]
+                        return stale
+        raise AssertionError("the WebSocket ended without a stale message")
+
+    return asyncio.run(receive())
+
+
 def test_a_cut_off_node_says_how_old_its_state_is(tmp_path: Path) -> None:
     with fresh_database() as direct:
         migrate(direct)
@@ -115,6 +134,7 @@ def test_a_cut_off_node_says_how_old_its_state_is(tmp_path: Path) -> None:
             assert sse.wait_for(STALE_FRAME)["seq"] == 1
             said = ndjson.wait_for(STALE_LINE)
             assert said["seq"] == 1 and said["age_seconds"] >= 2
+            assert ws_stale(node)["seq"] == 1
             late = Stream(node, "/api/v1/stream")
             streams.append(late)
             assert re.search(rb"(?i)x-state-age: \d+", late.head())

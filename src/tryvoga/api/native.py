@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.front import FAST_READS, Reads
+from tryvoga.api.front import FAST_READS
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -403,13 +401,13 @@ def add_routes(app: web.Application) -> None:
         # The plain polled reads, for the read front (api/front.py) to answer from the same
         # renderings without aiohttp. With a token required, aiohttp's handlers check it.
         # While the state is stale they give none: aiohttp answers, with X-State-Age (ops.py).
-        reads: Reads = {f"{PREFIX}/status": partial(_fresh, ctx, partial(_status_rendering,
-                                                                         ctx, None)),
-                        f"{PREFIX}/alerts/active": partial(_fresh, ctx, partial(
-                            _active_rendering, ctx, [], None))}
-        app[FAST_READS] = reads
+        state_age = ctx.follower.state_age
 
+        def status_read() -> Rendered | None:
+            return _status_rendering(ctx, None) if state_age() is None else None
 
-def _fresh(ctx: Context, rendering: Callable[[], Rendered]) -> Rendered | None:
-    """``rendering()``, or None while the node's state is stale (``Follower.state_age``)."""
-    return rendering() if ctx.follower.state_age() is None else None
+        def active_read() -> Rendered | None:
+            return _active_rendering(ctx, [], None) if state_age() is None else None
+
+        app[FAST_READS] = {f"{PREFIX}/status": status_read,
+                           f"{PREFIX}/alerts/active": active_read}

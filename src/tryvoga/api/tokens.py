@@ -36,7 +36,6 @@ class Tokens:
         self.service = service
         self._pool = ThreadPoolExecutor(max_workers=threads,
                                         thread_name_prefix="tryvoga-tokens")
-        self.lookups = 0  # tokens looked up (for tests and the curious)
 
     async def authenticate(self, secret: str | None) -> Actor:
         """The token's actor; 401 for none, an unknown or a revoked one; 503 when it cannot
@@ -44,7 +43,6 @@ class Tokens:
         if not secret:
             raise Unauthorized("this needs a bearer token: Authorization: Bearer <token>",
                                code="token_missing")
-        self.lookups += 1
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool,
                                       functools.partial(self.service.authenticate, secret))
