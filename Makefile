@@ -60,6 +60,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 	$(BIN)/python bench/abuse.py $(BENCH_ARGS)
+	$(BIN)/python bench/nodes.py $(BENCH_ARGS)
 
 # Regenerate the packaged data (needs the build extras; not part of run or test).
 catalogue: | $(BIN)/python

@@ -20,6 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import nodes
 from common import BENCH, round_ratios
 
 RUNS = BENCH / "runs"  # bench/run.py keeps its newest full runs here
@@ -90,6 +91,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     wake = [run["wake"]["second_ms_p99"] for run in runs]
     rows.append(("two workers: the other worker's subscriber within 100 ms (p99)",
                  _span(wake, " ms"), max(wake) <= 100))
+    rows += nodes.target_rows()  # two nodes on PostgreSQL: their own runs (bench/nodes.py)
     runs_said = "1 run" if len(runs) == 1 else f"{len(runs)} runs"
     out = [f"| target | measured ({runs_said}) | verdict |", "|---|---|---|"]
     out += [f"| {what} | {measured} | {'met' if met else '**missed**'} |"

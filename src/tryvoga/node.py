@@ -55,7 +55,7 @@ from tryvoga.errors import Overloaded
 from tryvoga.ingest.proposals import ProposalDesk
 from tryvoga.ingest.statements.pool import StatementPool
 from tryvoga.live.anchor import anchoring
-from tryvoga.live.follower import Follower, Listener
+from tryvoga.live.follower import STALE_AFTER, Follower, Listener
 from tryvoga.live.hub import Hub
 from tryvoga.live.wake import Waker
 from tryvoga.service import Result, Service
@@ -97,6 +97,7 @@ class Node:
         self.service = Service(self.storage, catalogue, outbox=Outbox(catalogue, formats),
                                state=writer_state)
         self.follower = Follower(self.storage, catalogue, state=read_state)
+        self.follower.stale_after = STALE_AFTER + settings.poll_interval
         # The two-person rule binds every bearer token but automated ones (approval.py), for
         # the API and the console alike.
         self.service.approval_policy = approval.Policy(settings.approval_all_actual,

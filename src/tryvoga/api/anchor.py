@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 async def head(request: web.Request) -> web.Response:
     """The head of the log as this process has it: anyone may keep it as an anchor."""
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     state = ctx.follower.state
     return json_response({"seq": state.seq, "hash": state.last_hash, "time": now_utc()})
 

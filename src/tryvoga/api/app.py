@@ -84,6 +84,7 @@ def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = 
         await node.start()
         yield
         await node.stop()
+        app[CONTEXT].tokens.close()
 
     async def close_streams(app: web.Application) -> None:
         node.close_streams()

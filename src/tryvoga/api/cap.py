@@ -82,7 +82,7 @@ def _base(request: web.Request, side: CapSide) -> str:
 
 async def get_message(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     side = request.app[CAP]
     identifier = request.match_info["identifier"]
     seq = side.publisher.seq_of(identifier)
@@ -106,13 +106,13 @@ def _before(request: web.Request) -> int | None:
 
 
 async def atom_feed(request: web.Request) -> web.Response:
-    context_of(request).actor(request, required=False)
+    await context_of(request).actor(request, required=False)
     side = request.app[CAP]
     return cached_response(request, side.feed("atom", _base(request, side), _before(request)))
 
 
 async def rss_feed(request: web.Request) -> web.Response:
-    context_of(request).actor(request, required=False)
+    await context_of(request).actor(request, required=False)
     side = request.app[CAP]
     return cached_response(request, side.feed("rss", _base(request, side), _before(request)))
 

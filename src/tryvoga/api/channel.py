@@ -34,7 +34,7 @@ INGEST = web.AppKey("channel_ingest", ChannelIngest)
 
 async def ingest_channel(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
+    actor = await ctx.actor(request, required=True)
     assert actor is not None
     if not actor.write:  # as every other write: a read-only token applies nothing, says so
         raise Forbidden(f"token {actor.name!r} is read-only", code="token_read_only")

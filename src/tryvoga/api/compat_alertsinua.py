@@ -54,7 +54,7 @@ class AlertsInUa:
 
     # ---- access ------------------------------------------------------------------------
 
-    def admit(self, request: web.Request) -> State:
+    async def admit(self, request: web.Request) -> State:
         header = request.headers.get("Authorization", "").strip()
         secret = query_secret(request)
         if header:
@@ -63,7 +63,7 @@ class AlertsInUa:
                 raise Unauthorized("Authorization must be 'Bearer <token>'")
             # "Bearer" and nothing else: a client made with an empty token, anonymous.
             secret = value.strip() or secret
-        self.gate.admit(request, secret)
+        await self.gate.admit(request, secret)
         return self.gate.context.follower.state
 
     def region(self, raw: str) -> Region:
@@ -120,7 +120,7 @@ class AlertsInUa:
                       "disclaimer": DISCLAIMER})
 
     async def active(self, request: web.Request) -> web.Response:
-        state = self.admit(request)
+        state = await self.admit(request)
 
         def render() -> Rendered:
             alerts = [e for a in state.active_alerts() if actual(a) for e in self.entries(a)]
@@ -129,7 +129,7 @@ class AlertsInUa:
         return cached_response(request, self.cache.get(state.seq, "active", render))
 
     async def history(self, request: web.Request) -> web.Response:
-        state = self.admit(request)
+        state = await self.admit(request)
         region = self.region(request.match_info["uid"])
         period = request.match_info["period"]
         if period not in PERIODS:
@@ -171,8 +171,9 @@ class AlertsInUa:
             return effective
         return "Y" if state.effective_level(region.code) is ThreatLevel.YELLOW else "R"
 
-    def iot(self, request: web.Request, key: str, levels: bool, text: Text) -> web.Response:
-        state = self.admit(request)
+    async def iot(self, request: web.Request, key: str, levels: bool,
+                  text: Text) -> web.Response:
+        state = await self.admit(request)
         region = None
         if "uid" in request.match_info:
             region = self.region(request.match_info["uid"])
@@ -214,7 +215,7 @@ class AlertsInUa:
 
     def _iot_handler(self, key: str, levels: bool, text: Text) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            return self.iot(request, key, levels, text)
+            return await self.iot(request, key, levels, text)
 
         return compat_errors(handler)
 

@@ -7,7 +7,8 @@ three ways that the clients depend on:
 * errors are ``{"message": "..."}`` (the clients read that key), never the native error shape;
 * every request passes a :class:`Gate`: the allowed client networks (403), a per-address and a
   per-token rate limit (429 with ``Retry-After``), and a token unless anonymous reads are on
-  (401);
+  (401); every 503 (the database unavailable, too many commands waiting) carries
+  ``Retry-After`` too;
 * regions are named by the numeric id the two APIs share (``Region.api_id``), not by KATOTTG
   code. An alert declared on a region that has no such id (the whole country, a Crimean raion)
   is shown on every largest region inside it that has one: :meth:`CompatIds.targets`.
@@ -48,21 +49,33 @@ def message_response(status: int, message: str,
                         charset="utf-8", headers=headers)
 
 
+RETRY_AFTER = 1  # seconds, for a 503 or 429 whose cause names no time of its own
+
+
+def retry_after(status: int, exc: BaseException) -> dict[str, str] | None:
+    """``Retry-After`` for every 503 (the database unavailable, the writer's queue full) and
+    429 (a rate limit), from the error's own ``retry_after`` where it has one."""
+    if status not in (429, 503):
+        return None
+    seconds = getattr(exc, "retry_after", None)
+    if not isinstance(seconds, int | float) or seconds < 1:
+        seconds = RETRY_AFTER
+    return {"Retry-After": str(math.ceil(seconds))}
+
+
 def compat_errors(handler: Handler) -> Handler:
     """Give a façade handler's errors the ``{"message": ...}`` shape instead of the native one."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except TooManyRequests as exc:
-            return message_response(exc.status, exc.message,
-                                    {"Retry-After": str(exc.retry_after)})
         except TryvogaError as exc:
-            return message_response(exc.status, exc.message)
+            return message_response(exc.status, exc.message, retry_after(exc.status, exc))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return message_response(exc.status, exc.reason)  # e.g. a body over --max-body
+            # e.g. a body over --max-body
+            return message_response(exc.status, exc.reason, retry_after(exc.status, exc))
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             return message_response(500, "internal error; it has been logged")
@@ -152,8 +165,8 @@ class Gate:
             raise Forbidden(f"the {self.api_name} API of this server is not available from "
                             f"your network ({address})")
 
-    def admit(self, request: web.Request, secret: str | None, *,
-              token_required: bool = False) -> Actor | None:
+    async def admit(self, request: web.Request, secret: str | None, *,
+                    token_required: bool = False) -> Actor | None:
         """The caller's token (None when anonymous reads are allowed), or a 401/403/429."""
         address = self.client_of(request)
         self._check_network(address)
@@ -170,7 +183,7 @@ class Gate:
                                    "(tryvoga token create)")
             return None
         try:
-            actor = self.context.service.authenticate(secret)
+            actor = await self.context.tokens.authenticate(secret)
         except Unauthorized:
             self.by_address.take(address_key, now)
             raise Unauthorized("unknown or revoked token") from None
@@ -281,6 +294,21 @@ def query_secret(request: web.Request) -> str | None:
     return token or None
 
 
-__all__ = ["UA_TYPE", "CompatIds", "Gate", "GateSettings", "Handler", "RateLimiter",
-           "TooManyRequests", "actual", "compat_errors", "covering", "iso_seconds",
-           "message_response", "not_found_handler", "query_secret", "rendered"]
+__all__ = [
+    "UA_TYPE",
+    "CompatIds",
+    "Gate",
+    "GateSettings",
+    "Handler",
+    "RateLimiter",
+    "TooManyRequests",
+    "actual",
+    "compat_errors",
+    "covering",
+    "iso_seconds",
+    "message_response",
+    "not_found_handler",
+    "query_secret",
+    "rendered",
+    "retry_after",
+]

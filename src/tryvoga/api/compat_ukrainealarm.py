@@ -150,14 +150,15 @@ class UkraineAlarm:
 
     # ---- access ------------------------------------------------------------------------
 
-    def admit(self, request: web.Request, *, token_required: bool = False) -> Actor | None:
+    async def admit(self, request: web.Request, *,
+                    token_required: bool = False) -> Actor | None:
         # The raw key is the API's way; "Bearer <key>" is accepted too. A bare "Bearer" (a
         # client made with an empty key) is no key at all, as on the alerts.in.ua façade.
         key = request.headers.get("Authorization", "").strip()
         scheme, _, rest = key.partition(" ")
         if scheme.lower() == "bearer":
             key = rest.strip()
-        return self.gate.admit(request, key or None, token_required=token_required)
+        return await self.gate.admit(request, key or None, token_required=token_required)
 
     def region(self, raw: str | None, name: str = "regionId") -> Region:
         if raw is None or not raw.strip():
@@ -177,7 +178,7 @@ class UkraineAlarm:
         return cached_response(request, self.cache.get(state.seq, key, render))
 
     async def alerts(self, request: web.Request) -> web.Response:
-        self.admit(request)
+        await self.admit(request)
         state = self.context.follower.state
 
         def build() -> list[dict[str, Any]]:
@@ -200,24 +201,24 @@ class UkraineAlarm:
         return self.cached(request, state, "alerts", build)
 
     async def region_alerts(self, request: web.Request) -> web.Response:
-        self.admit(request)
+        await self.admit(request)
         region = self.region(request.match_info["regionId"])
         state = self.context.follower.state
         return self.cached(request, state, f"region|{region.code}",
                            lambda: [self.models.model_of(state, region)])
 
     async def status(self, request: web.Request) -> web.Response:
-        self.admit(request)
+        await self.admit(request)
         state = self.context.follower.state
         return self.cached(request, state, "status", lambda: {"lastActionIndex": state.seq})
 
     async def regions(self, request: web.Request) -> web.Response:
-        self.admit(request)
+        await self.admit(request)
         return cached_response(request, self.regions_item)
 
     async def region_history(self, request: web.Request) -> web.Response:
         """The last alerts that covered the region; a continuing one runs to now."""
-        self.admit(request)
+        await self.admit(request)
         region = self.region(request.query.get("regionId"))
         state = self.context.follower.state
         chain = {region.code, *self.ids.catalogue.ancestors(region.code)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tryvoga.api.http import RenderCache
+from tryvoga.api.tokens import Tokens
 from tryvoga.errors import Unauthorized
 from tryvoga.node import Node
 from tryvoga.service import Actor
@@ -30,8 +31,12 @@ class Context:
         self.write = node.write  # any other write to the database, on the writer thread
         self.read = node.read  # a read of the database, off the event loop
         self.cache = RenderCache()
+        # Bearer tokens, looked up on threads of their own, never on the event loop.
+        self.tokens = Tokens(node.service)
 
-    def actor(self, request: web.Request, *, required: bool) -> Actor | None:
+    async def actor(self, request: web.Request, *, required: bool) -> Actor | None:
+        """The request's bearer token as an actor (None: none given where none is needed);
+        looked up off the event loop (``api/tokens.py``)."""
         header = request.headers.get("Authorization", "")
         secret = None
         if header.lower().startswith("bearer "):
@@ -40,7 +45,7 @@ class Context:
             raise Unauthorized("Authorization must be 'Bearer <token>'", code="token_invalid")
         if secret is None and not required and self.settings.public_reads:
             return None
-        return self.service.authenticate(secret)
+        return await self.tokens.authenticate(secret)
 
 
 CONTEXT = web.AppKey("context", Context)

@@ -9,6 +9,8 @@ and only the requests it understands completely:
 
 * ``GET`` of exactly one of the ``FAST_READS`` paths (no query), HTTP/1.1 or 1.0, every line
   ending in CRLF, header names that are tokens and values without control characters;
+* a read whose rendering is available (none while the node's state is stale: aiohttp then
+  answers it, adding ``X-State-Age``);
 * no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect``,
   ``Upgrade`` or ``X-Request-Id``; a ``Connection`` of only ``close`` or ``keep-alive``; a
   ``Host`` in HTTP/1.1; each header it looks at at most once, and nothing aiohttp's parser
@@ -53,8 +55,9 @@ from tryvoga.api.http import Rendered, not_modified
 
 log = logging.getLogger(__name__)
 
-# Path → the current rendering of that read; set by the routes that have one (native.py).
-Reads = dict[str, Callable[[], Rendered]]
+# Path → the current rendering of that read, or None when aiohttp must answer it for now (the
+# node's state is stale, ``api/ops.py``); set by the routes that have one (native.py).
+Reads = dict[str, Callable[[], Rendered | None]]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
 # Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
 FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
@@ -367,7 +370,10 @@ class ReadFront(asyncio.Protocol):
         if limit is not None and not limit(cast(asyncio.Transport, self._transport)
                                            .get_extra_info("peername"), block):
             return None  # over its limit (api/limits.py): aiohttp answers 429
-        return self._front.answer(read(), match.group(2), inm, ims, connection)
+        item = read()
+        if item is None:
+            return None  # not the shared bytes for now: aiohttp's, with X-State-Age
+        return self._front.answer(item, match.group(2), inm, ims, connection)
 
     def _hand_over(self, pending: bytes) -> None:
         """Give the connection to aiohttp, with the bytes it has not been answered for."""

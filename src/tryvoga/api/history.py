@@ -92,7 +92,7 @@ def _regions(request: web.Request) -> list[str]:
 async def stats(request: web.Request) -> web.StreamResponse:
     """Per region: alerts, total and longest time under alert, by hour of day and month."""
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     regions = _regions(request)
     start = query_period_bound(request, "from")
     end = query_period_bound(request, "to")
@@ -145,7 +145,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
 async def imports(request: web.Request) -> web.Response:
     """The imports of historical records, with the rows that could not be resolved."""
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     reader = history_reader(request.app)
 
     def load() -> list[dict[str, Any]]:

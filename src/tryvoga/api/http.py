@@ -34,6 +34,8 @@ def json_response(body: Any, status: int = 200,
 
 def error_response(error: TryvogaError) -> web.Response:
     retry_after = getattr(error, "retry_after", None)
+    if retry_after is None and error.status in (429, 503):
+        retry_after = 1  # every 503 and 429 says when to try again
     headers = None if retry_after is None else {"Retry-After": str(retry_after)}
     return json_response(error.to_json(), status=error.status, headers=headers)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.front import FAST_READS, Reads
+from tryvoga.api.front import FAST_READS
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -103,7 +102,7 @@ async def _run(request: web.Request, cls: type[Command], target: str | None = No
     """A write: the token, then the body parsed into its command (commands.py), then the
     service; the service says what it did, ``result_response`` says it in HTTP."""
     ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
+    actor = await ctx.actor(request, required=True)
     assert actor is not None
     raw = await request.read()
     command = parse(raw if raw.strip() or not optional_body else b"{}", cls)
@@ -181,7 +180,7 @@ async def configure_region(request: web.Request) -> web.Response:
 
 async def active_alerts(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     region = type_ = None
     neighbours = False
     if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
@@ -216,7 +215,7 @@ _ALL_ACTIVE = "active||None"
 
 async def get_alert(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
     number = whole_number(raw)
@@ -228,7 +227,7 @@ async def get_alert(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     chosen = _levels_param(request) if "?" in request.raw_path else None
     return cached_response(request, _status_rendering(ctx, chosen))
 
@@ -259,7 +258,7 @@ _STATUS_KEY = "status|" + ",".join(sorted(lv.value for lv in _STATUS_LEVELS))
 
 async def history(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     region = _region_param(ctx, request)
     type_ = _enum_param(request, "type", AlertType)
     status_ = _enum_param(request, "status", AlertStatus)
@@ -326,7 +325,7 @@ async def update_incident(request: web.Request) -> web.Response:
 
 async def list_incidents(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    actor = ctx.actor(request, required=False)
+    actor = await ctx.actor(request, required=False)
     region = _region_param(ctx, request)
     kind = _enum_param(request, "kind", IncidentKind)
     status_ = _enum_param(request, "status", IncidentStatus)
@@ -353,7 +352,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 async def get_incident(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    actor = ctx.actor(request, required=False)
+    actor = await ctx.actor(request, required=False)
     raw = request.match_info["id"]
     state = ctx.follower.state
     number = whole_number(raw)
@@ -368,7 +367,7 @@ async def get_incident(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     since = query_int(request, "since", 0, 0, 2**62)
     limit = query_int(request, "limit", 1000, 1, MAX_LIMIT)
     found = await ctx.read(ctx.storage.read_events, since, limit)
@@ -401,6 +400,14 @@ def add_routes(app: web.Application) -> None:
     if ctx.settings.public_reads:
         # The plain polled reads, for the read front (api/front.py) to answer from the same
         # renderings without aiohttp. With a token required, aiohttp's handlers check it.
-        reads: Reads = {f"{PREFIX}/status": partial(_status_rendering, ctx, None),
-                        f"{PREFIX}/alerts/active": partial(_active_rendering, ctx, [], None)}
-        app[FAST_READS] = reads
+        # While the state is stale they give none: aiohttp answers, with X-State-Age (ops.py).
+        state_age = ctx.follower.state_age
+
+        def status_read() -> Rendered | None:
+            return _status_rendering(ctx, None) if state_age() is None else None
+
+        def active_read() -> Rendered | None:
+            return _active_rendering(ctx, [], None) if state_age() is None else None
+
+        app[FAST_READS] = {f"{PREFIX}/status": status_read,
+                           f"{PREFIX}/alerts/active": active_read}

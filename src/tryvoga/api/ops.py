@@ -14,6 +14,9 @@ handlers are wrapped in the error shape. It
   when it is on (``api/front.py``) and by aiohttp identically when it is off, so they carry no
   per-request header; a client that sends ``X-Request-Id`` gets it back (the front hands such
   requests to aiohttp);
+* adds ``X-State-Age: <seconds>`` to every answer while the node's state is stale (the log
+  not read for longer than ``Follower.stale_after``: the database unreachable, the follower
+  stuck), so that a client of any read knows how old what it is served may be;
 * logs one line per request when ``--access-log`` is on: method, route template, path without
   its query (queries may hold tokens), status, milliseconds, request id.
 """
@@ -48,6 +51,11 @@ access = logging.getLogger("tryvoga.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HEADER = "X-Request-Id"
+# Whole seconds since this node last read the log, on every answer while that is longer than
+# the follower's ``stale_after`` (the database unreachable, the follower stuck); absent while
+# the state is current, so that one state version is the same bytes on every node. The read
+# front leaves such requests to aiohttp (``native.py``'s fast reads give no rendering then).
+STATE_AGE = "X-State-Age"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:/+=\-]{1,128}")
 SAMPLE_EVERY = 1.0  # seconds between copies of the plain counts into the metrics
 # /readyz: how long the projection may take to reach the log's head before it is "behind",
@@ -150,7 +158,11 @@ async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, rou
 
 
 async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: the request id in the answer's headers."""
+    """``on_response_prepare``: the request id in the answer's headers, and the state's age
+    when the node serves a state it could not refresh lately (``STATE_AGE``)."""
+    age = request.app[OPS].context.follower.state_age()
+    if age is not None:
+        response.headers[STATE_AGE] = str(int(age))
     rid = request.get(RID)
     if rid is None:
         if HEADER not in request.headers and request.path in request.app[OPS].fast_paths:
@@ -346,4 +358,4 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(running)
 
 
-__all__ = ["HEADER", "OPS", "Ops", "install", "is_database_error", "new_request_id"]
+__all__ = ["HEADER", "OPS", "STATE_AGE", "Ops", "install", "is_database_error", "new_request_id"]

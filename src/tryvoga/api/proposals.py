@@ -30,16 +30,16 @@ from tryvoga.service import Actor
 PREFIX = "/api/v1"
 
 
-def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
+async def _desk(request: web.Request) -> tuple[Context, ProposalDesk, Actor]:
     ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
+    actor = await ctx.actor(request, required=True)
     if actor is None:  # required=True never gives None; this keeps the type exact
         raise Unauthorized("this needs a bearer token", code="token_missing")
     return ctx, ctx.node.proposals, actor
 
 
 async def ingest_statement(request: web.Request) -> web.Response:
-    ctx, desk, actor = _desk(request)
+    ctx, desk, actor = await _desk(request)
     if request.content_type == "text/plain":
         raw = await request.read()
         try:
@@ -65,7 +65,7 @@ async def ingest_statement(request: web.Request) -> web.Response:
 
 
 async def list_proposals(request: web.Request) -> web.Response:
-    ctx, desk, actor = _desk(request)
+    ctx, desk, actor = await _desk(request)
     state = request.query.get("state") or None
     limit = query_int(request, "limit", 100, 1, 5000)
     records = await ctx.read(desk.list, actor, state, limit)
@@ -73,13 +73,13 @@ async def list_proposals(request: web.Request) -> web.Response:
 
 
 async def get_proposal(request: web.Request) -> web.Response:
-    ctx, desk, actor = _desk(request)
+    ctx, desk, actor = await _desk(request)
     record = await ctx.read(desk.get, actor, request.match_info["id"])
     return json_response({"proposal": proposal_json(record)})
 
 
 async def accept(request: web.Request) -> web.Response:
-    ctx, desk, actor = _desk(request)
+    ctx, desk, actor = await _desk(request)
     if (await request.read()).strip():
         check_fields(await read_json(request), set())
     result = await ctx.command(desk.accept, actor, request.match_info["id"])
@@ -87,7 +87,7 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def reject(request: web.Request) -> web.Response:
-    ctx, desk, actor = _desk(request)
+    ctx, desk, actor = await _desk(request)
     body: dict[str, Any] = {}
     if (await request.read()).strip():
         body = await read_json(request)

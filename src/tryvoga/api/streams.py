@@ -145,7 +145,7 @@ async def checked_resume_point(ctx: Context, request: web.Request) -> int:
 
 async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     chosen = stream_filter(ctx, request)
     since = await checked_resume_point(ctx, request)
     response = web.StreamResponse(headers={
@@ -172,7 +172,7 @@ async def ndjson(request: web.Request) -> web.StreamResponse:
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     chosen = stream_filter(ctx, request)
     since = await checked_resume_point(ctx, request)
     accept = accept_key(request.headers)

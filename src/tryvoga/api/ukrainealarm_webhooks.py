@@ -184,7 +184,7 @@ class WebhookEndpoints:
 
     async def register(self, request: web.Request) -> web.Response:
         """Create a registration, or set the region ids of the token's one for that URL."""
-        actor = self.facade.admit(request, token_required=True)
+        actor = await self.facade.admit(request, token_required=True)
         assert actor is not None
         settings = self.facade.context.settings
         check_may_register(actor, settings)
@@ -210,7 +210,7 @@ class WebhookEndpoints:
     async def update(self, request: web.Request) -> web.Response:
         """Change the region ids of the registration for that URL; or, for a URL not
         registered, move the token's only registration to it."""
-        actor = self.facade.admit(request, token_required=True)
+        actor = await self.facade.admit(request, token_required=True)
         assert actor is not None
         check_may_register(actor, self.facade.context.settings)
         url, region_ids, given = await self._body(request)
@@ -248,7 +248,7 @@ class WebhookEndpoints:
 
     async def delete(self, request: web.Request) -> web.Response:
         """Delete the registration for that URL; its pending deliveries are cancelled."""
-        actor = self.facade.admit(request, token_required=True)
+        actor = await self.facade.admit(request, token_required=True)
         assert actor is not None
         url, _, _ = await self._body(request)
         storage = self.facade.context.storage
@@ -267,7 +267,7 @@ class WebhookEndpoints:
         return json_response((await self.facade.write(write)).to_json())
 
     async def listing(self, request: web.Request) -> web.Response:
-        actor = self.facade.admit(request, token_required=True)
+        actor = await self.facade.admit(request, token_required=True)
         assert actor is not None
         storage = self.facade.context.storage
 

@@ -31,7 +31,7 @@ def _hooks(request: web.Request) -> Webhooks:
 
 
 async def create(request: web.Request) -> web.Response:
-    ctx, actor = _writer(request)
+    ctx, actor = await _writer(request)
     body = await read_json(request)
     status, answer = await ctx.write(_hooks(request).create, actor, body,
                                      idempotency_key(request))
@@ -39,32 +39,32 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
-    ctx, actor = _writer(request)
+    ctx, actor = await _writer(request)
     return json_response({"webhooks": await ctx.read(_hooks(request).list, actor)})
 
 
-def _writer(request: web.Request) -> tuple[Context, Actor]:
+async def _writer(request: web.Request) -> tuple[Context, Actor]:
     """The context and the token's actor: every webhook endpoint needs a token."""
     ctx = context_of(request)
-    actor = ctx.actor(request, required=True)
+    actor = await ctx.actor(request, required=True)
     assert actor is not None  # required=True raises instead of answering None
     return ctx, actor
 
 
 async def get_webhook(request: web.Request) -> web.Response:
-    ctx, actor = _writer(request)
+    ctx, actor = await _writer(request)
     found = await ctx.read(_hooks(request).get, actor, request.match_info["id"])
     return json_response({"webhook": found})
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
-    ctx, actor = _writer(request)
+    ctx, actor = await _writer(request)
     gone = await ctx.write(_hooks(request).delete, actor, request.match_info["id"])
     return json_response({"webhook": gone})
 
 
 async def attempts(request: web.Request) -> web.Response:
-    ctx, actor = _writer(request)
+    ctx, actor = await _writer(request)
     limit = query_int(request, "limit", 100, 1, 1000)
     before = query_int(request, "before", 0, 0, 2**62) or None
     found = await ctx.read(_hooks(request).attempts, actor, request.match_info["id"], limit,

@@ -23,6 +23,11 @@ from tryvoga.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
+# Seconds beyond the poll interval that the state may go without a successful read of the log
+# before the node calls it stale: reads then carry ``X-State-Age`` and streams a ``stale``
+# frame at each keepalive (``state_age``; docs/deploy.md, "When the database goes away").
+STALE_AFTER = 2.0
+
 Listener = Callable[[Sequence[Event]], None]
 
 
@@ -42,6 +47,15 @@ class Follower:
         # A database across the network is read off the event loop (storage/engine.py).
         self._remote = bool(getattr(storage, "remote", False))
         self.heartbeat = time.monotonic()  # the last turn of ``run`` (``/readyz``)
+        # How long without a successful read before the state counts as stale (the node sets
+        # it to STALE_AFTER plus its poll interval).
+        self.stale_after = STALE_AFTER
+
+    def state_age(self) -> float | None:
+        """Seconds since the log was last read, when that is longer than ``stale_after`` (the
+        database is unreachable or the follower is stuck); None while the state is current."""
+        age = time.monotonic() - self.synced_at
+        return age if age > self.stale_after else None
 
     def advance(self, events: Sequence[Event]) -> list[Event]:
         """Apply what is new in ``events`` (filling any gap from the log); returns it."""

@@ -12,6 +12,11 @@ as it is.
 A stream that ends on the server's initiative (a subscriber too slow to keep up, or a shutdown)
 ends with one ``reconnect`` frame naming the last sequence number the client can resume from
 (on a WebSocket, followed by a close frame: 1013 try again later, or 1001 going away).
+
+While the server's state is stale (it has not read the log for a while: its database is
+unreachable), each keepalive is a ``stale`` frame instead, saying how old the state is and the
+last sequence number in it: SSE ``event: stale`` (no ``id:``, so resuming is unaffected),
+an NDJSON line, a WebSocket text message; the body is ``{"stale": {"age_seconds": N, "seq": S}}``.
 """
 
 from __future__ import annotations
@@ -122,6 +127,16 @@ REASONS = {
 }
 
 
+def stale(fmt: Format, chunked: bool, age: float, seq: int) -> bytes:
+    """The keepalive while the state is ``age`` seconds old (at event ``seq``)."""
+    body = dumps({"stale": {"age_seconds": int(age), "seq": seq}})
+    if fmt is Format.SSE:
+        return _wrap(fmt, chunked, b"event: stale\ndata: %b\n\n" % body)
+    if fmt is Format.NDJSON:
+        return _wrap(fmt, chunked, body + b"\n")
+    return ws_message(body)
+
+
 def reconnect(fmt: Format, chunked: bool, last_id: int, reason: str) -> bytes:
     """The final frame of a stream that the server ends."""
     body = dumps({"reconnect": {"last_id": last_id, "reason": reason,
@@ -135,4 +150,4 @@ def reconnect(fmt: Format, chunked: bool, last_id: int, reason: str) -> bytes:
     return ws_message(body) + ws_close(code, reason)
 
 
-__all__ = ["Format", "Frames", "chunk", "dumps", "keepalive", "reconnect", "ws_message"]
+__all__ = ["Format", "Frames", "chunk", "dumps", "keepalive", "reconnect", "stale", "ws_message"]

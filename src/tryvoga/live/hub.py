@@ -265,8 +265,10 @@ class Hub:
 
     def keepalive(self) -> None:
         slow: list[Subscriber] = []
+        age = self.follower.state_age()  # stale: say how old, instead of a plain keepalive
         for (_, fmt, chunked), group in self._groups.items():
-            frame = frames.keepalive(fmt, chunked)
+            frame = (frames.keepalive(fmt, chunked) if age is None
+                     else frames.stale(fmt, chunked, age, self.follower.state.seq))
             for sub in group:
                 transport = sub.transport
                 if transport.is_closing():

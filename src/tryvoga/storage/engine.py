@@ -324,8 +324,8 @@ class PostgresSession:
 
         db = self.database
         db.check_reachable()
-        # On a server's event loop (a token looked up for a request) wait for a connection
-        # only briefly: the loop serves every reader and stream.
+        # On a server's event loop wait for a connection only briefly: the loop serves every
+        # reader and stream. (Token lookups are off the loop: api/tokens.py.)
         timeout = db.connect_timeout if not _on_event_loop() else LOOP_WAIT
         try:
             with db.pool.connection(timeout=timeout) as raw:

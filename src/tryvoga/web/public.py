@@ -517,7 +517,7 @@ def _boot(ctx: Context, lang: Lang, now: datetime, **extra: Any) -> dict[str, An
 
 async def map_page(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     lang = _lang(request)
     t = TEXT[lang]
 
@@ -559,7 +559,7 @@ def hromadas_apart(state: State, found: dict[str, str]) -> set[str]:
 
 async def state_view(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     lang = _lang(request)
 
     async def build(now: datetime) -> Asset:
@@ -621,7 +621,7 @@ def region_status(ctx: Context, code: str, lang: Lang, now: datetime) -> str:
 
 async def region_status_view(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     code = _region_code(ctx, request)
     response = web.Response(text=region_status(ctx, code, _lang(request), datetime.now(UTC)),
                             content_type="text/html", charset="utf-8",
@@ -693,7 +693,7 @@ def history_html(ctx: Context, request: web.Request, code: str, lang: Lang,
 
 async def region_page(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.actor(request, required=False)
+    await ctx.actor(request, required=False)
     code = _region_code(ctx, request)
     lang = _lang(request)
     t = TEXT[lang]
