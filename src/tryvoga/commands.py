@@ -229,10 +229,39 @@ def _invalid(text: str) -> BadRequest:
     if not path and own:  # a check of the model's own (__post_init__) names its field
         return BadRequest(own.group("message"), field=own.group("field"))
     field = path or None
+    message = _plain(message)
     if "matching regex" in message:  # the pattern itself says little to a person
         message = _FORMS.get(field.rsplit(".", 1)[-1].split("[")[0] if field else "",
                              "text of the wrong form (see /api/v1/openapi.json)")
     return BadRequest(f"{field}: {message}" if field else message, field=field)
+
+
+_WORDS = {"array": "a list", "str": "a string", "int": "a whole number", "float": "a number",
+          "object": "an object", "bool": "true or false", "null": "null"}
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`(?:, got `(?P<got>[^`]+)`)?"
+                       r"(?: of length (?P<op>[<>]=) (?P<n>\d+))?$")
+
+
+def _plain(message: str) -> str:
+    """msgspec's "Expected `array | null`, got `str`" in words: "must be a list or null, not
+    a string" ("... of length >= 1": "must not be empty"; a missing field "is required")."""
+    if message.startswith("Object missing required field"):
+        return "is required"
+    if message.startswith("Invalid enum value"):
+        return f"{message[len('Invalid enum value '):]} is not one of its values (see " \
+               "/api/v1/openapi.json)"
+    found = _EXPECTED.match(message)
+    if found is None:
+        return message
+    want = " or ".join(_WORDS.get(w, w) for w in found.group("want").split(" | "))
+    if found.group("op") == ">=" and found.group("n") == "1":
+        return "must not be empty"
+    if found.group("op"):
+        bound = "at least" if found.group("op") == ">=" else "at most"
+        unit = "items" if "list" in want else "characters"
+        return f"must be {want} of {bound} {found.group('n')} {unit}"
+    got = found.group("got")
+    return f"must be {want}, not {_WORDS.get(got, got)}" if got else f"must be {want}"
 
 
 _TIME_FORM = ("not an ISO-8601 time with an offset in the years 1000-8999, e.g. "
