@@ -33,8 +33,9 @@ def hooks(db_path: Path, catalogue: Catalogue, service: Service) -> Iterator[Web
 
 
 def subscribe(hooks: Webhooks, actor: Actor, **body: Any) -> str:
-    status, answer = hooks.create(actor, {"url": URL, **body})
-    assert status == 201 and answer["secret"].startswith("whsec_")
+    result = hooks.create(actor, {"url": URL, **body})
+    answer = result.body
+    assert result.created and answer["secret"].startswith("whsec_")
     webhook_id: str = answer["webhook"]["id"]
     return webhook_id
 

@@ -113,7 +113,7 @@ async def stopped(worker: DeliveryWorker) -> None:
 
 
 def subscribe(hooks: Webhooks, admin: Actor, url: str, **body: Any) -> tuple[str, str]:
-    _, created = hooks.create(admin, {"url": url, **body})
+    created = hooks.create(admin, {"url": url, **body}).body
     return created["webhook"]["id"], created["secret"]
 
 

@@ -154,9 +154,9 @@ def test_webhook_outbox_and_claims_never_twice(backend: Backend,
                                                catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     hooks = Webhooks(DeliveryStore(backend.database()), catalogue, Policy(["127.0.0.0/8"]))
-    status, answer = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
-    assert status == 201
-    webhook_id = answer["webhook"]["id"]
+    created = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+    assert created.created
+    webhook_id = created.body["webhook"]["id"]
     for _ in range(10):
         service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
         service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
@@ -258,7 +258,7 @@ def test_delivery_bookkeeping(backend: Backend, catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     store = DeliveryStore(backend.database())
     hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
-    webhook_id = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})[1]["webhook"]["id"]
+    webhook_id = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"}).body["webhook"]["id"]
     for _ in range(2):
         service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
         service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))

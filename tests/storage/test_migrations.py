@@ -79,7 +79,7 @@ def test_migrate_data_copies_and_verifies_both_sides(tmp_path: Path,
     from tryvoga.delivery.subscriptions import Webhooks
 
     hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
-    assert hooks.create(Actor("admin"), {"url": "http://127.0.0.1:9/h"})[0] == 201
+    assert hooks.create(Actor("admin"), {"url": "http://127.0.0.1:9/h"}).created
     for index in range(5):
         service.handle(
             Actor("a"),

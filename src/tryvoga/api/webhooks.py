@@ -18,7 +18,7 @@ from aiohttp import web
 
 from tryvoga.api.bodies import CreateWebhook, parse_body
 from tryvoga.api.context import Context, context_of
-from tryvoga.api.http import idempotency_key, json_response, query_int
+from tryvoga.api.http import idempotency_key, json_response, query_int, result_response
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.service import Actor
 
@@ -34,9 +34,9 @@ def _hooks(request: web.Request) -> Webhooks:
 async def create(request: web.Request) -> web.Response:
     ctx, actor = _writer(request)
     body = parse_body(await request.read(), CreateWebhook)
-    status, answer = await ctx.write(_hooks(request).create, actor, body.fields(),
-                                     idempotency_key(request))
-    return json_response(answer, status=status)
+    result = await ctx.write(_hooks(request).create, actor, body.fields(),
+                             idempotency_key(request))
+    return result_response(result)
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
