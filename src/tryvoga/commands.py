@@ -270,7 +270,9 @@ _FORMS = {"started_at": _TIME_FORM, "ended_at": _TIME_FORM, "embargo_until": _TI
           "region": "not a KATOTTG code such as UA80000000000093317 (or UA)",
           "regions": "not a KATOTTG code such as UA80000000000093317 (or UA)",
           "neighbours": "not a KATOTTG code such as UA80000000000093317",
-          "source": "empty: say who reports it"}
+          "source": "empty: say who reports it",
+          "kinds": "not an event kind such as alert.declared, or a family such as alert.*",
+          "channel": "not a channel name such as air_alert_ua (letters, digits, _ . : @ -)"}
 
 
 __all__ = ["COMMANDS", "MAX_COUNT", "MAX_ID", "MAX_REGIONS_PER_COMMAND", "MAX_SHELTER_SECONDS",
