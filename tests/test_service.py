@@ -44,14 +44,8 @@ def test_declare_update_end_lifecycle(service: Service, admin: Actor) -> None:
     assert alert["level"] == "yellow" and alert["active"] and alert["ended_at"] is None
     assert service.state.seq == seq0 + 1
 
-    updated = service.handle(
-        admin,
-        UpdateAlert.of(
-            threats=[{"type": "missiles", "level": "red"},
-                                                  {"type": "drones", "level": "yellow"}],
-        ),
-        alert["id"],
-    )
+    threats = [{"type": "missiles", "level": "red"}, {"type": "drones", "level": "yellow"}]
+    updated = service.handle(admin, UpdateAlert.of(threats=threats), alert["id"])
     assert [t["type"] for t in updated.body["alert"]["threats"]] == ["drones", "missiles"]
     assert updated.body["alert"]["level"] == "red"
 

@@ -122,10 +122,8 @@ def kyiv_night(service: Service, admin: Actor) -> dict[str, int]:
     ).body["incident"]["id"]
     service.handle(
         admin,
-        UpdateAlert.of(
-            threats=[{"type": "drones", "level": "red"},
-                                 {"type": "ballistic", "level": "red"}],
-        ),
+        UpdateAlert.of(threats=[{"type": "drones", "level": "red"},
+                                {"type": "ballistic", "level": "red"}]),
         kyiv,
     )
     service.handle(admin, UpdateIncident.of(status="confirmed", injured=1), fire)
