@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tryvoga.commands import Declare
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, free_port, raise_open_files, write_section
@@ -267,8 +269,9 @@ def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
         write_times = []
         for index in range(events):
             t0 = time.perf_counter()
-            result = service.declare(admin, [regions[index % len(regions)]],
-                                     types[index // len(regions) % len(types)])
+            command = Declare.of(regions=[regions[index % len(regions)]],
+                                 type=types[index // len(regions) % len(types)])
+            result = service.handle(admin, command)
             write_times.append(time.perf_counter() - t0)
             assert result.created
         # The same declarations with no subscriptions, for the write path's own cost.
@@ -278,8 +281,9 @@ def end_to_end(work: Path, subscriptions: int, events: int) -> dict[str, Any]:
         bare_times = []
         for index in range(events):
             t0 = time.perf_counter()
-            bare_service.declare(admin, [regions[index % len(regions)]],
-                                 types[index // len(regions) % len(types)])
+            command = Declare.of(regions=[regions[index % len(regions)]],
+                                 type=types[index // len(regions) % len(types)])
+            bare_service.handle(admin, command)
             bare_times.append(time.perf_counter() - t0)
         bare.close()
         assert service.state.seq == events and COUNTRY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from msgspec import UNSET
 
 from tryvoga.commands import Declare, ReportIncident, UpdateIncident, parse
 from tryvoga.domain.model import AlertType, IncidentStatus
@@ -69,3 +70,60 @@ def test_bad_bodies_are_refused_naming_the_field(raw: bytes, status: int, code: 
 def test_incident_bounds_are_the_services(raw: bytes, field: str) -> None:
     error = refused(raw, ReportIncident)
     assert error.status == 422 and error.field == field, error.message
+
+
+def test_a_whole_number_may_be_written_with_a_fraction() -> None:
+    """JSON Schema counts 46.0 as an integer, so the parser does; 46.5 is still refused."""
+    body = b'{"kind": "fire", "region": "UA", "source": "s", "killed": 46.0, "latitude": 50}'
+    incident = parse(body, ReportIncident)
+    assert incident.killed == 46 and isinstance(incident.killed, int)
+    assert incident.latitude == 50.0
+    assert refused(body.replace(b"46.0", b"46.5"), ReportIncident).field == "killed"
+    assert refused(body.replace(b"46.0", b"1e300"), ReportIncident).field == "killed"
+
+
+def test_commands_built_in_python_are_checked_as_bodies_are() -> None:
+    """``Command.of``: what the CLI, the console and the ingesters build."""
+    made = Declare.of(regions=(KYIV,), type=AlertType.AIR_RAID, threats=[{"type": "drones"}])
+    assert made == parse(b'{"regions": ["UA80000000000093317"], "type": "air_raid", '
+                         b'"threats": [{"type": "drones"}]}', Declare)
+    with pytest.raises(BadRequest) as info:
+        Declare.of(regions=[KYIV], type="storm")
+    assert (info.value.status, info.value.field) == (422, "type")
+    with pytest.raises(BadRequest) as info:
+        ReportIncident.of(kind="fire", region=KYIV, source="s", killed=-1)
+    assert info.value.field == "killed"
+
+
+@pytest.mark.parametrize(("raw", "field", "says"), [
+    (b'{"url": 5}', "url", "url: must be a string, not a whole number"),
+    (b'{"url": "https://example.org/h", "regions": []}', "regions", "must not be empty"),
+    (b'{"url": "https://example.org/h", "kinds": ["alert.nope"]}', "kinds[0]", "event kind"),
+    (b'{}', "url", "url: is required"),
+])
+def test_webhook_bodies_say_what_is_wrong_in_words(raw: bytes, field: str, says: str) -> None:
+    from tryvoga.api.bodies import CreateWebhook, parse_body
+
+    with pytest.raises(BadRequest) as info:
+        parse_body(raw, CreateWebhook)
+    assert (info.value.code, info.value.field) == ("invalid_input", field)
+    assert says in info.value.message, info.value.message
+
+
+def test_channel_bodies_are_one_post_or_a_batch() -> None:
+    from tryvoga.api.bodies import ChannelBody, parse_body
+
+    one = parse_body(b'{"id": 7, "date_unixtime": "1692682801", "text": ["a", '
+                     b'{"type": "bold", "text": "b", "href": "x"}]}', ChannelBody)
+    assert one.raw() == {"id": 7, "date_unixtime": "1692682801",
+                         "text": ["a", {"type": "bold", "text": "b"}]}
+    batch = parse_body(b'{"channel": "air_alert_ua", "posts": [{"id": 1, "date": '
+                       b'"2024-08-22T08:40:01+03:00", "from": "x"}]}', ChannelBody)
+    assert not isinstance(batch.posts, type(UNSET)) and batch.posts[0].raw()["from"] == "x"
+    for raw, field in [(b'{"id": 1, "posts": [{"id": 2}]}', "id"),
+                       (b'{"posts": []}', "posts"),
+                       (b'{"id": 1, "date_unixtime": 1e18}', "date_unixtime"),
+                       (b'{"id": 1, "text": ' + b"[" * 65 + b"]" * 65 + b"}", None)]:
+        with pytest.raises(BadRequest) as info:
+            parse_body(raw, ChannelBody)
+        assert info.value.field == field, (raw[:40], info.value.to_json())

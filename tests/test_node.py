@@ -14,6 +14,7 @@ from tryvoga.api.formats import outbox, webhook_formats
 from tryvoga.cap.ingest import Ingester
 from tryvoga.cap.projection import CapProjection
 from tryvoga.cap.render import Publisher
+from tryvoga.commands import Declare, UpdateAlert
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import StreamFilter
 from tryvoga.domain.regions import Catalogue
@@ -70,7 +71,8 @@ async def test_streams_have_an_event_before_the_cap_projection(
 
         await node.hub.start(sub, read, drain)
         seen.clear()  # the replay (nothing) and any greeting
-        result = await node.command(node.service.declare, OPERATOR, [KYIV_OBLAST], "air_raid")
+        result = await node.command(node.service.handle, OPERATOR,
+                                    Declare.of(regions=[KYIV_OBLAST], type="air_raid"))
         [event] = result.events
         # Written to the stream when the read side had the event and the CAP projection did
         # not yet: the hub is called first.
@@ -86,8 +88,8 @@ def test_every_projection_starts_from_one_read(tmp_path: Path, catalogue: Catalo
     db = tmp_path / "n.db"
     storage = SQLiteStorage(db)
     service = Service(storage, catalogue, outbox=outbox(catalogue))
-    service.declare(OPERATOR, [KYIV_OBLAST], "air_raid")
-    service.declare(OPERATOR, [LVIV_OBLAST], "air_raid")
+    service.handle(OPERATOR, Declare.of(regions=[KYIV_OBLAST], type="air_raid"))
+    service.handle(OPERATOR, Declare.of(regions=[LVIV_OBLAST], type="air_raid"))
     storage.close()
 
     reads = 0
@@ -123,7 +125,10 @@ def test_the_cap_ingester_knows_earlier_messages_from_the_one_read(
         projection.apply_all(a.storage.iter_events())
         return [publisher.render(m, catalogue) for m in projection.messages.values()]
 
-    alert_id = a.declare(OPERATOR, [KYIV], "air_raid").body["alerts"][0]["id"]
+    alert_id = a.handle(
+        OPERATOR,
+        Declare.of(regions=[KYIV], type="air_raid"),
+    ).body["alerts"][0]["id"]
     b_storage = SQLiteStorage(tmp_path / "b.db")
     [first] = published()
     assert Ingester(Service(b_storage, catalogue, outbox=outbox(catalogue))
@@ -136,7 +141,11 @@ def test_the_cap_ingester_knows_earlier_messages_from_the_one_read(
         assert node.poller is not None
         ingester = node.poller.ingester
         assert ingester.index.seq == node.service.state.seq == 1
-        a.update(OPERATOR, alert_id, [{"type": "drones", "level": "yellow"}], "drones")
+        a.handle(
+            OPERATOR,
+            UpdateAlert.of(threats=[{"type": "drones", "level": "yellow"}], note="drones"),
+            alert_id,
+        )
         outcome = ingester.ingest_bytes(published()[-1])
         assert outcome.verdict == "ingested", outcome
         [alert] = node.service.state.active_alerts()  # the same alert, updated

@@ -8,6 +8,15 @@ import pytest
 
 from tests.regions import KYIV
 from tryvoga.api.formats import outbox
+from tryvoga.commands import (
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -24,7 +33,10 @@ def children_at(catalogue: Catalogue, code: str, level: Level) -> list[str]:
 
 def test_declare_update_end_lifecycle(service: Service, admin: Actor) -> None:
     seq0 = service.state.seq
-    result = service.declare(admin, [KYIV], "air_raid", DRONES_YELLOW, source="KCMA")
+    result = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], threats=DRONES_YELLOW, source="KCMA", type="air_raid"),
+    )
     assert result.created
     alert = result.body["alerts"][0]
     assert alert["region"] == KYIV and alert["type"] == "air_raid" and alert["created"]
@@ -32,12 +44,12 @@ def test_declare_update_end_lifecycle(service: Service, admin: Actor) -> None:
     assert alert["level"] == "yellow" and alert["active"] and alert["ended_at"] is None
     assert service.state.seq == seq0 + 1
 
-    updated = service.update(admin, alert["id"], [{"type": "missiles", "level": "red"},
-                                                  {"type": "drones", "level": "yellow"}])
+    threats = [{"type": "missiles", "level": "red"}, {"type": "drones", "level": "yellow"}]
+    updated = service.handle(admin, UpdateAlert.of(threats=threats), alert["id"])
     assert [t["type"] for t in updated.body["alert"]["threats"]] == ["drones", "missiles"]
     assert updated.body["alert"]["level"] == "red"
 
-    ended = service.end(admin, alert_id=alert["id"])
+    ended = service.handle(admin, EndAlert.of(), alert["id"])
     body = ended.body["alert"]
     assert not body["active"] and body["ended_at"] is not None
     assert body["duration_seconds"] >= 0
@@ -47,9 +59,9 @@ def test_declare_update_end_lifecycle(service: Service, admin: Actor) -> None:
 
 def test_declaring_an_active_type_returns_the_existing_alert(service: Service,
                                                              admin: Actor) -> None:
-    first = service.declare(admin, [KYIV], "air_raid")
+    first = service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     seq = service.state.seq
-    again = service.declare(admin, [KYIV], "air_raid")
+    again = service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     assert not again.created
     assert again.body["alerts"][0]["id"] == first.body["alerts"][0]["id"]
     assert not again.body["alerts"][0]["created"]
@@ -57,43 +69,62 @@ def test_declaring_an_active_type_returns_the_existing_alert(service: Service,
 
 
 def test_ending_an_inactive_alert_is_a_conflict(service: Service, admin: Actor) -> None:
-    alert_id = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]["id"]
-    service.end(admin, alert_id=alert_id)
+    alert_id = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+    ).body["alerts"][0]["id"]
+    service.handle(admin, EndAlert.of(), alert_id)
     seq = service.state.seq
     with pytest.raises(Conflict) as info:
-        service.end(admin, alert_id=alert_id)
+        service.handle(admin, EndAlert.of(), alert_id)
     assert info.value.status == 409 and info.value.code == "alert_not_active"
     with pytest.raises(Conflict):
-        service.end(admin, region=KYIV, type_="air_raid")
+        service.handle(admin, EndByRegion.of(region=KYIV, type="air_raid"))
     assert service.state.seq == seq
 
 
 def test_end_by_region_and_type(service: Service, admin: Actor) -> None:
-    service.declare(admin, [KYIV], "artillery_shelling")
-    result = service.end(admin, region=KYIV, type_="artillery_shelling")
+    service.handle(admin, Declare.of(regions=[KYIV], type="artillery_shelling"))
+    result = service.handle(admin, EndByRegion.of(region=KYIV, type="artillery_shelling"))
     assert result.body["alert"]["type"] == "artillery_shelling"
     assert not result.body["alert"]["active"]
 
 
 def test_idempotency_key_replays_the_first_answer(service: Service, admin: Actor) -> None:
-    first = service.declare(admin, [KYIV], "air_raid", idempotency_key="k-1")
+    first = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key="k-1",
+    )
     seq = service.state.seq
     alert_id = first.body["alerts"][0]["id"]
-    service.end(admin, alert_id=alert_id)
+    service.handle(admin, EndAlert.of(), alert_id)
     # The retry arrives after the end: it must not declare a second alert.
-    retry = service.declare(admin, [KYIV], "air_raid", idempotency_key="k-1")
+    retry = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key="k-1",
+    )
     assert retry.replayed and retry.created and retry.body == first.body
     assert service.state.seq == seq + 1
     assert service.state.active_alerts() == []
     with pytest.raises(Conflict) as info:
-        service.declare(admin, [KYIV], "nuclear", idempotency_key="k-1")
+        service.handle(admin, Declare.of(regions=[KYIV], type="nuclear"), idempotency_key="k-1")
     assert info.value.code == "idempotency_key_reused"
 
 
 def test_idempotency_keys_are_per_token(service: Service) -> None:
-    a = service.declare(Actor("a"), [KYIV], "air_raid", idempotency_key="same")
-    service.end(Actor("a"), alert_id=a.body["alerts"][0]["id"])
-    b = service.declare(Actor("b"), [KYIV], "air_raid", idempotency_key="same")
+    a = service.handle(
+        Actor("a"),
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key="same",
+    )
+    service.handle(Actor("a"), EndAlert.of(), a.body["alerts"][0]["id"])
+    b = service.handle(
+        Actor("b"),
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key="same",
+    )
     assert not b.replayed and b.body["alerts"][0]["id"] != a.body["alerts"][0]["id"]
 
 
@@ -101,17 +132,23 @@ def test_scope_limits_writes(service: Service, catalogue: Catalogue) -> None:
     lviv = by_api_id(catalogue, 27).code
     kyiv_ops = Actor("kyiv-ops", (KYIV,))
     district = catalogue.children[KYIV][0]
-    assert service.declare(kyiv_ops, [district], "air_raid").created
+    assert service.handle(kyiv_ops, Declare.of(regions=[district], type="air_raid")).created
     seq = service.state.seq
     with pytest.raises(Forbidden) as info:
-        service.declare(kyiv_ops, [KYIV, lviv], "air_raid")
+        service.handle(kyiv_ops, Declare.of(regions=[KYIV, lviv], type="air_raid"))
     assert info.value.code == "out_of_scope" and info.value.field == "regions[1]"
     assert service.state.seq == seq  # nothing half-applied
     with pytest.raises(Forbidden):
-        service.declare(Actor("reader", (COUNTRY,), write=False), [KYIV], "air_raid")
-    other = service.declare(Actor("lviv", (lviv,)), [lviv], "air_raid").body["alerts"][0]
+        service.handle(
+            Actor("reader", (COUNTRY,), write=False),
+            Declare.of(regions=[KYIV], type="air_raid"),
+        )
+    other = service.handle(
+        Actor("lviv", (lviv,)),
+        Declare.of(regions=[lviv], type="air_raid"),
+    ).body["alerts"][0]
     with pytest.raises(Forbidden):
-        service.end(kyiv_ops, alert_id=other["id"])
+        service.handle(kyiv_ops, EndAlert.of(), other["id"])
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
@@ -127,10 +164,9 @@ def test_scope_limits_writes(service: Service, catalogue: Catalogue) -> None:
 ])
 def test_bad_declarations_name_the_field_and_append_nothing(
         service: Service, admin: Actor, kwargs: dict[str, Any], field: str) -> None:
-    regions = kwargs.pop("regions")
-    type_ = kwargs.pop("type_")
+    kwargs["type"] = kwargs.pop("type_")
     with pytest.raises((BadRequest, NotFound)) as info:
-        service.declare(admin, regions, type_, **kwargs)
+        service.handle(admin, Declare.of(**kwargs))
     assert info.value.field == field
     assert service.state.seq == 0
 
@@ -139,7 +175,7 @@ def test_hierarchy_roll_up(service: Service, admin: Actor, catalogue: Catalogue)
     oblast = by_api_id(catalogue, 22).code  # Kharkiv oblast
     raions = children_at(catalogue, oblast, Level.RAION)
     hromada = children_at(catalogue, raions[0], Level.HROMADA)[0]
-    service.declare(admin, [hromada], "air_raid")
+    service.handle(admin, Declare.of(regions=[hromada], type="air_raid"))
     state = service.state
     assert state.effective_of(hromada, AlertType.AIR_RAID) == "A"
     assert state.effective_of(raions[0], AlertType.AIR_RAID) == "P"
@@ -148,42 +184,48 @@ def test_hierarchy_roll_up(service: Service, admin: Actor, catalogue: Catalogue)
     assert state.effective_of(raions[1], AlertType.AIR_RAID) == "N"
     assert state.effective_of(oblast, AlertType.ARTILLERY_SHELLING) == "N"
     # Every raion under alert: the oblast as a whole is.
-    service.declare(admin, raions, "air_raid")
+    service.handle(admin, Declare.of(regions=raions, type="air_raid"))
     assert service.state.effective_of(oblast, AlertType.AIR_RAID) == "A"
     # An oblast-level alert covers every descendant, down to city districts.
     kyiv_oblast = by_api_id(catalogue, 14).code
-    service.declare(admin, [kyiv_oblast], "air_raid")
+    service.handle(admin, Declare.of(regions=[kyiv_oblast], type="air_raid"))
     for code in list(catalogue.descendants(kyiv_oblast))[:50]:
         assert service.state.effective_of(code, AlertType.AIR_RAID) == "A"
     assert service.state.effective_of(KYIV, AlertType.AIR_RAID) == "N"  # a separate region
 
 
 def test_exercise_is_flagged_and_not_counted(service: Service, admin: Actor) -> None:
-    drill = service.declare(admin, [KYIV], "air_raid", status="exercise").body["alerts"][0]
+    drill = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], status="exercise", type="air_raid"),
+    ).body["alerts"][0]
     assert drill["status"] == "exercise" and drill["actual"] is False
     assert service.state.effective_of(KYIV, AlertType.AIR_RAID) == "N"
     # A real alert during a drill is a separate alert, never merged into the drill.
-    real = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]
+    real = service.handle(admin, Declare.of(regions=[KYIV], type="air_raid")).body["alerts"][0]
     assert real["id"] != drill["id"] and real["actual"] is True
     assert service.state.effective_of(KYIV, AlertType.AIR_RAID) == "A"
 
 
 def test_withdrawn_alert_is_marked(service: Service, admin: Actor) -> None:
-    alert_id = service.declare(admin, [KYIV], "chemical").body["alerts"][0]["id"]
-    body = service.end(admin, alert_id=alert_id, withdraw=True, reason="sent in error").body
+    alert_id = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="chemical"),
+    ).body["alerts"][0]["id"]
+    body = service.handle(admin, EndAlert.of(withdraw=True, reason="sent in error"), alert_id).body
     assert body["alert"]["withdrawn"] and body["alert"]["end_reason"] == "sent in error"
 
 
 def test_shelter_seconds_inherit(service: Service, admin: Actor, catalogue: Catalogue) -> None:
     district = catalogue.children[KYIV][0]
-    service.configure_region(admin, KYIV, shelter_seconds=120)
+    service.handle(admin, ConfigureRegion.of(shelter_seconds=120), KYIV)
     assert service.state.shelter_seconds(district) == 120
-    service.configure_region(admin, district, shelter_seconds=60)
+    service.handle(admin, ConfigureRegion.of(shelter_seconds=60), district)
     assert service.state.shelter_seconds(district) == 60
-    alert = service.declare(admin, [district], "air_raid").body["alerts"][0]
+    alert = service.handle(admin, Declare.of(regions=[district], type="air_raid")).body["alerts"][0]
     assert alert["shelter_seconds"] == 60
     with pytest.raises(BadRequest):
-        service.configure_region(admin, KYIV, shelter_seconds=-1)
+        service.handle(admin, ConfigureRegion.of(shelter_seconds=-1), KYIV)
 
 
 def test_neighbours_default_from_geometry_and_editable(service: Service, admin: Actor,
@@ -191,34 +233,50 @@ def test_neighbours_default_from_geometry_and_editable(service: Service, admin: 
     kyiv_oblast = by_api_id(catalogue, 14).code
     assert service.state.neighbours(KYIV) == (kyiv_oblast,)
     lviv = by_api_id(catalogue, 27).code
-    service.configure_region(admin, KYIV, neighbours=[kyiv_oblast, lviv])
+    service.handle(admin, ConfigureRegion.of(neighbours=[kyiv_oblast, lviv]), KYIV)
     assert set(service.state.neighbours(KYIV)) == {kyiv_oblast, lviv}
-    service.configure_region(admin, KYIV, neighbours=None)
+    service.handle(admin, ConfigureRegion.of(neighbours=None), KYIV)
     assert service.state.neighbours(KYIV) == (kyiv_oblast,)
 
 
 def test_incident_lifecycle(service: Service, admin: Actor, catalogue: Catalogue) -> None:
     district = catalogue.children[KYIV][0]
-    alert_id = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]["id"]
-    report = service.report_incident(
-        admin, kind="fire", region=district, source="Kyiv City Military Administration",
-        description="fire in a 10-storey building", alert_id=alert_id)
+    alert_id = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+    ).body["alerts"][0]["id"]
+    report = service.handle(
+        admin,
+        ReportIncident.of(
+            kind="fire",
+            region=district,
+            source="Kyiv City Military Administration",
+            description="fire in a 10-storey building",
+            alert_id=alert_id,
+        ),
+    )
     incident = report.body["incident"]
     assert report.created and incident["status"] == "preliminary"
     assert incident["alert_id"] == alert_id
-    confirmed = service.update_incident(admin, incident["id"], {"status": "confirmed",
-                                                                "injured": 2})
+    confirmed = service.handle(
+        admin,
+        UpdateIncident.of(status="confirmed", injured=2),
+        incident["id"],
+    )
     assert confirmed.body["incident"]["status"] == "confirmed"
     assert confirmed.body["incident"]["injured"] == 2
     with pytest.raises(Conflict):
-        service.update_incident(admin, incident["id"], {"status": "preliminary"})
-    service.update_incident(admin, incident["id"], {"status": "retracted"})
+        service.handle(admin, UpdateIncident.of(status="preliminary"), incident["id"])
+    service.handle(admin, UpdateIncident.of(status="retracted"), incident["id"])
     with pytest.raises(Conflict):
-        service.update_incident(admin, incident["id"], {"status": "confirmed"})
+        service.handle(admin, UpdateIncident.of(status="confirmed"), incident["id"])
     with pytest.raises(BadRequest):
-        service.report_incident(admin, kind="fire", region=district, source="x", killed=-1)
+        service.handle(
+            admin,
+            ReportIncident.of(kind="fire", region=district, source="x", killed=-1),
+        )
     with pytest.raises(BadRequest):
-        service.report_incident(admin, kind="fire", region=district, source="")
+        service.handle(admin, ReportIncident.of(kind="fire", region=district))
 
 
 def test_state_survives_a_restart(storage: object, db_path: object, catalogue: Catalogue,
@@ -227,7 +285,10 @@ def test_state_survives_a_restart(storage: object, db_path: object, catalogue: C
 
     first = SQLiteStorage(str(db_path))
     service = Service(first, catalogue, outbox=outbox(catalogue))
-    alert_id = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]["id"]
+    alert_id = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+    ).body["alerts"][0]["id"]
     first.close()
     second = SQLiteStorage(str(db_path))
     reopened = Service(second, catalogue, outbox=outbox(catalogue))

@@ -11,6 +11,7 @@ import pytest
 
 from tests.regions import KYIV
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare, EndAlert, EndByRegion, UpdateAlert
 from tryvoga.domain.events import first_broken_link
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import StorageError
@@ -39,8 +40,11 @@ def test_refuses_a_database_from_a_newer_schema(db_path: Path) -> None:
 
 def test_chain_links_every_event(service: Service, admin: Actor) -> None:
     for _ in range(3):
-        alert_id = service.declare(admin, [KYIV], "air_raid").body["alerts"][0]["id"]
-        service.end(admin, alert_id=alert_id)
+        alert_id = service.handle(
+            admin,
+            Declare.of(regions=[KYIV], type="air_raid"),
+        ).body["alerts"][0]["id"]
+        service.handle(admin, EndAlert.of(), alert_id)
     events = service.storage.read_events()
     assert [e.seq for e in events] == list(range(1, 7))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
@@ -53,8 +57,11 @@ def test_verify_names_a_tampered_event(db_path: Path, catalogue: Catalogue,
     storage = SQLiteStorage(db_path)
     service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(4):
-        alert_id = service.declare(Actor("a"), [KYIV], "air_raid").body["alerts"][0]["id"]
-        service.end(Actor("a"), alert_id=alert_id)
+        alert_id = service.handle(
+            Actor("a"),
+            Declare.of(regions=[KYIV], type="air_raid"),
+        ).body["alerts"][0]["id"]
+        service.handle(Actor("a"), EndAlert.of(), alert_id)
     storage.close()
     conn = sqlite3.connect(db_path)
     value = {"payload": '{"alert_id":99}', "time": "2020-01-01T00:00:00.000Z",
@@ -74,8 +81,8 @@ def test_deleted_event_is_a_gap(db_path: Path, catalogue: Catalogue) -> None:
     storage = SQLiteStorage(db_path)
     service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(3):
-        service.declare(Actor("a"), [KYIV], "air_raid", note="x")
-        service.end(Actor("a"), region=KYIV, type_="air_raid")
+        service.handle(Actor("a"), Declare.of(regions=[KYIV], note="x", type="air_raid"))
+        service.handle(Actor("a"), EndByRegion.of(region=KYIV, type="air_raid"))
     storage.close()
     conn = sqlite3.connect(db_path)
     conn.execute("DELETE FROM events WHERE seq = 3")
@@ -91,16 +98,16 @@ def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
     a = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
     b = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
     c = Service(SQLiteStorage(db_path), catalogue, outbox=outbox(catalogue))
-    first = a.declare(Actor("x"), [KYIV], "air_raid").body["alerts"][0]
+    first = a.handle(Actor("x"), Declare.of(regions=[KYIV], type="air_raid")).body["alerts"][0]
     # b has not seen a's event yet; its command catches up inside the transaction.
-    again = b.declare(Actor("y"), [KYIV], "air_raid").body["alerts"][0]
+    again = b.handle(Actor("y"), Declare.of(regions=[KYIV], type="air_raid")).body["alerts"][0]
     assert again["id"] == first["id"] and not again["created"]
     # c has never seen the alert, yet can update it by id.
     assert first["id"] not in c.state.alerts
-    c.update(Actor("z"), first["id"], note="seen by c")
-    b.end(Actor("y"), alert_id=first["id"])
+    c.handle(Actor("z"), UpdateAlert.of(note="seen by c"), first["id"])
+    b.handle(Actor("y"), EndAlert.of(), first["id"])
     with pytest.raises(Exception, match="not active"):
-        a.end(Actor("x"), alert_id=first["id"])
+        a.handle(Actor("x"), EndAlert.of(), first["id"])
     assert first_broken_link(a.storage.iter_events()) is None
     assert a.state.snapshot() == b.state.snapshot()
     a.storage.close()
@@ -109,8 +116,16 @@ def test_two_services_on_one_database_never_fork_the_log(db_path: Path,
 
 
 def test_a_fresh_event_equals_the_same_event_read_back(service: Service, admin: Actor) -> None:
-    fresh = service.declare(admin, [KYIV], "air_raid", [{"type": "drones", "level": "red"}],
-                            source="s", note="n").events
+    fresh = service.handle(
+        admin,
+        Declare.of(
+            regions=[KYIV],
+            threats=[{"type": "drones", "level": "red"}],
+            source="s",
+            note="n",
+            type="air_raid",
+        ),
+    ).events
     stored = service.storage.read_events()
     assert list(fresh) == stored
     assert json.dumps(fresh[0].to_json()) == json.dumps(stored[0].to_json())

@@ -29,6 +29,7 @@ from tryvoga.domain.model import (
     ThreatType,
 )
 from tryvoga.errors import BadRequest
+from tryvoga.parsing import depth_ok, integral
 
 MAX_TEXT = 2000
 MAX_REGIONS_PER_COMMAND = 500
@@ -60,6 +61,16 @@ Regions = Annotated[list[RegionCode], Meta(min_length=1, max_length=MAX_REGIONS_
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A request body; an unknown field is refused."""
+
+    @classmethod
+    def of(cls: type[C], **fields: Any) -> C:
+        """The command built in Python (the CLI, the console, the ingesters), checked exactly
+        as a body is (types, enums, bounds): a ``BadRequest`` naming the field otherwise.
+        Enum members and their values, lists and tuples are all taken."""
+        try:
+            return msgspec.convert(fields, cls)
+        except msgspec.ValidationError as error:
+            raise _invalid(str(error)) from None
 
 
 class ThreatIn(Command, frozen=True, kw_only=True):
@@ -171,6 +182,7 @@ COMMANDS: tuple[type[Command], ...] = (Declare, EndAlert, EndByRegion, UpdateAle
                                        ReportIncident, UpdateIncident, ConfigureRegion)
 
 C = TypeVar("C", bound=Command)
+S = TypeVar("S", bound=msgspec.Struct)
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _OWN = re.compile(r"^(?P<field>[a-z_]+): (?P<message>.+)$", re.S)
@@ -178,7 +190,7 @@ _NAMED = re.compile(r"(?:required|unknown) field `(?P<name>[^`]+)`")
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
-def parse(raw: bytes, cls: type[C]) -> C:
+def parse(raw: bytes, cls: type[S]) -> S:
     """The command a JSON body says, or BadRequest in the one error shape: 400 for a body that
     is not a JSON object, 422 naming the field for one that does not fit the command."""
     if not raw.strip():
@@ -188,9 +200,16 @@ def parse(raw: bytes, cls: type[C]) -> C:
     if decoder is None:
         decoder = _decoders[cls] = msgspec.json.Decoder(cls)
     try:
-        command: C = decoder.decode(raw)
+        command: S = decoder.decode(raw)
     except msgspec.ValidationError as error:
-        raise _invalid(str(error)) from None
+        if "got `float`" not in str(error) or not depth_ok(raw):
+            raise _invalid(str(error)) from None
+        # A whole number written with a fraction (46.0) is an integer to JSON Schema, and
+        # so here: read again, on this error path only, with such floats made ints.
+        try:
+            command = msgspec.convert(integral(msgspec.json.decode(raw)), cls)
+        except msgspec.ValidationError as again:
+            raise _invalid(str(again)) from None
     except msgspec.DecodeError as error:
         raise BadRequest(f"the body is not valid JSON: {error}", code="malformed_json",
                          status=400) from None
@@ -210,10 +229,39 @@ def _invalid(text: str) -> BadRequest:
     if not path and own:  # a check of the model's own (__post_init__) names its field
         return BadRequest(own.group("message"), field=own.group("field"))
     field = path or None
+    message = _plain(message)
     if "matching regex" in message:  # the pattern itself says little to a person
         message = _FORMS.get(field.rsplit(".", 1)[-1].split("[")[0] if field else "",
                              "text of the wrong form (see /api/v1/openapi.json)")
     return BadRequest(f"{field}: {message}" if field else message, field=field)
+
+
+_WORDS = {"array": "a list", "str": "a string", "int": "a whole number", "float": "a number",
+          "object": "an object", "bool": "true or false", "null": "null"}
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`(?:, got `(?P<got>[^`]+)`)?"
+                       r"(?: of length (?P<op>[<>]=) (?P<n>\d+))?$")
+
+
+def _plain(message: str) -> str:
+    """msgspec's "Expected `array | null`, got `str`" in words: "must be a list or null, not
+    a string" ("... of length >= 1": "must not be empty"; a missing field "is required")."""
+    if message.startswith("Object missing required field"):
+        return "is required"
+    if message.startswith("Invalid enum value"):
+        return f"{message[len('Invalid enum value '):]} is not one of its values (see " \
+               "/api/v1/openapi.json)"
+    found = _EXPECTED.match(message)
+    if found is None:
+        return message
+    want = " or ".join(_WORDS.get(w, w) for w in found.group("want").split(" | "))
+    if found.group("op") == ">=" and found.group("n") == "1":
+        return "must not be empty"
+    if found.group("op"):
+        bound = "at least" if found.group("op") == ">=" else "at most"
+        unit = "items" if "list" in want else "characters"
+        return f"must be {want} of {bound} {found.group('n')} {unit}"
+    got = found.group("got")
+    return f"must be {want}, not {_WORDS.get(got, got)}" if got else f"must be {want}"
 
 
 _TIME_FORM = ("not an ISO-8601 time with an offset in the years 1000-8999, e.g. "
@@ -222,9 +270,12 @@ _FORMS = {"started_at": _TIME_FORM, "ended_at": _TIME_FORM, "embargo_until": _TI
           "region": "not a KATOTTG code such as UA80000000000093317 (or UA)",
           "regions": "not a KATOTTG code such as UA80000000000093317 (or UA)",
           "neighbours": "not a KATOTTG code such as UA80000000000093317",
-          "source": "empty: say who reports it"}
+          "source": "empty: say who reports it",
+          "kinds": "not an event kind such as alert.declared, or a family such as alert.*",
+          "channel": "not a channel name such as air_alert_ua (letters, digits, _ . : @ -)"}
 
 
-__all__ = ["COMMANDS", "MAX_ID", "MAX_REGIONS_PER_COMMAND", "MAX_TEXT", "Command",
+__all__ = ["COMMANDS", "MAX_COUNT", "MAX_ID", "MAX_REGIONS_PER_COMMAND", "MAX_SHELTER_SECONDS",
+           "MAX_TEXT", "CapRef", "Command",
            "ConfigureRegion", "Declare", "EndAlert", "EndByRegion", "ReportIncident",
            "ThreatIn", "UpdateAlert", "UpdateIncident", "parse"]

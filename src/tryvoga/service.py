@@ -23,9 +23,12 @@ from msgspec import UNSET
 
 from tryvoga import approval
 from tryvoga.commands import (
+    MAX_COUNT,
     MAX_ID,
     MAX_REGIONS_PER_COMMAND,
+    MAX_SHELTER_SECONDS,
     MAX_TEXT,
+    CapRef,
     Command,
     ConfigureRegion,
     Declare,
@@ -188,23 +191,18 @@ def _time(value: Any, field_name: str) -> str | None:
     return format_time(moment)
 
 
-_CAP_FIELDS = ("sender", "identifier", "sent")
-
-
-def _cap_origin(value: Any) -> dict[str, str] | None:
+def _cap_origin(cap: CapRef | None) -> dict[str, str] | None:
     """The CAP message a command came from (ingest): sender, identifier and sent, kept in the
     payload so that later Updates and Cancels that reference it find the alert."""
-    if value is None:
+    if cap is None:
         return None
-    if not isinstance(value, dict) or set(value) != set(_CAP_FIELDS):
-        raise BadRequest("cap must be an object with sender, identifier and sent", field="cap")
-    for name in _CAP_FIELDS:
-        text = value[name]
+    origin = {"sender": cap.sender, "identifier": cap.identifier, "sent": cap.sent}
+    for name, text in origin.items():
         if (not isinstance(text, str) or not text or len(text) > 500
                 or any(c.isspace() or c in ",<&" for c in text)):
             raise BadRequest(f"cap.{name} must be non-empty text without spaces, commas, < or &",
                              field=f"cap.{name}")
-    return {name: value[name] for name in _CAP_FIELDS}
+    return origin
 
 
 def _int(value: Any, field_name: str, low: int, high: int, *, optional: bool = True) -> int | None:
@@ -227,21 +225,16 @@ def _coordinate(value: Any, field_name: str, limit: float) -> float | None:
     return float(value)
 
 
-def parse_threats(value: Any) -> tuple[Threat, ...]:
+def parse_threats(value: Sequence[ThreatIn] | None) -> tuple[Threat, ...]:
+    """A command's threats as the domain holds them: one per type (the last given wins), in
+    the order of ``ThreatType``."""
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise BadRequest("threats must be a list of {type, level}", field="threats")
     threats: dict[ThreatType, Threat] = {}
     for index, item in enumerate(value):
         name = f"threats[{index}]"
-        if not isinstance(item, dict):
-            raise BadRequest(f"{name} must be an object with type and level", field=name)
-        unknown = set(item) - {"type", "level"}
-        if unknown:
-            raise BadRequest(f"{name}: unknown field {sorted(unknown)[0]!r}", field=name)
-        kind = _enum(ThreatType, item.get("type"), f"{name}.type")
-        level = _enum(ThreatLevel, item.get("level", "red"), f"{name}.level")
+        kind = _enum(ThreatType, item.type, f"{name}.type")
+        level = _enum(ThreatLevel, item.level, f"{name}.level")
         threats[kind] = Threat(kind, level)
     return tuple(threats[k] for k in ThreatType if k in threats)
 
@@ -252,11 +245,6 @@ class Outbox(Protocol):
     that the write path imports no room above it."""
 
     def enqueue(self, tx: WriteTransaction, state: State, events: Sequence[Event]) -> int: ...
-
-
-def _threats_in(threats: list[ThreatIn] | None) -> list[dict[str, str]] | None:
-    return None if threats is None else [{"type": t.type.value, "level": t.level.value}
-                                         for t in threats]
 
 
 def _id(value: Any) -> Any:
@@ -407,15 +395,44 @@ class Service:
             raise NotFound(f"no alert with id {alert_id}", code="alert_not_found")
         return alert
 
+    # ---- commands (commands.py): the one way in ------------------------------------------
+
+    def handle(self, actor: Actor, command: Command, target: int | str | None = None, *,
+               idempotency_key: str | None = None, cap: CapRef | None = None,
+               store: Store | None = None) -> Result:
+        """Run a command: parsed at the edge from a body (``commands.parse``) or built in
+        Python and checked the same way (``Command.of``: the CLI, the console, the ingesters).
+        ``target`` is what the path names (an alert or incident id, a region code) for the
+        commands that act on one thing; ``cap`` the CAP message a command carries out
+        (``cap/ingest.py``); ``store`` writes rows that belong with the events in the same
+        commit (a proposal's decision). The answer is a domain ``Result``: an ``Outcome`` and
+        a body, no HTTP."""
+        origin = _cap_origin(cap)
+        match command:
+            case Declare():
+                return self._declare(actor, command, idempotency_key, origin, store)
+            case EndByRegion():
+                return self._end(actor, command, None, idempotency_key, origin, store)
+            case EndAlert():
+                if target is None:
+                    raise BadRequest("name the alert by id, or by region and type", field="id")
+                return self._end(actor, command, target, idempotency_key, origin, store)
+            case UpdateAlert():
+                return self._update(actor, command, target, idempotency_key, origin, store)
+            case ReportIncident():
+                return self._report_incident(actor, command, idempotency_key, store)
+            case UpdateIncident():
+                return self._update_incident(actor, command, target, idempotency_key, store)
+            case ConfigureRegion():
+                return self._configure_region(actor, command, target, idempotency_key, store)
+        raise TypeError(f"no handler for {type(command).__name__}")
+
     # ---- alerts ------------------------------------------------------------------------
 
-    def declare(self, actor: Actor, regions: Any, type_: Any, threats: Any = None,
-                status: Any = "actual", source: Any = "", note: Any = "",
-                started_at: Any = None, idempotency_key: str | None = None,
-                cap: Any = None, store: Store | None = None) -> Result:
-        if isinstance(regions, str):
-            regions = [regions]
-        if not isinstance(regions, list) or not regions:
+    def _declare(self, actor: Actor, command: Declare, idempotency_key: str | None,
+                 origin: dict[str, str] | None, store: Store | None) -> Result:
+        regions = command.codes
+        if not regions:
             raise BadRequest("regions must be a non-empty list of KATOTTG codes",
                              field="regions")
         if len(regions) > MAX_REGIONS_PER_COMMAND:
@@ -423,19 +440,18 @@ class Service:
                              field="regions")
         codes = list(dict.fromkeys(self._check_region(actor, code, f"regions[{i}]")
                                    for i, code in enumerate(regions)))
-        alert_type = _enum(AlertType, type_, "type")
-        alert_status = _enum(AlertStatus, status or "actual", "status")
-        parsed_threats = parse_threats(threats)
-        source_text = _text(source, "source")
-        note_text = _text(note, "note")
-        start = _time(started_at, "started_at")
+        alert_type = _enum(AlertType, command.type, "type")
+        alert_status = _enum(AlertStatus, command.status or "actual", "status")
+        parsed_threats = parse_threats(command.threats)
+        source_text = _text(command.source, "source")
+        note_text = _text(command.note, "note")
+        start = _time(command.started_at, "started_at")
         stamp = approval.authorise(self.approval_policy, self.catalogue, actor, codes,
                                    alert_type, alert_status)
         request: dict[str, Any] = {"op": "declare", "regions": codes, "type": alert_type.value,
                    "threats": [t.to_json() for t in parsed_threats],
                    "status": alert_status.value, "source": source_text, "note": note_text,
                    "started_at": start}
-        origin = _cap_origin(cap)
         if origin is not None:
             request["cap"] = origin
 
@@ -469,28 +485,25 @@ class Service:
 
         return self._execute(actor, idempotency_key, request, decide, store)
 
-    def end(self, actor: Actor, alert_id: Any = None, region: Any = None, type_: Any = None,
-            status: Any = "actual", reason: Any = "", withdraw: bool = False,
-            ended_at: Any = None, idempotency_key: str | None = None,
-            cap: Any = None, store: Store | None = None) -> Result:
-        reason_text = _text(reason, "reason")
-        end_time = _time(ended_at, "ended_at")
-        if alert_id is not None:
+    def _end(self, actor: Actor, command: EndAlert, alert_id: int | str | None,
+             idempotency_key: str | None, origin: dict[str, str] | None,
+             store: Store | None) -> Result:
+        withdraw = command.withdraw
+        reason_text = _text(command.reason, "reason")
+        end_time = _time(command.ended_at, "ended_at")
+        key: tuple[str, AlertType, AlertStatus] | None = None
+        target_id: int | None = None
+        if isinstance(command, EndByRegion):
+            code = self._check_region(actor, command.region)
+            key = (code, _enum(AlertType, command.type, "type"),
+                   _enum(AlertStatus, command.status or "actual", "status"))
+        else:
             alert = self._alert(alert_id)
             self._check_region(actor, alert.region)
-            target_id: int | None = alert.id
-            key: tuple[str, AlertType, AlertStatus] | None = None
-        else:
-            if region is None or type_ is None:
-                raise BadRequest("name the alert by id, or by region and type", field="id")
-            code = self._check_region(actor, region)
-            key = (code, _enum(AlertType, type_, "type"),
-                   _enum(AlertStatus, status or "actual", "status"))
-            target_id = None
+            target_id = alert.id
         request: dict[str, Any] = {"op": "withdraw" if withdraw else "end", "id": target_id,
                    "key": None if key is None else [key[0], key[1].value, key[2].value],
                    "reason": reason_text, "ended_at": end_time}
-        origin = _cap_origin(cap)
         if origin is not None:
             request["cap"] = origin
 
@@ -522,19 +535,19 @@ class Service:
 
         return self._execute(actor, idempotency_key, request, decide, store)
 
-    def update(self, actor: Actor, alert_id: Any, threats: Any = None, note: Any = None,
-               idempotency_key: str | None = None, cap: Any = None) -> Result:
+    def _update(self, actor: Actor, command: UpdateAlert, alert_id: int | str | None,
+                idempotency_key: str | None, origin: dict[str, str] | None,
+                store: Store | None) -> Result:
         alert = self._alert(alert_id)
         self._check_region(actor, alert.region)
-        if threats is None and note is None:
+        if command.threats is None and command.note is None:
             raise BadRequest("nothing to update: give threats and/or note", field="threats")
-        new_threats = None if threats is None else parse_threats(threats)
-        new_note = None if note is None else _text(note, "note")
+        new_threats = None if command.threats is None else parse_threats(command.threats)
+        new_note = None if command.note is None else _text(command.note, "note")
         request: dict[str, Any] = {"op": "update", "id": alert.id,
                    "threats": None if new_threats is None else [t.to_json() for t in
                                                                 new_threats],
                    "note": new_note}
-        origin = _cap_origin(cap)
         if origin is not None:
             request["cap"] = origin
 
@@ -555,37 +568,33 @@ class Service:
             return events, lambda after: (Outcome.DONE, {"alert": alert_json(
                 after.alerts[current.id], after)})
 
-        return self._execute(actor, idempotency_key, request, decide)
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     # ---- incidents ---------------------------------------------------------------------
 
-    def report_incident(self, actor: Actor, *, kind: Any, region: Any, status: Any = None,
-                        source: Any = "", description: Any = "", address: Any = None,
-                        latitude: Any = None, longitude: Any = None, killed: Any = None,
-                        injured: Any = None, embargo_until: Any = None, alert_id: Any = None,
-                        idempotency_key: str | None = None,
-                        store: Store | None = None) -> Result:
-        code = self._check_region(actor, region)
+    def _report_incident(self, actor: Actor, command: ReportIncident,
+                         idempotency_key: str | None, store: Store | None) -> Result:
+        code = self._check_region(actor, command.region)
         payload: dict[str, Any] = {
-            "kind": _enum(IncidentKind, kind, "kind").value,
+            "kind": _enum(IncidentKind, command.kind, "kind").value,
             "region": code,
-            "status": _enum(IncidentStatus, status or "preliminary", "status").value,
-            "source": _text(source, "source", required=True),
-            "description": _text(description, "description"),
-            "address": _optional_text(address, "address"),
-            "latitude": _coordinate(latitude, "latitude", 90),
-            "longitude": _coordinate(longitude, "longitude", 180),
-            "killed": _int(killed, "killed", 0, 1_000_000),
-            "injured": _int(injured, "injured", 0, 1_000_000),
-            "embargo_until": _time(embargo_until, "embargo_until"),
+            "status": _enum(IncidentStatus, command.status or "preliminary", "status").value,
+            "source": _text(command.source, "source", required=True),
+            "description": _text(command.description, "description"),
+            "address": _optional_text(command.address, "address"),
+            "latitude": _coordinate(command.latitude, "latitude", 90),
+            "longitude": _coordinate(command.longitude, "longitude", 180),
+            "killed": _int(command.killed, "killed", 0, MAX_COUNT),
+            "injured": _int(command.injured, "injured", 0, MAX_COUNT),
+            "embargo_until": _time(command.embargo_until, "embargo_until"),
             "alert_id": None,
         }
         if payload["status"] == IncidentStatus.RETRACTED.value:
             raise BadRequest("a new incident cannot start retracted", field="status")
         if (payload["latitude"] is None) != (payload["longitude"] is None):
             raise BadRequest("give both latitude and longitude, or neither", field="latitude")
-        if alert_id is not None:
-            payload["alert_id"] = self._alert(alert_id).id
+        if command.alert_id is not None:
+            payload["alert_id"] = self._alert(command.alert_id).id
         payload = {k: v for k, v in payload.items() if v is not None}
         request = {"op": "incident.report", **payload}
 
@@ -598,25 +607,19 @@ class Service:
 
         return self._execute(actor, idempotency_key, request, decide, store)
 
-    _INCIDENT_FIELDS = frozenset({"kind", "status", "source", "description", "address",
-                                  "latitude", "longitude", "killed", "injured",
-                                  "embargo_until", "alert_id", "region"})
-
-    def update_incident(self, actor: Actor, incident_id: Any, changes: dict[str, Any],
-                        idempotency_key: str | None = None) -> Result:
-        incident_id = _id(incident_id)
-        if not isinstance(incident_id, int) or isinstance(incident_id, bool):
+    def _update_incident(self, actor: Actor, command: UpdateIncident,
+                         incident_id: int | str | None, idempotency_key: str | None,
+                         store: Store | None) -> Result:
+        number = _id(incident_id)
+        if not isinstance(number, int) or isinstance(number, bool):
             raise BadRequest("incident id must be a whole number", field="id")
-        if incident_id not in self.state.incidents:
+        if number not in self.state.incidents:
             self.catch_up()  # another process may have reported it a moment ago
-        incident = self.state.incidents.get(incident_id)
+        incident = self.state.incidents.get(number)
         if incident is None:
-            raise NotFound(f"no incident with id {incident_id}", code="incident_not_found")
+            raise NotFound(f"no incident with id {number}", code="incident_not_found")
         self._check_region(actor, incident.region)
-        unknown = set(changes) - self._INCIDENT_FIELDS
-        if unknown:
-            name = sorted(unknown)[0]
-            raise BadRequest(f"unknown field {name!r}", field=name)
+        changes = command.changes()
         if not changes:
             raise BadRequest("nothing to update", field="status")
         clean: dict[str, Any] = {}
@@ -634,7 +637,7 @@ class Service:
             elif name in ("latitude", "longitude"):
                 clean[name] = _coordinate(value, name, 90 if name == "latitude" else 180)
             elif name in ("killed", "injured"):
-                clean[name] = _int(value, name, 0, 1_000_000)
+                clean[name] = _int(value, name, 0, MAX_COUNT)
             elif name == "embargo_until":
                 clean[name] = _time(value, name)
             elif name == "alert_id":
@@ -659,25 +662,24 @@ class Service:
             return events, lambda after: (Outcome.DONE, {"incident": incident_json(
                 after.incidents[current.id], after)})
 
-        return self._execute(actor, idempotency_key, request, decide)
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     # ---- regions -----------------------------------------------------------------------
 
-    def configure_region(self, actor: Actor, region: Any, *, shelter_seconds: Any = ...,
-                         neighbours: Any = ..., idempotency_key: str | None = None) -> Result:
+    def _configure_region(self, actor: Actor, command: ConfigureRegion,
+                          region: int | str | None, idempotency_key: str | None,
+                          store: Store | None) -> Result:
         code = self._check_region(actor, region)
         payload: dict[str, Any] = {"region": code}
-        if shelter_seconds is not ...:
-            payload["shelter_seconds"] = _int(shelter_seconds, "shelter_seconds", 0, 3600)
-        if neighbours is not ...:
-            if neighbours is None:
+        if command.shelter_seconds is not UNSET:
+            payload["shelter_seconds"] = _int(command.shelter_seconds, "shelter_seconds", 0,
+                                              MAX_SHELTER_SECONDS)
+        if command.neighbours is not UNSET:
+            if command.neighbours is None:
                 payload["neighbours"] = None
             else:
-                if not isinstance(neighbours, list):
-                    raise BadRequest("neighbours must be a list of KATOTTG codes or null",
-                                     field="neighbours")
                 checked = []
-                for i, other in enumerate(neighbours):
+                for i, other in enumerate(command.neighbours):
                     name = f"neighbours[{i}]"
                     if not isinstance(other, str) or other.strip().upper() not in self.catalogue:
                         raise NotFound(f"{name}: unknown region {other!r}",
@@ -697,46 +699,7 @@ class Service:
                 Outcome.DONE, {"region": code, "shelter_seconds": after.shelter_seconds(code),
                       "neighbours": list(after.neighbours(code))})
 
-        return self._execute(actor, idempotency_key, request, decide)
-
-    # ---- typed commands (parsed at the edge, commands.py) -----------------------------------
-
-    def handle(self, actor: Actor, command: Command, target: int | str | None = None, *,
-               idempotency_key: str | None = None) -> Result:
-        """Run a command parsed at the edge. ``target`` is what the path names (an alert or
-        incident id, a region code) for the commands that act on one thing."""
-        match command:
-            case Declare():
-                return self.declare(
-                    actor, command.codes, command.type, _threats_in(command.threats),
-                    command.status, command.source, command.note, command.started_at,
-                    idempotency_key=idempotency_key)
-            case EndByRegion():
-                return self.end(actor, region=command.region, type_=command.type,
-                                status=command.status, reason=command.reason,
-                                withdraw=command.withdraw, ended_at=command.ended_at,
-                                idempotency_key=idempotency_key)
-            case EndAlert():
-                return self.end(actor, alert_id=target, reason=command.reason,
-                                withdraw=command.withdraw, ended_at=command.ended_at,
-                                idempotency_key=idempotency_key)
-            case UpdateAlert():
-                return self.update(actor, target, _threats_in(command.threats),
-                                   command.note, idempotency_key=idempotency_key)
-            case ReportIncident():
-                given = {name: getattr(command, name) for name in command.__struct_fields__}
-                return self.report_incident(actor, idempotency_key=idempotency_key, **given)
-            case UpdateIncident():
-                return self.update_incident(actor, target, command.changes(),
-                                            idempotency_key=idempotency_key)
-            case ConfigureRegion():
-                return self.configure_region(
-                    actor, target,
-                    shelter_seconds=... if command.shelter_seconds is UNSET
-                    else command.shelter_seconds,
-                    neighbours=... if command.neighbours is UNSET else command.neighbours,
-                    idempotency_key=idempotency_key)
-        raise TypeError(f"no handler for {type(command).__name__}")
+        return self._execute(actor, idempotency_key, request, decide, store)
 
     # ---- tokens (kept out of the public log; recorded in the audit log) ------------------
 

@@ -9,6 +9,7 @@ from tests.regions import KYIV
 from tryvoga.api.compat_common import CompatIds, RateLimiter
 from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -68,8 +69,14 @@ def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catal
         oblast = by_api_id(catalogue, 22)
         raion = next(catalogue[c] for c in catalogue.children[oblast.code])
         assert raion.api_id is not None
-        declared = service.declare(Actor("t"), [oblast.code], "air_raid",
-                                   [{"type": "drones", "level": "yellow"}])
+        declared = service.handle(
+            Actor("t"),
+            Declare.of(
+                regions=[oblast.code],
+                threats=[{"type": "drones", "level": "yellow"}],
+                type="air_raid",
+            ),
+        )
         event = declared.events[0]
         ids = CompatIds(catalogue)
         [(region_id, body)] = webhook_payloads(event, service.state, ids, None)
@@ -80,7 +87,10 @@ def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catal
         # A registration for a district inside hears of its parent's alert; others do not.
         [(inside, _)] = webhook_payloads(event, service.state, ids, (str(raion.api_id), "31"))
         assert inside == str(raion.api_id)
-        exercise = service.declare(Actor("t"), [KYIV], "air_raid", status="exercise")
+        exercise = service.handle(
+            Actor("t"),
+            Declare.of(regions=[KYIV], status="exercise", type="air_raid"),
+        )
         assert webhook_payloads(exercise.events[0], service.state, ids, None) == []
     finally:
         storage.close()

@@ -11,6 +11,7 @@ from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import webhook_payloads
 from tryvoga.api.formats import webhook_formats
 from tryvoga.api.ukrainealarm_webhooks import deliveries
+from tryvoga.commands import Declare, EndAlert
 from tryvoga.delivery.formats import FORMATS
 from tryvoga.domain.regions import COUNTRY, Catalogue, load_catalogue
 from tryvoga.service import Actor, Service
@@ -58,8 +59,14 @@ def test_formats_render_the_region_models(service: Service, catalogue: Catalogue
     oblast = by_api_id(catalogue, 22)
     raion = next(catalogue[c] for c in catalogue.children[oblast.code]
                  if catalogue[c].api_id is not None)
-    event = service.declare(ADMIN, [oblast.code], "air_raid",
-                            [{"type": "drones", "level": "yellow"}]).events[0]
+    event = service.handle(
+        ADMIN,
+        Declare.of(
+            regions=[oblast.code],
+            threats=[{"type": "drones", "level": "yellow"}],
+            type="air_raid",
+        ),
+    ).events[0]
     state = service.state
     renderer = webhook_formats().renderer
 
@@ -76,10 +83,17 @@ def test_formats_render_the_region_models(service: Service, catalogue: Catalogue
     # Elsewhere: nothing to send.
     assert body("ukrainealarm:31") is None and body("ukrainealarm:within:31") is None
     assert body("ukrainealarm:123456") is None  # an id this catalogue does not know
-    exercise = service.declare(ADMIN, [oblast.code], "air_raid", status="exercise").events[0]
+    exercise = service.handle(
+        ADMIN,
+        Declare.of(regions=[oblast.code], status="exercise", type="air_raid"),
+    ).events[0]
     assert renderer("ukrainealarm:22")(exercise, service.state) is None
     # Withdrawn (declared in error): sent, as the region without it.
-    withdrawn = service.end(ADMIN, event.payload["alert_id"], withdraw=True).events[0]
+    withdrawn = service.handle(
+        ADMIN,
+        EndAlert.of(withdraw=True),
+        event.payload["alert_id"],
+    ).events[0]
     payload = renderer("ukrainealarm:22")(withdrawn, service.state)
     assert payload is not None and json.loads(payload.body)["activeAlerts"] == []
     with pytest.raises(KeyError):
@@ -102,7 +116,7 @@ def test_subscriptions_follow_their_registration(service: Service, storage: SQLi
     assert for_kyiv.kinds == ("alert.*",) and for_kyiv.owner == "app"
 
     # No worker runs: the declaration's delivery stays pending.
-    service.declare(ADMIN, [kyiv.code], "air_raid")
+    service.handle(ADMIN, Declare.of(regions=[kyiv.code], type="air_raid"))
     seq = service.state.seq
     assert delivery_states(storage) == [(for_kyiv.id, seq, "pending")]
     # Posted again, as apps do on every start: the same subscriptions, nothing lost.
@@ -125,5 +139,5 @@ def test_subscriptions_follow_their_registration(service: Service, storage: SQLi
         gone = tx.ukrainealarm_registrations().delete("app", URL + "/new", "2024-01-01T00:00:02Z")
     assert gone is not None and gone[1] == (for_kyiv.id,)
     assert delivery_states(storage) == [(for_kyiv.id, seq, "cancelled")]
-    service.declare(ADMIN, [kyiv.code], "artillery_shelling")
+    service.handle(ADMIN, Declare.of(regions=[kyiv.code], type="artillery_shelling"))
     assert len(delivery_states(storage)) == 1

@@ -19,6 +19,14 @@ from lxml import etree
 from tests.regions import KYIV, LVIV_OBLAST
 from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
+from tryvoga.commands import (
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.service import Actor, Service
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
@@ -81,26 +89,54 @@ def verify_independently(body: bytes, cert: Path, tmp: Path) -> None:
 
 def kyiv_night(service: Service, admin: Actor) -> dict[str, int]:
     """The night of 20 May 2023 in Kyiv, as commands; returns the ids it made."""
-    service.configure_region(admin, KYIV, shelter_seconds=90)
-    kyiv = service.declare(admin, [KYIV], "air_raid", [{"type": "drones", "level": "red"}],
-                           source="Kyiv City Military Administration",
-                           note="The capital is under attack by drones").body["alerts"][0]["id"]
-    lviv = service.declare(admin, [LVIV_OBLAST], "air_raid").body["alerts"][0]["id"]
-    fire = service.report_incident(
-        admin, kind="fire", region=DARNYTSKYI, source="Kyiv City Military Administration",
-        description="A fire in a 10-storey building", alert_id=kyiv, latitude=50.41,
-        longitude=30.64).body["incident"]["id"]
-    debris = service.report_incident(
-        admin, kind="debris", region=DNIPROVSKYI, source="Mayor of Kyiv",
-        alert_id=kyiv).body["incident"]["id"]
-    service.update(admin, kyiv, [{"type": "drones", "level": "red"},
-                                 {"type": "ballistic", "level": "red"}])
-    service.update_incident(admin, fire, {"status": "confirmed", "injured": 1})
-    service.update_incident(admin, debris, {"status": "retracted"})
-    service.end(admin, alert_id=kyiv)
-    service.end(admin, alert_id=lviv, withdraw=True, reason="declared for the wrong oblast")
-    drill = service.declare(admin, [LVIV_OBLAST], "chemical",
-                            status="exercise").body["alerts"][0]["id"]
-    test = service.declare(admin, ["UA"], "air_raid", status="test").body["alerts"][0]["id"]
+    service.handle(admin, ConfigureRegion.of(shelter_seconds=90), KYIV)
+    kyiv = service.handle(
+        admin,
+        Declare.of(
+            regions=[KYIV],
+            threats=[{"type": "drones", "level": "red"}],
+            source="Kyiv City Military Administration",
+            note="The capital is under attack by drones",
+            type="air_raid",
+        ),
+    ).body["alerts"][0]["id"]
+    lviv = service.handle(
+        admin,
+        Declare.of(regions=[LVIV_OBLAST], type="air_raid"),
+    ).body["alerts"][0]["id"]
+    fire = service.handle(
+        admin,
+        ReportIncident.of(
+            kind="fire",
+            region=DARNYTSKYI,
+            source="Kyiv City Military Administration",
+            description="A fire in a 10-storey building",
+            alert_id=kyiv,
+            latitude=50.41,
+            longitude=30.64,
+        ),
+    ).body["incident"]["id"]
+    debris = service.handle(
+        admin,
+        ReportIncident.of(kind="debris", region=DNIPROVSKYI, source="Mayor of Kyiv", alert_id=kyiv),
+    ).body["incident"]["id"]
+    service.handle(
+        admin,
+        UpdateAlert.of(threats=[{"type": "drones", "level": "red"},
+                                {"type": "ballistic", "level": "red"}]),
+        kyiv,
+    )
+    service.handle(admin, UpdateIncident.of(status="confirmed", injured=1), fire)
+    service.handle(admin, UpdateIncident.of(status="retracted"), debris)
+    service.handle(admin, EndAlert.of(), kyiv)
+    service.handle(admin, EndAlert.of(withdraw=True, reason="declared for the wrong oblast"), lviv)
+    drill = service.handle(
+        admin,
+        Declare.of(regions=[LVIV_OBLAST], status="exercise", type="chemical"),
+    ).body["alerts"][0]["id"]
+    test = service.handle(
+        admin,
+        Declare.of(regions=["UA"], status="test", type="air_raid"),
+    ).body["alerts"][0]["id"]
     return {"kyiv": kyiv, "lviv": lviv, "fire": fire, "debris": debris, "drill": drill,
             "test": test}

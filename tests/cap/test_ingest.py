@@ -12,6 +12,7 @@ from tryvoga.api.formats import outbox
 from tryvoga.cap.ingest import Ingester
 from tryvoga.cap.projection import CapProjection
 from tryvoga.cap.render import Publisher
+from tryvoga.commands import Declare, EndAlert, UpdateAlert
 from tryvoga.domain.regions import Catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -43,9 +44,18 @@ def active(service: Service) -> set[tuple[str, str, str, tuple[str, ...]]]:
 def test_a_night_published_by_a_and_ingested_by_b_gives_the_same_active_alerts(
         service: Service, admin: Actor, other: Service, catalogue: Catalogue) -> None:
     ingester = Ingester(other)
-    kyiv = service.declare(admin, [KYIV], "air_raid",
-                           [{"type": "drones", "level": "yellow"}]).body["alerts"][0]["id"]
-    lviv = service.declare(admin, [LVIV_OBLAST], "air_raid").body["alerts"][0]["id"]
+    kyiv = service.handle(
+        admin,
+        Declare.of(
+            regions=[KYIV],
+            threats=[{"type": "drones", "level": "yellow"}],
+            type="air_raid",
+        ),
+    ).body["alerts"][0]["id"]
+    lviv = service.handle(
+        admin,
+        Declare.of(regions=[LVIV_OBLAST], type="air_raid"),
+    ).body["alerts"][0]["id"]
     outcomes = [ingester.ingest_bytes(m) for m in published(service, catalogue)]
     assert [o.verdict for o in outcomes] == ["ingested", "ingested"], outcomes
     assert active(other) == active(service)
@@ -53,8 +63,12 @@ def test_a_night_published_by_a_and_ingested_by_b_gives_the_same_active_alerts(
     assert b_alert.source == "Authority A"
     assert other.storage.read_events()[0].actor == "cap:cap@a.test"
 
-    service.update(admin, kyiv, [{"type": "ballistic", "level": "red"}], "Ballistic threat")
-    service.end(admin, alert_id=lviv, withdraw=True, reason="wrong oblast")
+    service.handle(
+        admin,
+        UpdateAlert.of(threats=[{"type": "ballistic", "level": "red"}], note="Ballistic threat"),
+        kyiv,
+    )
+    service.handle(admin, EndAlert.of(withdraw=True, reason="wrong oblast"), lviv)
     messages = published(service, catalogue)
     outcomes = [ingester.ingest_bytes(m) for m in messages]
     assert [o.verdict for o in outcomes] == ["ignored", "ignored", "ingested", "ingested"]
@@ -64,7 +78,7 @@ def test_a_night_published_by_a_and_ingested_by_b_gives_the_same_active_alerts(
     assert withdrawn.withdrawn and not withdrawn.active
     assert next(a for a in other.state.active_alerts()).note == "Ballistic threat"
 
-    service.end(admin, alert_id=kyiv)
+    service.handle(admin, EndAlert.of(), kyiv)
     before = other.storage.head()[0]
     outcomes = [ingester.ingest_bytes(m) for m in published(service, catalogue)]
     assert outcomes[-1].verdict == "ingested" and "ended alert" in outcomes[-1].detail
@@ -94,7 +108,7 @@ def mutate(body: bytes, old: bytes, new: bytes) -> bytes:
 
 def test_bad_messages_are_rejected_and_nothing_is_appended(
         service: Service, admin: Actor, other: Service, catalogue: Catalogue) -> None:
-    service.declare(admin, [KYIV, LVIV_OBLAST], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV, LVIV_OBLAST], type="air_raid"))
     kyiv_message, lviv_message = published(service, catalogue)
     ingester = Ingester(other)
     cases = {
@@ -156,7 +170,7 @@ def test_rejections_say_it_plainly_once(service: Service, admin: Actor, other: S
     junk = ingester.ingest_bytes(b"junk")
     assert junk.line() == ("rejected: (no identifier): not well-formed XML: line 1, column 1: "
                            "Start tag expected, '<' not found")
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     (body,) = published(service, catalogue)
     identifier = re.search(rb"<identifier>([^<]*)</identifier>", body)
     assert identifier is not None

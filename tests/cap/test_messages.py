@@ -13,6 +13,7 @@ from tryvoga.cap import texts
 from tryvoga.cap.projection import CapProjection, Message, Phase
 from tryvoga.cap.render import Publisher
 from tryvoga.cap.signing import Signer
+from tryvoga.commands import Declare, ReportIncident
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import Catalogue
 from tryvoga.service import Actor, Service
@@ -143,8 +144,15 @@ def test_incidents_are_fire_or_safety_messages(service: Service, admin: Actor,
 
 def test_embargoed_incident_is_not_public_until_its_time(
         service: Service, admin: Actor, storage: SQLiteStorage, catalogue: Catalogue) -> None:
-    service.report_incident(admin, kind="damage", region=DARNYTSKYI, source="Police",
-                            embargo_until="2999-01-01T00:00:00+00:00")
+    service.handle(
+        admin,
+        ReportIncident.of(
+            kind="damage",
+            region=DARNYTSKYI,
+            source="Police",
+            embargo_until="2999-01-01T00:00:00+00:00",
+        ),
+    )
     projection = project(storage, catalogue)
     message = next(iter(projection.messages.values()))
     assert not projection.public(message, "2026-01-01T00:00:00.000Z")
@@ -216,7 +224,7 @@ def test_short_texts_fit_90_gsm7_characters_even_for_long_names(catalogue: Catal
 def test_lviv_oblast_has_its_polygon_and_iso_code(service: Service, admin: Actor,
                                                   storage: SQLiteStorage,
                                                   catalogue: Catalogue) -> None:
-    service.declare(admin, [LVIV_OBLAST], "air_raid")
+    service.handle(admin, Declare.of(regions=[LVIV_OBLAST], type="air_raid"))
     root = rendered(next(iter(project(storage, catalogue).messages.values())), catalogue)
     assert find(root, "cap:info/cap:area/cap:geocode/cap:value")[:2] == [LVIV_OBLAST, "UA-46"]
     assert len(find(root, "cap:info/cap:area/cap:polygon")) == 2  # uk and en, one ring each

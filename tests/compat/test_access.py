@@ -128,7 +128,10 @@ def test_errors_have_the_facade_shape(scenario: Scenario) -> None:
     server = scenario.server
     assert_message(server.get("/v1/no/such.json", token=None), 404)
     assert_message(server.get("/v2/iot/nothing", token=None), 404)
-    assert_message(server.post("/v1/alerts/active.json", {}, token=None), 404)
+    # A method the path does not have: 405 with the methods it has, in the façade's shape.
+    not_allowed = server.post("/v1/alerts/active.json", {}, token=None)
+    assert_message(not_allowed, 405)
+    assert not_allowed.headers["Allow"] == "GET, HEAD"
     assert_message(server.get("/v1/iot/active_air_raid_alerts/9999.json", token=None), 404)
     assert_message(server.get("/v1/regions/22/alerts/year_ago.json", token=None), 400)
     assert_message(server.get("/v1/regions/abc/alerts/week_ago.json", token=None), 404)

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import TRYVOGA, run_cli
 from tests.regions import KYIV
 from tryvoga import approval
+from tryvoga.commands import Declare
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import Forbidden
@@ -133,15 +134,18 @@ def test_what_the_rule_covers(catalogue: Catalogue) -> None:
 def test_the_service_refuses_a_bound_actor_and_stamps_the_others(service: Service) -> None:
     person = Actor("duty", bound=True)
     with pytest.raises(Forbidden) as refused:
-        service.declare(person, [KYIV], "chemical")
+        service.handle(person, Declare.of(regions=[KYIV], type="chemical"))
     assert refused.value.code == "approval_required"
     assert service.state.seq == 0
-    approved = service.declare(Actor("duty", bound=True, approval=7), [KYIV], "chemical")
+    approved = service.handle(
+        Actor("duty", bound=True, approval=7),
+        Declare.of(regions=[KYIV], type="chemical"),
+    )
     assert approved.events[0].payload["authorised"] == "two-person"
     assert approved.events[0].payload["approval"] == 7
-    alone = service.declare(Actor("replay"), [KYIV, LVIV], "air_raid")
+    alone = service.handle(Actor("replay"), Declare.of(regions=[KYIV, LVIV], type="air_raid"))
     assert [e.payload["authorised"] for e in alone.events] == ["automated", "automated"]
-    plain = service.declare(person, [LVIV], "artillery_shelling")
+    plain = service.handle(person, Declare.of(regions=[LVIV], type="artillery_shelling"))
     assert "authorised" not in plain.events[0].payload
 
 

@@ -109,7 +109,7 @@ def test_writes_need_a_write_token_within_scope(srv: Server) -> None:
     ({"url": "gopher://example.org/"}, 422, "webhook_url_invalid", "url"),
     ({}, 422, "invalid_input", "url"),
     ({"url": URL, "regions": ["UA123"]}, 404, "region_not_found", "regions[0]"),
-    ({"url": URL, "types": ["hail"]}, 422, "invalid_input", "types"),
+    ({"url": URL, "types": ["hail"]}, 422, "invalid_input", "types[0]"),
     ({"url": URL, "kinds": "alert.declared,alert.ended"}, 422, "invalid_input", "kinds"),
     ({"url": URL, "secret": "mine"}, 422, "invalid_input", "secret"),
 ])

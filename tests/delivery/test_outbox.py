@@ -11,6 +11,7 @@ import pytest
 
 from tests.regions import DROHOBYCH_RAION, KYIV, LVIV_OBLAST
 from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
+from tryvoga.commands import Declare, EndAlert, ReportIncident
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
@@ -32,8 +33,9 @@ def hooks(db_path: Path, catalogue: Catalogue, service: Service) -> Iterator[Web
 
 
 def subscribe(hooks: Webhooks, actor: Actor, **body: Any) -> str:
-    status, answer = hooks.create(actor, {"url": URL, **body})
-    assert status == 201 and answer["secret"].startswith("whsec_")
+    result = hooks.create(actor, {"url": URL, **body})
+    answer = result.body
+    assert result.created and answer["secret"].startswith("whsec_")
     webhook_id: str = answer["webhook"]["id"]
     return webhook_id
 
@@ -59,12 +61,17 @@ def test_filters_select_by_subtree_inheritance_type_and_kind(
     endings = subscribe(hooks, admin, kinds=["alert.ended"])
     incidents = subscribe(hooks, admin, kinds=["incident.*"], regions=[KYIV])
 
-    country = service.declare(admin, [COUNTRY], "air_raid").events[0].seq
-    oblast = service.declare(admin, [LVIV_OBLAST], "artillery_shelling").events[0].seq
-    in_kyiv = service.declare(admin, [KYIV], "urban_fights").events[0]
-    ended = service.end(admin, alert_id=in_kyiv.payload["alert_id"]).events[0].seq
-    reported = service.report_incident(admin, kind="fire", region=DARNYTSKYI,
-                                       source="KCMA").events[0].seq
+    country = service.handle(admin, Declare.of(regions=[COUNTRY], type="air_raid")).events[0].seq
+    oblast = service.handle(
+        admin,
+        Declare.of(regions=[LVIV_OBLAST], type="artillery_shelling"),
+    ).events[0].seq
+    in_kyiv = service.handle(admin, Declare.of(regions=[KYIV], type="urban_fights")).events[0]
+    ended = service.handle(admin, EndAlert.of(), in_kyiv.payload["alert_id"]).events[0].seq
+    reported = service.handle(
+        admin,
+        ReportIncident.of(kind="fire", region=DARNYTSKYI, source="KCMA"),
+    ).events[0].seq
 
     got = queued(db_path)
     assert got[everything] == [country, oblast, in_kyiv.seq, ended, reported]
@@ -82,7 +89,7 @@ def test_outbox_rows_commit_and_roll_back_with_the_event(
         service: Service, hooks: Webhooks, admin: Actor, db_path: Path) -> None:
     webhook_id = subscribe(hooks, admin)
     with pytest.raises(NotFound):
-        service.declare(admin, ["UA999"], "air_raid")
+        service.handle(admin, Declare.of(regions=["UA999"], type="air_raid"))
     assert queued(db_path) == {}
 
     def decide(state: State, time: str) -> Decision:
@@ -99,25 +106,28 @@ def test_outbox_rows_commit_and_roll_back_with_the_event(
         service._execute(admin, None, {"op": "test"}, decide)
     assert queued(db_path) == {} and service.storage.read_events() == []
 
-    seq = service.declare(admin, [KYIV], "air_raid").events[0].seq
+    seq = service.handle(admin, Declare.of(regions=[KYIV], type="air_raid")).events[0].seq
     assert queued(db_path) == {webhook_id: [seq]}
 
 
 def test_a_subscription_made_elsewhere_is_seen_by_the_next_event(
         service: Service, catalogue: Catalogue, admin: Actor, db_path: Path) -> None:
-    first = service.declare(admin, [KYIV], "air_raid").events[0].seq  # caches "no webhooks"
+    first = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+    ).events[0].seq  # caches "no webhooks"
     other_process = DeliveryStore(db_path)
     try:
         webhook_id = subscribe(Webhooks(other_process, catalogue, Policy(["127.0.0.0/8"])),
                                admin, regions=[KYIV])
     finally:
         other_process.close()
-    second = service.declare(admin, [KYIV], "nuclear").events[0].seq
+    second = service.handle(admin, Declare.of(regions=[KYIV], type="nuclear")).events[0].seq
     assert queued(db_path) == {webhook_id: [second]} and first < second
 
     hooks = Webhooks(DeliveryStore(db_path), catalogue, Policy())
     hooks.delete(admin, webhook_id)
-    service.declare(admin, [KYIV], "chemical")
+    service.handle(admin, Declare.of(regions=[KYIV], type="chemical"))
     assert queued(db_path) == {webhook_id: [second]}  # and the pending one was cancelled
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT state FROM webhook_deliveries").fetchall() == [
@@ -128,9 +138,16 @@ def test_a_subscription_made_elsewhere_is_seen_by_the_next_event(
 def test_an_embargoed_incident_is_held_back_until_the_embargo_ends(
         service: Service, hooks: Webhooks, admin: Actor, db_path: Path) -> None:
     subscribe(hooks, admin)
-    service.report_incident(admin, kind="debris", region=DARNYTSKYI, source="KCMA",
-                            embargo_until="2099-01-01T00:00:00Z")
-    service.report_incident(admin, kind="fire", region=DARNYTSKYI, source="KCMA")
+    service.handle(
+        admin,
+        ReportIncident.of(
+            kind="debris",
+            region=DARNYTSKYI,
+            source="KCMA",
+            embargo_until="2099-01-01T00:00:00Z",
+        ),
+    )
+    service.handle(admin, ReportIncident.of(kind="fire", region=DARNYTSKYI, source="KCMA"))
     with sqlite3.connect(db_path) as conn:
         dues = [row[0] for row in conn.execute(
             "SELECT due FROM webhook_deliveries ORDER BY event_seq")]

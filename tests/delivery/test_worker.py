@@ -20,6 +20,7 @@ from aiohttp import web
 
 from tests.polling import until
 from tests.regions import KYIV
+from tryvoga.commands import Declare, EndByRegion
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
@@ -112,7 +113,7 @@ async def stopped(worker: DeliveryWorker) -> None:
 
 
 def subscribe(hooks: Webhooks, admin: Actor, url: str, **body: Any) -> tuple[str, str]:
-    _, created = hooks.create(admin, {"url": url, **body})
+    created = hooks.create(admin, {"url": url, **body}).body
     return created["webhook"]["id"], created["secret"]
 
 
@@ -124,7 +125,10 @@ async def test_deliveries_are_signed_and_carry_the_event(
         service: Service, hooks: Webhooks, admin: Actor, receiver: Receiver,
         db_path: Path) -> None:
     webhook_id, secret = subscribe(hooks, admin, receiver.url())
-    events = [service.declare(admin, [KYIV], t).events[0] for t in ("air_raid", "chemical")]
+    events = [service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type=t),
+    ).events[0] for t in ("air_raid", "chemical")]
     worker = await running(db_path)
     try:
         await until(lambda: len(receiver.got) == 2, what="two deliveries")
@@ -158,7 +162,7 @@ async def test_a_failing_receiver_is_retried_with_growing_backoff(
         db_path: Path) -> None:
     receiver.script = [answer(500, "database down"), answer(503), answer(500)]
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
-    seq = service.declare(admin, [KYIV], "air_raid").events[0].seq
+    seq = service.handle(admin, Declare.of(regions=[KYIV], type="air_raid")).events[0].seq
     backoff = 0.2
     worker = await running(db_path, webhook_backoff=backoff)
     try:
@@ -184,7 +188,7 @@ async def test_a_subscription_failing_for_the_whole_window_is_disabled(
     receiver.failing_paths = {"/hook"}
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
     healthy, _ = subscribe(hooks, admin, receiver.url("/other"))
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path, webhook_retry_window=0.6, webhook_backoff=0.05)
     try:
         await until(lambda: hooks.get(admin, webhook_id)["status"] == "disabled",
@@ -200,7 +204,7 @@ async def test_a_subscription_failing_for_the_whole_window_is_disabled(
     audit = [r for r in service.storage.audit_records() if r.action == "webhook.disabled"]
     assert {r.detail["id"] for r in audit} >= {webhook_id}
     # Nothing more is queued for it.
-    service.declare(admin, [KYIV], "nuclear")
+    service.handle(admin, Declare.of(regions=[KYIV], type="nuclear"))
     with sqlite3.connect(db_path) as conn:
         pending = conn.execute("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook = ? "
                                "AND state = 'pending'", (webhook_id,)).fetchone()[0]
@@ -214,7 +218,7 @@ async def test_private_destinations_are_refused_at_delivery_time(
         db_path: Path) -> None:
     # Made while loopback was allowed; the worker now allows nothing private.
     webhook_id, _ = subscribe(hooks, admin, receiver.url(host="127.0.0.1"))
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     strict = await running(db_path, webhook_allow_networks=())
     try:
         await until(lambda: bool(hooks.attempts(admin, webhook_id)["attempts"]),
@@ -237,7 +241,7 @@ async def test_a_host_name_is_checked_on_the_addresses_it_resolves_to(
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE webhooks SET url = ? WHERE id = ?",
                      (receiver.url(host="localhost"), webhook_id))
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path, webhook_allow_networks=())
     try:
         await until(lambda: bool(hooks.attempts(admin, webhook_id)["attempts"]),
@@ -255,7 +259,7 @@ async def test_redirects_are_not_followed_and_answers_are_read_bounded(
     receiver.script = [answer(302, headers={"Location": receiver.url("/elsewhere")}),
                        answer(200, "x" * 5_000_000)]
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path)
     try:
         await until(lambda: hooks.get(admin, webhook_id)["deliveries"]["delivered"] == 1,
@@ -279,7 +283,7 @@ async def test_a_receiver_that_does_not_answer_times_out(
 
     receiver.script = [never]
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path, webhook_read_timeout=0.3)
     try:
         await until(lambda: hooks.get(admin, webhook_id)["deliveries"]["delivered"] == 1,
@@ -296,7 +300,7 @@ async def test_a_closed_port_is_a_recorded_failure(
         service: Service, hooks: Webhooks, admin: Actor, receiver: Receiver,
         db_path: Path) -> None:
     webhook_id, _ = subscribe(hooks, admin, "http://127.0.0.1:9/hook")  # discard: closed
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path)
     try:
         await until(lambda: bool(hooks.attempts(admin, webhook_id)["attempts"]),
@@ -328,8 +332,8 @@ async def test_a_hanging_receiver_does_not_hold_up_the_others(
     stuck, _ = subscribe(hooks, admin, receiver.url("/hang"))
     fine, _ = subscribe(hooks, admin, receiver.url("/ok"))
     for index in range(20):
-        service.declare(admin, [KYIV], ("air_raid", "chemical")[index % 2])
-        service.end(admin, region=KYIV, type_=("air_raid", "chemical")[index % 2])
+        service.handle(admin, Declare.of(regions=[KYIV], type=("air_raid", "chemical")[index % 2]))
+        service.handle(admin, EndByRegion.of(region=KYIV, type=("air_raid", "chemical")[index % 2]))
     worker = await running(db_path, webhook_concurrency=2 * PER_SUBSCRIPTION,
                            webhook_read_timeout=60.0)
     try:
@@ -350,7 +354,7 @@ async def test_each_attempt_shows_the_retry_it_scheduled(
         db_path: Path) -> None:
     receiver.script = [answer(500), answer(503)]
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     backoff = 0.2
     worker = await running(db_path, webhook_backoff=backoff)
     try:
@@ -380,7 +384,7 @@ async def test_an_attempt_in_flight_does_not_move_the_earlier_ones_next_try(
 
     receiver.script = [answer(500), slow]
     webhook_id, _ = subscribe(hooks, admin, receiver.url())
-    service.declare(admin, [KYIV], "air_raid")
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"))
     worker = await running(db_path, webhook_read_timeout=30.0)
     try:
         await until(lambda: len(receiver.got) == 2, what="the retry on the wire")

@@ -6,6 +6,16 @@ from typing import Any
 
 import pytest
 
+from tryvoga.commands import (
+    CapRef,
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.events import (
     PAYLOADS,
     AlertDeclared,
@@ -20,7 +30,9 @@ from tryvoga.service import Actor, Service
 
 from ..regions import KYIV
 
-CAP = {"sender": "test@example.org", "identifier": "id-1", "sent": "2023-05-20T00:41:31+03:00"}
+CAP_FIELDS = {"sender": "test@example.org", "identifier": "id-1",
+              "sent": "2023-05-20T00:41:31+03:00"}
+CAP = CapRef(**CAP_FIELDS)
 
 
 def payloads(service: Service) -> list[tuple[str, dict[str, Any]]]:
@@ -30,20 +42,46 @@ def payloads(service: Service) -> list[tuple[str, dict[str, Any]]]:
 def test_stored_payloads_keep_their_shape(service: Service, admin: Actor) -> None:
     """The JSON each command stores, key for key (it is hashed: a changed shape would change
     the chain of every new event)."""
-    service.configure_region(admin, KYIV, shelter_seconds=90)
-    service.declare(admin, [KYIV], "air_raid", [{"type": "drones", "level": "yellow"}],
-                    source="s", note="n", started_at="2020-01-01T00:00:00+00:00", cap=CAP)
-    service.update(admin, 1, note="later")
-    service.update(admin, 1, threats=[{"type": "missiles"}], cap=CAP)
-    service.end(admin, alert_id=1)
-    service.declare(admin, [KYIV], "air_raid", status="exercise")
-    service.end(admin, region=KYIV, type_="air_raid", status="exercise", withdraw=True,
-                reason="mistake")
-    service.report_incident(admin, kind="debris", region=KYIV, source="police",
-                            latitude=50.45, longitude=30.52, killed=0)
-    service.update_incident(admin, 1, {"status": "confirmed", "address": None,
-                                        "killed": 2})
-    service.configure_region(admin, KYIV, neighbours=None)
+    service.handle(admin, ConfigureRegion.of(shelter_seconds=90), KYIV)
+    service.handle(
+        admin,
+        Declare.of(
+            regions=[KYIV],
+            threats=[{"type": "drones", "level": "yellow"}],
+            source="s",
+            note="n",
+            started_at="2020-01-01T00:00:00+00:00",
+            type="air_raid",
+        ),
+        cap=CAP,
+    )
+    service.handle(admin, UpdateAlert.of(note="later"), 1)
+    service.handle(admin, UpdateAlert.of(threats=[{"type": "missiles"}]), 1, cap=CAP)
+    service.handle(admin, EndAlert.of(), 1)
+    service.handle(admin, Declare.of(regions=[KYIV], status="exercise", type="air_raid"))
+    service.handle(
+        admin,
+        EndByRegion.of(
+            region=KYIV,
+            status="exercise",
+            withdraw=True,
+            reason="mistake",
+            type="air_raid",
+        ),
+    )
+    service.handle(
+        admin,
+        ReportIncident.of(
+            kind="debris",
+            region=KYIV,
+            source="police",
+            latitude=50.45,
+            longitude=30.52,
+            killed=0,
+        ),
+    )
+    service.handle(admin, UpdateIncident.of(status="confirmed", address=None, killed=2), 1)
+    service.handle(admin, ConfigureRegion.of(neighbours=None), KYIV)
     got = payloads(service)
     times = [e.time for e in service.storage.iter_events()]
     assert got == [
@@ -52,11 +90,11 @@ def test_stored_payloads_keep_their_shape(service: Service, admin: Actor) -> Non
                             "status": "actual", "threats": [{"type": "drones",
                                                              "level": "yellow"}],
                             "source": "s", "note": "n", "shelter_seconds": 90,
-                            "started_at": "2020-01-01T00:00:00.000Z", "cap": CAP}),
+                            "started_at": "2020-01-01T00:00:00.000Z", "cap": CAP_FIELDS}),
         ("alert.updated", {"alert_id": 1, "region": KYIV, "type": "air_raid",
                            "note": "later"}),
         ("alert.updated", {"alert_id": 1, "region": KYIV, "type": "air_raid",
-                           "threats": [{"type": "missiles", "level": "red"}], "cap": CAP}),
+                           "threats": [{"type": "missiles", "level": "red"}], "cap": CAP_FIELDS}),
         ("alert.ended", {"alert_id": 1, "region": KYIV, "type": "air_raid"}),
         ("alert.declared", {"alert_id": 2, "region": KYIV, "type": "air_raid",
                             "status": "exercise", "threats": [], "source": "", "note": "",
@@ -75,11 +113,19 @@ def test_stored_payloads_keep_their_shape(service: Service, admin: Actor) -> Non
 
 def test_every_payload_reads_back_as_its_class_and_writes_the_same(
         service: Service, admin: Actor) -> None:
-    service.declare(admin, [KYIV], "air_raid", cap=CAP)
-    service.end(admin, alert_id=1, reason="over", ended_at=None)
-    service.report_incident(admin, kind="fire", region=KYIV, source="x", alert_id=1,
-                            embargo_until="2030-01-01T00:00:00Z")
-    service.update_incident(admin, 1, {"address": "street", "latitude": 1, "longitude": 2})
+    service.handle(admin, Declare.of(regions=[KYIV], type="air_raid"), cap=CAP)
+    service.handle(admin, EndAlert.of(reason="over"), 1)
+    service.handle(
+        admin,
+        ReportIncident.of(
+            kind="fire",
+            region=KYIV,
+            source="x",
+            alert_id=1,
+            embargo_until="2030-01-01T00:00:00Z",
+        ),
+    )
+    service.handle(admin, UpdateIncident.of(address="street", latitude=1, longitude=2), 1)
     seen = set()
     for event in service.storage.iter_events():
         data = event.data

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import random
 
+from tryvoga.commands import (
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
 from tryvoga.errors import TryvogaError
@@ -24,26 +32,54 @@ def test_rebuild_equals_live_on_a_long_random_sequence(service: Service,
         active = service.state.active_alerts()
         try:
             if roll < 0.4 or not active:
-                service.declare(actor, rng.sample(codes, rng.randint(1, 3)), rng.choice(TYPES),
-                                [{"type": t, "level": rng.choice(["red", "yellow"])}
+                service.handle(
+                    actor,
+                    Declare.of(
+                        regions=rng.sample(codes, rng.randint(1, 3)),
+                        threats=[{"type": t, "level": rng.choice(["red", "yellow"])}
                                  for t in rng.sample(THREATS, rng.randint(0, 2))],
-                                status=rng.choice(["actual", "actual", "exercise", "test"]),
-                                idempotency_key=str(rng.randint(0, 200)) if roll < 0.1 else None)
+                        status=rng.choice(["actual", "actual", "exercise", "test"]),
+                        type=rng.choice(TYPES),
+                    ),
+                    idempotency_key=str(rng.randint(0, 200)) if roll < 0.1 else None,
+                )
             elif roll < 0.7:
-                service.end(actor, alert_id=rng.choice(active).id,
-                            withdraw=rng.random() < 0.1)
+                service.handle(
+                    actor,
+                    EndAlert.of(withdraw=rng.random() < 0.1),
+                    rng.choice(active).id,
+                )
             elif roll < 0.8:
-                service.update(actor, rng.choice(active).id,
-                               [{"type": rng.choice(THREATS), "level": "red"}], note=str(step))
+                service.handle(
+                    actor,
+                    UpdateAlert.of(
+                        threats=[{"type": rng.choice(THREATS), "level": "red"}],
+                        note=str(step),
+                    ),
+                    rng.choice(active).id,
+                )
             elif roll < 0.9:
-                service.report_incident(actor, kind="debris", region=rng.choice(codes),
-                                        source="test", alert_id=rng.choice(active).id)
+                service.handle(
+                    actor,
+                    ReportIncident.of(
+                        kind="debris",
+                        region=rng.choice(codes),
+                        source="test",
+                        alert_id=rng.choice(active).id,
+                    ),
+                )
             elif service.state.incidents:
-                service.update_incident(actor, rng.choice(list(service.state.incidents)),
-                                        {"status": rng.choice(["confirmed", "retracted"])})
+                service.handle(
+                    actor,
+                    UpdateIncident.of(status=rng.choice(["confirmed", "retracted"])),
+                    rng.choice(list(service.state.incidents)),
+                )
             else:
-                service.configure_region(actor, rng.choice(codes),
-                                         shelter_seconds=rng.randint(0, 600))
+                service.handle(
+                    actor,
+                    ConfigureRegion.of(shelter_seconds=rng.randint(0, 600)),
+                    rng.choice(codes),
+                )
         except TryvogaError:
             refused += 1  # e.g. a reused idempotency key, or a retracted incident
     assert service.state.seq > 1000

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.regions import KYIV
+from tryvoga.commands import Declare, EndByRegion
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue, Level
@@ -308,10 +309,23 @@ def test_stats_command_exports_csv_and_json(imported: tuple[Server, str],
 def test_stats_count_live_alerts_but_never_drills(tmp_path: Path, service: Service,
                                                   catalogue: Catalogue) -> None:
     admin = Actor("admin")
-    service.declare(admin, [KYIV], "air_raid", started_at="2023-05-20T00:41:31+03:00")
-    service.declare(admin, [KYIV], "air_raid", status="exercise",
-                    started_at="2023-05-20T01:00:00+03:00")
-    service.end(admin, region=KYIV, type_="air_raid", ended_at="2023-05-20T03:01:35+03:00")
+    service.handle(
+        admin,
+        Declare.of(regions=[KYIV], started_at="2023-05-20T00:41:31+03:00", type="air_raid"),
+    )
+    service.handle(
+        admin,
+        Declare.of(
+            regions=[KYIV],
+            status="exercise",
+            started_at="2023-05-20T01:00:00+03:00",
+            type="air_raid",
+        ),
+    )
+    service.handle(
+        admin,
+        EndByRegion.of(region=KYIV, ended_at="2023-05-20T03:01:35+03:00", type="air_raid"),
+    )
     from tryvoga.domain.stats import compute
     from tryvoga.query.records import spans
 

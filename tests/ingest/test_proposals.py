@@ -15,6 +15,7 @@ import pytest
 from tests.regions import KYIV, LVIV_OBLAST
 from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
+from tryvoga.commands import Declare
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -150,7 +151,7 @@ def test_an_all_clear_ends_the_alert_and_waits_while_there_is_none(desk: Proposa
 
 def test_an_alert_already_active_is_accepted_without_a_second_declaration(
         desk: ProposalDesk, service: Service, storage: SQLiteStorage) -> None:
-    service.declare(OPERATOR, [KYIV], "air_raid", source="by hand")
+    service.handle(OPERATOR, Declare.of(regions=[KYIV], source="by hand", type="air_raid"))
     alert, _, _, _ = ingest_example(desk)
     accepted = desk.accept(OPERATOR, alert)
     assert not accepted.created and accepted.events == ()

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage.sqlite import SQLiteStorage
@@ -24,8 +25,10 @@ def test_a_new_database_is_owner_only(tmp_path: Path) -> None:
     storage = SQLiteStorage(db)
     try:
         catalogue = load_catalogue()
-        Service(storage, catalogue, outbox=outbox(catalogue)).declare(Actor("a"), [KYIV],
-                                                                      "air_raid")
+        Service(storage, catalogue, outbox=outbox(catalogue)).handle(
+            Actor("a"),
+            Declare.of(regions=[KYIV], type="air_raid"),
+        )
         for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             assert mode(path) == 0o600, (path, oct(mode(path)))
     finally:

@@ -3,6 +3,7 @@ keys sharing their first 200 characters were one command)."""
 
 from __future__ import annotations
 
+from tryvoga.commands import Declare, EndByRegion
 from tryvoga.service import Actor, Service
 
 from ..conftest import Server
@@ -28,7 +29,15 @@ def test_long_internal_keys_are_not_merged(service: Service) -> None:
     """Ingesters may make longer keys (a CAP identifier is up to 500 characters): they are
     kept whole, so two that share a prefix are two commands."""
     admin = Actor("admin")
-    first = service.declare(admin, [KYIV], "air_raid", idempotency_key=LONG + "|a" + "x" * 300)
-    service.end(admin, region=KYIV, type_="air_raid")
-    second = service.declare(admin, [KYIV], "air_raid", idempotency_key=LONG + "|b" + "x" * 300)
+    first = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key=LONG + "|a" + "x" * 300,
+    )
+    service.handle(admin, EndByRegion.of(region=KYIV, type="air_raid"))
+    second = service.handle(
+        admin,
+        Declare.of(regions=[KYIV], type="air_raid"),
+        idempotency_key=LONG + "|b" + "x" * 300,
+    )
     assert not second.replayed and second.events != first.events

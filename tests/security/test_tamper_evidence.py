@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare, EndByRegion
 from tryvoga.domain.events import GENESIS_HASH, canonical_json, event_hash
 from tryvoga.domain.regions import load_catalogue
 from tryvoga.service import Actor, Service
@@ -34,8 +35,8 @@ def declare(db: Path, count: int) -> None:
         catalogue = load_catalogue()
         service = Service(storage, catalogue, outbox=outbox(catalogue))
         for n in range(count):
-            service.declare(ADMIN, [KYIV], "air_raid", note=f"n{n}")
-            service.end(ADMIN, region=KYIV, type_="air_raid")
+            service.handle(ADMIN, Declare.of(regions=[KYIV], note=f"n{n}", type="air_raid"))
+            service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     finally:
         storage.close()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.ukrainealarm_webhooks import deliveries
+from tryvoga.commands import Declare
 from tryvoga.delivery.store import DeliveryStore
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.service import Actor, Service
@@ -38,7 +39,7 @@ def test_a_declaration_writes_one_row_per_body_not_per_registration(
             tx.ukrainealarm_registrations().put(
                 f"app-{n}", f"https://hooks.example.org/{n}", None, "2024-01-01T00:00:00Z",
                 f"https://hooks.example.org/{n}", deliveries(ids, None), f"whsec_{n}")
-    service.declare(ADMIN, [COUNTRY], "air_raid")
+    service.handle(ADMIN, Declare.of(regions=[COUNTRY], type="air_raid"))
     # Inside the declaration's transaction: no delivery row, one fan-out row per State's body.
     assert count(storage, "SELECT COUNT(*) FROM webhook_deliveries") == 0
     assert count(storage, "SELECT COUNT(*) FROM webhook_fanout") == 27
@@ -69,7 +70,7 @@ def test_a_subscription_made_after_the_event_does_not_get_it(
                 f"https://h.example.org/{n}", deliveries(ids, None), "whsec_x")
 
     put(1)
-    service.declare(ADMIN, [COUNTRY], "air_raid")
+    service.handle(ADMIN, Declare.of(regions=[COUNTRY], type="air_raid"))
     put(2)  # after the event, before the worker fans it out
     store = DeliveryStore(db_path)
     try:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare, EndAlert, EndByRegion
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.domain.events import first_broken_link
@@ -38,8 +39,11 @@ def test_appends_are_gap_free_and_chained(backend: Backend, catalogue: Catalogue
     storage = backend.open()
     service = Service(storage, catalogue, outbox=outbox(catalogue))
     for _ in range(3):
-        alert_id = service.declare(ADMIN, [KYIV], "air_raid").body["alerts"][0]["id"]
-        service.end(ADMIN, alert_id=alert_id)
+        alert_id = service.handle(
+            ADMIN,
+            Declare.of(regions=[KYIV], type="air_raid"),
+        ).body["alerts"][0]["id"]
+        service.handle(ADMIN, EndAlert.of(), alert_id)
     events = storage.read_events()
     assert [e.seq for e in events] == list(range(1, 7))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
@@ -54,8 +58,8 @@ def test_appends_are_gap_free_and_chained(backend: Backend, catalogue: Catalogue
 def test_a_tampered_event_breaks_the_chain(backend: Backend, catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     for _ in range(3):
-        service.declare(ADMIN, [KYIV], "air_raid")
-        service.end(ADMIN, region=KYIV, type_="air_raid")
+        service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
+        service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     backend.execute("UPDATE events SET actor = ? WHERE seq = 4", ("mallory",))
     report = check_chains(backend.open())
     assert report.broken is not None and "sequence 4" in report.broken
@@ -63,8 +67,8 @@ def test_a_tampered_event_breaks_the_chain(backend: Backend, catalogue: Catalogu
 
 def test_events_cut_from_the_end_are_noticed(backend: Backend, catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
-    service.declare(ADMIN, [KYIV], "air_raid")
-    service.end(ADMIN, region=KYIV, type_="air_raid")
+    service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
+    service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     backend.execute("DELETE FROM events WHERE seq = 2")
     report = check_chains(backend.open())
     assert report.broken is not None and "removed from its end" in report.broken
@@ -75,11 +79,11 @@ def test_idempotency_applies_once_across_writers(backend: Backend,
     a = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     # another node: it has not seen a's command
     b = Service(backend.open(), catalogue, outbox=outbox(catalogue))
-    first = a.declare(ADMIN, [KYIV], "air_raid", idempotency_key="k1")
-    again = b.declare(ADMIN, [KYIV], "air_raid", idempotency_key="k1")
+    first = a.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"), idempotency_key="k1")
+    again = b.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"), idempotency_key="k1")
     assert first.created and again.replayed and again.body == first.body
     with pytest.raises(Conflict) as info:
-        b.declare(ADMIN, [LVIV], "air_raid", idempotency_key="k1")
+        b.handle(ADMIN, Declare.of(regions=[LVIV], type="air_raid"), idempotency_key="k1")
     assert info.value.code == "idempotency_key_reused"
     assert backend.open().head()[0] == 1
 
@@ -91,7 +95,11 @@ def test_the_same_key_at_once_on_several_writers_applies_once(backend: Backend,
 
     def send(service: Service) -> bool:
         start.wait()
-        return service.declare(ADMIN, [KYIV], "air_raid", idempotency_key="same").created
+        return service.handle(
+            ADMIN,
+            Declare.of(regions=[KYIV], type="air_raid"),
+            idempotency_key="same",
+        ).created
 
     with ThreadPoolExecutor(len(services)) as pool:
         statuses = list(pool.map(send, services))
@@ -108,10 +116,10 @@ def test_concurrent_writers_never_fork_the_log(backend: Backend,
         service = services[index % len(services)]
         for round_ in range(6):
             code = codes[(index + round_) % len(codes)]
-            result = service.declare(ADMIN, [code], "air_raid")
+            result = service.handle(ADMIN, Declare.of(regions=[code], type="air_raid"))
             alert_id = result.body["alerts"][0]["id"]
             with contextlib.suppress(Conflict):  # another writer ended it first
-                service.end(ADMIN, alert_id=alert_id)
+                service.handle(ADMIN, EndAlert.of(), alert_id)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(work, range(8)))
@@ -146,12 +154,12 @@ def test_webhook_outbox_and_claims_never_twice(backend: Backend,
                                                catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     hooks = Webhooks(DeliveryStore(backend.database()), catalogue, Policy(["127.0.0.0/8"]))
-    status, answer = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
-    assert status == 201
-    webhook_id = answer["webhook"]["id"]
+    created = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+    assert created.created
+    webhook_id = created.body["webhook"]["id"]
     for _ in range(10):
-        service.declare(ADMIN, [KYIV], "air_raid")
-        service.end(ADMIN, region=KYIV, type_="air_raid")
+        service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
+        service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     stores = [DeliveryStore(backend.database()) for _ in range(4)]
     assert stores[0].counts(webhook_id)["pending"] == 20
     start = threading.Barrier(len(stores))
@@ -250,10 +258,10 @@ def test_delivery_bookkeeping(backend: Backend, catalogue: Catalogue) -> None:
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     store = DeliveryStore(backend.database())
     hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
-    webhook_id = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})[1]["webhook"]["id"]
+    webhook_id = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"}).body["webhook"]["id"]
     for _ in range(2):
-        service.declare(ADMIN, [KYIV], "air_raid")
-        service.end(ADMIN, region=KYIV, type_="air_raid")
+        service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
+        service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     now = 1_000.0
     claimed = store.claim("w1", 1e12, 1e12 + 60, 10)
     assert len(claimed) == 4 and store.lease_owners(1e12) == ["w1"]

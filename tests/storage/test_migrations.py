@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare, EndByRegion
 from tryvoga.domain.regions import Catalogue
 from tryvoga.service import Actor, Service
 from tryvoga.storage.delivery import DeliveryStore
@@ -78,10 +79,14 @@ def test_migrate_data_copies_and_verifies_both_sides(tmp_path: Path,
     from tryvoga.delivery.subscriptions import Webhooks
 
     hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
-    assert hooks.create(Actor("admin"), {"url": "http://127.0.0.1:9/h"})[0] == 201
+    assert hooks.create(Actor("admin"), {"url": "http://127.0.0.1:9/h"}).created
     for index in range(5):
-        service.declare(Actor("a"), [KYIV], "air_raid", idempotency_key=f"k{index}")
-        service.end(Actor("a"), region=KYIV, type_="air_raid")
+        service.handle(
+            Actor("a"),
+            Declare.of(regions=[KYIV], type="air_raid"),
+            idempotency_key=f"k{index}",
+        )
+        service.handle(Actor("a"), EndByRegion.of(region=KYIV, type="air_raid"))
     head = storage.head()
     store.close()
     storage.close()

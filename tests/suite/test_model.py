@@ -47,6 +47,14 @@ from tryvoga.api.compat_alertsinua import AlertsInUa
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import ALERT_TYPES, Models
 from tryvoga.api.formats import outbox
+from tryvoga.commands import (
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.events import now_utc
 from tryvoga.domain.model import AlertType
 from tryvoga.domain.regions import COUNTRY, PARTITIONING_LEVELS, Catalogue, load_catalogue
@@ -175,9 +183,15 @@ class WritePath(RuleBasedStateMachine):
           status=st.sampled_from(("actual", "actual", "actual", "exercise")))
     def declare(self, regions: list[str], type_: str, threats: list[tuple[str, str]],
                 status: str) -> None:
-        result = self.service.declare(ADMIN, regions, type_,
-                                      [{"type": t, "level": lv} for t, lv in threats],
-                                      status=status)
+        result = self.service.handle(
+            ADMIN,
+            Declare.of(
+                regions=regions,
+                threats=[{"type": t, "level": lv} for t, lv in threats],
+                status=status,
+                type=type_,
+            ),
+        )
         answered = result.body["alerts"]
         assert [a["region"] for a in answered] == regions
         next_id = max(self.model.alerts, default=0) + 1
@@ -207,7 +221,7 @@ class WritePath(RuleBasedStateMachine):
     @rule(data=st.data(), withdraw=st.booleans())
     def end(self, data: st.DataObject, withdraw: bool) -> None:
         alert = data.draw(st.sampled_from(self.model.active()))
-        result = self.service.end(ADMIN, alert_id=alert.id, withdraw=withdraw)
+        result = self.service.handle(ADMIN, EndAlert.of(withdraw=withdraw), alert.id)
         assert result.body["alert"]["id"] == alert.id and not result.body["alert"]["active"]
         alert.active, alert.withdrawn = False, withdraw
 
@@ -215,8 +229,10 @@ class WritePath(RuleBasedStateMachine):
     @rule(data=st.data())
     def end_by_region(self, data: st.DataObject) -> None:
         alert = data.draw(st.sampled_from(self.model.active()))
-        result = self.service.end(ADMIN, region=alert.region, type_=alert.type,
-                                  status=alert.status)
+        result = self.service.handle(
+            ADMIN,
+            EndByRegion.of(region=alert.region, status=alert.status, type=alert.type),
+        )
         assert result.body["alert"]["id"] == alert.id
         alert.active = False
 
@@ -227,7 +243,7 @@ class WritePath(RuleBasedStateMachine):
                                            if not a.active]))
         seq = self.service.state.seq
         try:
-            self.service.end(ADMIN, alert_id=alert.id)
+            self.service.handle(ADMIN, EndAlert.of(), alert.id)
         except Conflict:
             pass
         else:
@@ -238,14 +254,18 @@ class WritePath(RuleBasedStateMachine):
     @rule(data=st.data(), threats=threats_strategy)
     def update_threats(self, data: st.DataObject, threats: list[tuple[str, str]]) -> None:
         alert = data.draw(st.sampled_from(self.model.active()))
-        self.service.update(ADMIN, alert.id, [{"type": t, "level": lv} for t, lv in threats])
+        self.service.handle(
+            ADMIN,
+            UpdateAlert.of(threats=[{"type": t, "level": lv} for t, lv in threats]),
+            alert.id,
+        )
         alert.threats = sorted(threats)
 
     @rule(region=st.sampled_from(OUT_OF_SCOPE), type_=st.sampled_from(TYPES))
     def out_of_scope_is_refused(self, region: str, type_: str) -> None:
         seq = self.service.state.seq
         try:
-            self.service.declare(SCOPED, [region], type_)
+            self.service.handle(SCOPED, Declare.of(regions=[region], type=type_))
         except Forbidden:
             pass
         else:
@@ -257,8 +277,10 @@ class WritePath(RuleBasedStateMachine):
     def report_incident(self, region: str, kind: str, data: st.DataObject) -> None:
         linked = data.draw(st.none() | st.sampled_from(sorted(self.model.alerts))
                            if self.model.alerts else st.none())
-        result = self.service.report_incident(ADMIN, kind=kind, region=region, source="model",
-                                              alert_id=linked)
+        result = self.service.handle(
+            ADMIN,
+            ReportIncident.of(kind=kind, region=region, source="model", alert_id=linked),
+        )
         incident = result.body["incident"]
         assert incident["id"] == max(self.model.incidents, default=0) + 1
         assert incident["status"] == "preliminary" and incident["alert_id"] == linked
@@ -273,7 +295,7 @@ class WritePath(RuleBasedStateMachine):
         refused = current == "retracted" or (current == "confirmed" and status == "preliminary")
         seq = self.service.state.seq
         try:
-            self.service.update_incident(ADMIN, incident_id, {"status": status})
+            self.service.handle(ADMIN, UpdateIncident.of(status=status), incident_id)
         except Conflict:
             assert refused, f"incident {incident_id}: {current} -> {status} was refused"
             assert self.service.state.seq == seq

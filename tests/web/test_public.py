@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Server, start_server, stop_server
 from tests.regions import KYIV
 from tryvoga.api.formats import outbox
+from tryvoga.commands import Declare
 from tryvoga.domain.events import format_time
 from tryvoga.domain.regions import Catalogue
 from tryvoga.domain.state import State
@@ -159,8 +160,8 @@ def test_marks_follow_the_rules(tmp_path: Path, catalogue: Catalogue) -> None:
     try:
         service = Service(storage, catalogue, outbox=outbox(catalogue))
         admin = Actor("admin")
-        service.declare(admin, [HROMADA], "air_raid", None, "actual", "", "", None)
-        service.declare(admin, [OBLAST], "air_raid", None, "test", "", "", None)
+        service.handle(admin, Declare.of(regions=[HROMADA], status="actual", type="air_raid"))
+        service.handle(admin, Declare.of(regions=[OBLAST], status="test", type="air_raid"))
         state = State(catalogue)
         state.apply_all(storage.read_events(0))
         found = marks(state, drawn_codes())
@@ -204,10 +205,19 @@ def test_yellow_and_red_as_the_state_says(tmp_path: Path, catalogue: Catalogue) 
         admin = Actor("admin")
         yellow = [{"type": "guided_bombs", "level": "yellow"}]
         red = [{"type": "missiles", "level": "red"}]
-        service.declare(admin, [HROMADA_RAION], "air_raid", yellow, "actual", "", "", None)
-        service.declare(admin, [HROMADA], "air_raid", red, "actual", "", "", None)
-        service.declare(admin, [RAION], "air_raid", yellow, "actual", "", "", None)
-        service.declare(admin, [KYIV], "air_raid", None, "actual", "", "", None)
+        service.handle(
+            admin,
+            Declare.of(regions=[HROMADA_RAION], threats=yellow, status="actual", type="air_raid"),
+        )
+        service.handle(
+            admin,
+            Declare.of(regions=[HROMADA], threats=red, status="actual", type="air_raid"),
+        )
+        service.handle(
+            admin,
+            Declare.of(regions=[RAION], threats=yellow, status="actual", type="air_raid"),
+        )
+        service.handle(admin, Declare.of(regions=[KYIV], status="actual", type="air_raid"))
         state = State(catalogue)
         state.apply_all(storage.read_events(0))
         found = marks(state, drawn_codes())
@@ -232,8 +242,11 @@ def test_a_drill_over_many_hromadas_is_labelled_once_per_oblast(tmp_path: Path,
         service = Service(storage, catalogue, outbox=outbox(catalogue))
         inside = sorted(r.code for r in catalogue.at_level(Level.HROMADA)
                         if catalogue.is_within(r.code, OBLAST))[:5]
-        service.declare(Actor("admin"), inside, "air_raid", None, "exercise", "", "", None)
-        service.declare(Actor("admin"), [KYIV], "air_raid", None, "test", "", "", None)
+        service.handle(
+            Actor("admin"),
+            Declare.of(regions=inside, status="exercise", type="air_raid"),
+        )
+        service.handle(Actor("admin"), Declare.of(regions=[KYIV], status="test", type="air_raid"))
         state = State(catalogue)
         state.apply_all(storage.read_events(0))
         labels = drill_labels(state, "en")

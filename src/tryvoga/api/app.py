@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from functools import partial
 
 from aiohttp import web
 
@@ -73,10 +72,13 @@ def create_app(node: Node, pages: Sequence[Callable[[web.Application], None]] = 
     # The parser's own refusals (an over-long target or header, a malformed request) are
     # answered in JSON too: protocol_errors.py.
     protocol_errors.install()
-    # No middlewares: ``errors`` wraps each route's handler instead (``_shape_errors``, at the
-    # end), which costs a polled read one coroutine layer where a middleware costs two.
+    # Two middlewares, outermost first: every error in the one shape, then the request id,
+    # metrics and access log (api/ops.py). aiohttp builds each route's chain once and caches
+    # it; measured against wrapping each route's handler (bench/middleware.py), see
+    # docs/architecture.md "aiohttp's internals".
     app = web.Application(client_max_size=node.settings.max_body,
-                          handler_args=protocol_errors.HANDLER_ARGS)
+                          handler_args=protocol_errors.HANDLER_ARGS,
+                          middlewares=[errors, ops.instrumented])
     app[CONTEXT] = Context(node)
     limits.install(app, node.settings)  # per-address and per-token limits: a middleware
 
@@ -120,12 +122,8 @@ async def _no_route(request: web.Request) -> web.StreamResponse:
 
 
 def _shape_errors(app: web.Application) -> None:
-    """Every route's errors in the one shape: what no route takes goes to ``_no_route``, and
-    each handler is called through ``errors``. aiohttp has no public way to wrap a handler
-    once it is registered, hence ``_handler``; the error-shape tests fail if that changes."""
+    """What no route takes goes to ``_no_route``, which ``errors`` answers in the one shape."""
     app.router.add_route("*", "/{tail:.*}", _no_route)
-    for route in app.router.routes():
-        route._handler = partial(errors, handler=route.handler)
 
 
-__all__ = ["CONTEXT", "Context", "NotFound", "context_of", "create_app"]
+__all__ = ["CONTEXT", "Context", "NotFound", "context_of", "create_app", "errors"]

@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from msgspec import UNSET
 
+from tryvoga.api.bodies import ChannelBody, parse_body
 from tryvoga.api.context import CONTEXT, context_of
-from tryvoga.api.http import check_fields, json_response, read_json
-from tryvoga.errors import BadRequest, Forbidden, TryvogaError
+from tryvoga.api.http import json_response
+from tryvoga.errors import Forbidden, TryvogaError
 from tryvoga.ingest.channel import (
     DEFAULT_CHANNEL,
     ChannelIngest,
@@ -28,7 +30,6 @@ from tryvoga.ingest.channel import (
 )
 
 PREFIX = "/api/v1"
-MAX_POSTS = 500
 INGEST = web.AppKey("channel_ingest", ChannelIngest)
 
 
@@ -38,19 +39,13 @@ async def ingest_channel(request: web.Request) -> web.Response:
     assert actor is not None
     if not actor.write:  # as every other write: a read-only token applies nothing, says so
         raise Forbidden(f"token {actor.name!r} is read-only", code="token_read_only")
-    body = await read_json(request)
-    if "posts" in body:
-        check_fields(body, {"channel", "posts"})
-        items = body["posts"]
-        if not isinstance(items, list) or not items:
-            raise BadRequest("posts must be a non-empty list of posts", field="posts")
-        if len(items) > MAX_POSTS:
-            raise BadRequest(f"at most {MAX_POSTS} posts per request", field="posts")
-        channel = body.get("channel", DEFAULT_CHANNEL)
-        posts = [post_from_json(item, channel, where=f"posts[{i}]")
-                 for i, item in enumerate(items)]
+    body = parse_body(await request.read(), ChannelBody)  # types and bounds (api/bodies.py)
+    if body.posts is not UNSET:
+        channel = DEFAULT_CHANNEL if body.channel is UNSET else body.channel
+        posts = [post_from_json(item.raw(), channel, where=f"posts[{i}]")
+                 for i, item in enumerate(body.posts)]
     else:
-        posts = [post_from_json(body)]
+        posts = [post_from_json(body.raw())]
     ingest = request.app[INGEST]
     outcomes: list[Outcome] = []
     for post in sorted(posts, key=Post.sort_key):

@@ -88,6 +88,20 @@ def not_found_handler(prefix: str) -> Handler:
     """Unknown paths (and methods) under a façade's prefix, answered in its error shape."""
 
     async def not_found(request: web.Request) -> web.Response:
+        allowed: set[str] = set()
+        path = request.rel_url.path
+        for resource in request.app.router.resources():  # the error path alone looks
+            canonical = resource.canonical
+            if "{tail" in canonical or not path.startswith(canonical.partition("{")[0]):
+                continue
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+        if allowed:
+            response = message_response(405, f"{request.method} is not allowed on "
+                                             f"{request.path}")
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+            return response
         return message_response(404, f"no such endpoint: {request.method} {request.path} "
                                      f"(this server offers the {prefix} API)")
 

@@ -40,69 +40,6 @@ def error_response(error: TryvogaError) -> web.Response:
     return json_response(error.to_json(), status=error.status, headers=headers)
 
 
-MAX_JSON_DEPTH = 64  # arrays and objects inside each other; no command needs a tenth of it
-
-
-def _depth_ok(raw: bytes) -> bool:
-    """Whether ``raw`` nests arrays and objects at most MAX_JSON_DEPTH deep (brackets inside
-    strings are skipped), checked before parsing: Python's parser recurses, and a body of
-    100,000 ``[`` ends in RecursionError deep inside it."""
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
-
-
-def parse_json(raw: bytes) -> Any:
-    """A request body's JSON value, or a 400 ``malformed_json`` saying what is wrong: not
-    JSON, nested deeper than MAX_JSON_DEPTH, or a number too long to be one (Python refuses
-    integers of more than 4,300 digits)."""
-    if not _depth_ok(raw):
-        raise BadRequest(f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep",
-                         code="malformed_json", status=400)
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json",
-                         status=400) from None
-    except (ValueError, RecursionError):
-        raise BadRequest("the body holds a number too long to be one", code="malformed_json",
-                         status=400) from None
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or a 4xx that says what is wrong with it."""
-    raw = await request.read()
-    if not raw.strip():
-        raise BadRequest("the request needs a JSON object body", code="body_missing",
-                         status=400)
-    value = parse_json(raw)
-    if not isinstance(value, dict):
-        raise BadRequest("the body must be a JSON object", code="malformed_json", status=400)
-    try:
-        # JSON may spell an unpaired surrogate (\ud800), which is no character at all.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest("the body holds an unpaired surrogate escape, which is not text",
-                         code="malformed_json", status=400) from None
-    return value
-
-
 MAX_IDEMPOTENCY_KEY = 200  # characters; a longer key is refused, never cut short
 
 
@@ -120,13 +57,6 @@ def idempotency_key(request: web.Request) -> str | None:
 def result_response(result: Result) -> web.Response:
     """A command's answer: the service says what it did, this says it in HTTP."""
     return json_response(result.body, status=201 if result.created else 200)
-
-
-def check_fields(body: dict[str, Any], allowed: set[str]) -> None:
-    for key in body:
-        if key not in allowed:
-            raise BadRequest(f"unknown field {key!r}; expected some of "
-                             f"{', '.join(sorted(allowed))}", field=key)
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

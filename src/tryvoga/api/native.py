@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +44,7 @@ from tryvoga.query.records import decode_cursor, history_page, imported_filter
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 5000
+MAX_QUERY = 200  # characters of a name to look for
 
 
 def _ascii_id(raw: str) -> bool:
@@ -70,6 +72,20 @@ def _enum_param(request: web.Request, name: str, cls: Any) -> Any:
         choices = ", ".join(m.value for m in cls)
         raise BadRequest(f"{name}: {raw!r} is not one of {choices}", field=name,
                          status=400) from None
+
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    """A yes/no query parameter: absent is no; anything but the words listed is a 400."""
+    raw = request.query.get(name)
+    if raw is None:
+        return False
+    if raw not in _FLAGS:
+        raise BadRequest(f"{name}: {raw!r} is not one of {', '.join(_FLAGS)}", field=name,
+                         status=400)
+    return _FLAGS[raw]
 
 
 def _levels_param(request: web.Request) -> tuple[Level, ...] | None:
@@ -116,7 +132,10 @@ async def list_regions(request: web.Request) -> web.Response:
     ctx = context_of(request)
     levels = _levels_param(request)
     limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
-    query = request.query.get("q", "").strip()
+    query = request.query.get("q", "")
+    if len(query) > MAX_QUERY:
+        raise BadRequest(f"q is longer than {MAX_QUERY} characters", field="q", status=400)
+    query = query.strip()
     within = _region_param(ctx, request, "within")
     ambiguous = False
     api_id = request.query.get("api_id", "").strip()
@@ -186,7 +205,7 @@ async def active_alerts(request: web.Request) -> web.Response:
     if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
         region = _region_param(ctx, request)
         type_ = _enum_param(request, "type", AlertType)
-        neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
+        neighbours = _flag(request, "neighbours")
     state = ctx.follower.state
     roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
                                                  else ())]
@@ -297,6 +316,16 @@ class _Imported(StrEnum):
     EXCLUDE = "false"
 
 
+def _only(*methods: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler of every other method on a path that would otherwise be taken for an
+    alert's id (``/alerts/end``, ``/alerts/active``): 405 with the methods it has."""
+
+    async def not_allowed(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, methods)
+
+    return not_allowed
+
+
 async def declare(request: web.Request) -> web.Response:
     return await _run(request, Declare)
 
@@ -384,8 +413,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/regions/{{code}}", get_region)
     r.add_put(f"{PREFIX}/regions/{{code}}/settings", configure_region)
     r.add_get(f"{PREFIX}/alerts/active", active_alerts)
+    r.add_route("*", f"{PREFIX}/alerts/active", _only("GET", "HEAD"))
     r.add_post(f"{PREFIX}/alerts", declare)
     r.add_post(f"{PREFIX}/alerts/end", end_by_region)
+    # Not an alert's id: every other method on it is a 405, not a look-up of alert "end".
+    r.add_route("*", f"{PREFIX}/alerts/end", _only("POST"))
     r.add_get(f"{PREFIX}/alerts/{{id}}", get_alert)
     r.add_patch(f"{PREFIX}/alerts/{{id}}", update_alert)
     r.add_post(f"{PREFIX}/alerts/{{id}}/end", end_alert)

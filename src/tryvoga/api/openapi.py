@@ -10,6 +10,7 @@ import msgspec.json
 from aiohttp import web
 
 from tryvoga import __version__
+from tryvoga.api.bodies import BODIES, MAX_POSTS, MAX_SOURCE, MAX_STATEMENT
 from tryvoga.api.http import Rendered, cached_response, dumps
 from tryvoga.api.schemas import VIEWS
 from tryvoga.commands import COMMANDS, MAX_ID, RegionCode
@@ -19,8 +20,8 @@ from tryvoga.domain.regions import Level
 
 REF = "#/components/schemas/{name}"
 # Request and response schemas, generated from the models the server parses and answers with
-# (commands.py, api/schemas.py).
-_, SCHEMAS = msgspec.json.schema_components((*VIEWS, *COMMANDS), ref_template=REF)
+# (commands.py, api/bodies.py, api/schemas.py).
+_, SCHEMAS = msgspec.json.schema_components((*VIEWS, *COMMANDS, *BODIES), ref_template=REF)
 # What msgspec cannot say of a model: one of two fields, fields that go together, at least one.
 SCHEMAS["Declare"]["oneOf"] = [{"required": ["regions"], "not": {"required": ["region"]}},
                                {"required": ["region"], "not": {"required": ["regions"]}}]
@@ -40,6 +41,19 @@ SCHEMAS["ConfigureRegion"]["minProperties"] = 1
 SCHEMAS["HistoryPage"]["properties"]["alerts"]["items"] = {"anyOf": [
     {"$ref": REF.format(name="LiveHistoryAlert")},
     {"$ref": REF.format(name="ImportedHistoryAlert")}]}
+# The bodies that are not commands (api/bodies.py): what their endpoints require beyond types.
+SCHEMAS["Statement"]["required"] = ["text"]  # without it (or null): 422 statement_empty
+SCHEMAS["Statement"]["properties"]["text"] = SCHEMAS["Statement"]["properties"]["text"][
+    "anyOf"][0]
+_POST_FIELDS = sorted(set(SCHEMAS["ChannelPost"]["properties"]))
+_DATED = [{"required": ["date"]}, {"required": ["date_unixtime"]}]
+SCHEMAS["ChannelPost"]["required"] = ["id"]
+SCHEMAS["ChannelPost"]["anyOf"] = _DATED
+SCHEMAS["ChannelBody"]["oneOf"] = [
+    {"required": ["posts"], "propertyNames": {"enum": ["posts", "channel"]}},
+    {"required": ["id"], "not": {"required": ["posts"]}, "anyOf": _DATED}]
+SCHEMAS["ChannelBody"]["description"] = (
+    f"One post, or {{\"channel\", \"posts\": [...]}} with up to {MAX_POSTS} of them.")
 SCHEMAS["FacadeError"] = {"type": "object", "required": ["message"],
                           "properties": {"message": {"type": "string"}}}
 
@@ -49,7 +63,8 @@ ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 5000}
 _YEARS = "^(1[0-9]|[2-8][0-9])"  # 1000-8999: what converts to and from Kyiv time
 TIME_OR_DATE = {"anyOf": [{"type": "string", "format": "date", "pattern": _YEARS},
-                          {"type": "string", "format": "date-time", "pattern": _YEARS}]}
+                          {"type": "string", "format": "date-time", "pattern": _YEARS},
+                          {"type": "string", "maxLength": 0}]}  # empty: as if absent
 # A query parameter naming a region: empty is the same as absent.
 QUERY_CODE = {"type": "string", "maxLength": 64, "pattern": r"^\s*[A-Za-z0-9]*\s*$"}
 PUBLIC_LEVELS = [lv.value for lv in Level if lv is not Level.COUNTRY]
@@ -77,8 +92,9 @@ IDEMPOTENCY = _param("Idempotency-Key", "header",
                      {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"})
 ID = _param("id", "path", "numeric id", ID_SCHEMA)
 CODE = _param("code", "path", "KATOTTG code, or UA", CODE_SCHEMA)
-TOKEN_QUERY = _param("token", "query", "the façade's token, as its clients send it",
-                     {"type": "string", "pattern": "^[A-Za-z0-9_.~-]{0,200}$"})
+TOKEN_QUERY = _param("token", "query", "the façade's token, as its clients send it (with "
+                     "public reads, none is needed and one that is not ours is not looked at)",
+                     {"type": "string"})
 
 
 def _json(schema: dict[str, Any] | str) -> dict[str, Any]:
@@ -89,7 +105,9 @@ def _json(schema: dict[str, Any] | str) -> dict[str, Any]:
 def _op(summary: str, params: list[dict[str, Any]] | None = None, body: str | None = None,
         write: bool = False, ok: str = "200", answer: dict[str, Any] | str | None = None,
         content: dict[str, Any] | None = None, tag: str = "native",
-        error: dict[str, Any] = ERROR, token: bool = False) -> dict[str, Any]:
+        error: dict[str, Any] = ERROR, token: bool = False,
+        body_required: bool = True, idempotent: bool = True,
+        public: bool = False) -> dict[str, Any]:
     """One operation. ``answer`` is the success schema (a component name or a schema);
     ``content`` replaces the whole success content for what is not JSON."""
     success = content if content is not None else _json(answer or {"type": "object"})
@@ -102,10 +120,11 @@ def _op(summary: str, params: list[dict[str, Any]] | None = None, body: str | No
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "parameters": params or [],
                           "responses": responses}
     if body:
-        op["requestBody"] = {"required": True, "content": _json(body)}
+        op["requestBody"] = {"required": body_required, "content": _json(body)}
     if write or token:
-        op["security"] = [{"bearer": []}]
-    if write:
+        # public: a token is taken but not needed (the façades' reads, with public reads on).
+        op["security"] = [{"bearer": []}, {}] if public else [{"bearer": []}]
+    if write and idempotent:
         op["parameters"] = [*op["parameters"], IDEMPOTENCY]
     return op
 
@@ -117,11 +136,13 @@ def _array(name: str) -> dict[str, Any]:
 V1 = "/api/v1"
 PATHS: dict[str, dict[str, Any]] = {
     f"{V1}/regions": {"get": _op("Find regions by name (q=) or list them by level", [
-        _param("q", "query", "a name in any common spelling: Київ, Kyiv, Kiev, #м_Київ"),
+        _param("q", "query", "a name in any common spelling: Київ, Kyiv, Kiev, #м_Київ",
+               {"type": "string", "maxLength": 200}),
         _param("level", "query", "comma-separated levels", LEVELS_SCHEMA),
         _param("within", "query", "only regions inside this code", QUERY_CODE),
         _param("api_id", "query", "the numeric id of alerts.in.ua / ukrainealarm",
-               {"type": "string", "pattern": "^[0-9]{1,9}$"}), LIMIT], answer="RegionList")},
+               {"type": "string", "pattern": r"^\s*[0-9]{0,16}\s*$"}), LIMIT],
+        answer="RegionList")},
     f"{V1}/regions/{{code}}": {"get": _op("A region with its children and current status",
                                           [CODE], answer="RegionDetail")},
     f"{V1}/regions/{{code}}/settings": {"put": _op(
@@ -142,7 +163,7 @@ PATHS: dict[str, dict[str, Any]] = {
                      answer="OneAlert")},
     f"{V1}/alerts/{{id}}/end": {"post": {**_op(
         "End (or withdraw) an alert; the body may be empty", [ID], "EndAlert", write=True,
-        answer="OneAlert")}},
+        answer="OneAlert", body_required=False)}},
     f"{V1}/status": {"get": _op("A/P/N per region and type (cached)", [
         _param("level", "query", "levels to list; default oblast,special_city",
                LEVELS_SCHEMA)], answer="Status")},
@@ -156,7 +177,7 @@ PATHS: dict[str, dict[str, Any]] = {
         _param("imported", "query", "imported history (\"imported\": true, ids h<n>) is "
                "included; true: only it; false: without it", _enum(["true", "false"])),
         _param("cursor", "query", "from the previous page's next",
-               {"type": "string", "maxLength": 200, "pattern": "^[A-Za-z0-9_=-]+$"}), LIMIT],
+               {"type": "string", "maxLength": 200, "pattern": "^[A-Za-z0-9_=-]*$"}), LIMIT],
         answer="HistoryPage")},
     f"{V1}/incidents": {
         "get": _op("Incident reports", [
@@ -189,7 +210,12 @@ _PROPOSAL = {"type": "object", "required": ["proposal"],
 PATHS.update({
     f"{V1}/ingest/statement": {"post": _op(
         "Read a statement (JSON {text, source, within} or text/plain) into proposals",
-        None, None, write=True, ok="201", answer=_PROPOSALS, tag="statements")},
+        [_param("source", "query", "with a text/plain body: who made the statement",
+                {"type": "string", "maxLength": MAX_SOURCE}),
+         _param("within", "query", "with a text/plain body: the region it is about",
+                QUERY_CODE)],
+        "Statement", write=True, ok="201", answer=_PROPOSALS, tag="statements",
+        idempotent=False)},
     f"{V1}/proposals": {"get": _op("Proposals from statements, newest first", [
         _param("state", "query", "pending, accepted, rejected, or all (the default)",
                _enum(["pending", "accepted", "rejected", "all"])), LIMIT],
@@ -198,11 +224,16 @@ PATHS.update({
                                           tag="statements", token=True)},
     f"{V1}/proposals/{{id}}/accept": {"post": _op(
         "Apply a proposal (declare, end or report) within the token's scope", [ID],
-        write=True, ok="201", answer=_PROPOSAL, tag="statements")},
+        "AcceptProposal", write=True, ok="201", answer=_PROPOSAL, tag="statements",
+        body_required=False, idempotent=False)},
     f"{V1}/proposals/{{id}}/reject": {"post": _op(
         "Reject a proposal: nothing is applied; body {reason} optional", [ID],
-        write=True, answer=_PROPOSAL, tag="statements")},
+        "RejectProposal", write=True, answer=_PROPOSAL, tag="statements",
+        body_required=False, idempotent=False)},
 })
+
+PATHS[f"{V1}/ingest/statement"]["post"]["requestBody"]["content"]["text/plain"] = {
+    "schema": {"type": "string", "maxLength": MAX_STATEMENT, "pattern": r"\S"}}
 
 # The log's head, for anchoring it outside this server (api/anchor.py, storage/integrity.py).
 PATHS[f"{V1}/head"] = {"get": _op(
@@ -221,7 +252,7 @@ PATHS.update({
                        "webhooks": {"type": "array", "items": {"type": "object"}}}},
                    tag="webhooks", token=True),
         "post": _op("Subscribe a URL to events: {url, regions, types, kinds}; the answer "
-                    "holds the signing secret, shown once", None, None, write=True,
+                    "holds the signing secret, shown once", None, "CreateWebhook", write=True,
                     ok="201", answer=_WEBHOOK, tag="webhooks")},
     f"{V1}/webhooks/{{id}}": {
         "get": _op("One subscription with its delivery counts", [ID], answer=_WEBHOOK,
@@ -241,8 +272,8 @@ PATHS.update({
 PATHS.update({
     f"{V1}/ingest/channel": {"post": _op(
         "Apply official channel posts, once each: {id, date|date_unixtime, text, channel} or "
-        "{channel, posts: [...]} (up to 500); answers each post's outcome", None, None,
-        write=True, tag="channel")},
+        "{channel, posts: [...]} (up to 500); answers each post's outcome", None,
+        "ChannelBody", write=True, tag="channel", idempotent=False)},
     f"{V1}/history/stats": {"get": _op(
         "Per region: alerts, total and longest time under alert, by hour of day and month "
         "(Kyiv time); JSON or CSV", [
@@ -355,24 +386,27 @@ _REGION_ID = _param("regionId", "query", "the ukrainealarm region id",
 _LIST = {"type": "array", "items": {"type": "object"}}
 PATHS.update({
     f"{_V3}/alerts": {"get": _facade("ukrainealarm: regions with active alerts", [], _UA,
-                                     _LIST, token=True)},
+                                     _LIST, token=True, public=True)},
     f"{_V3}/alerts/status": {"get": _facade("ukrainealarm: the state's version", [], _UA,
-                                            token=True)},
+                                            token=True, public=True)},
     f"{_V3}/alerts/regionHistory": {"get": _facade(
         "ukrainealarm: a region's recent alerts", [_REGION_ID], _UA,
         {"type": "object", "required": ["regionId", "regionName", "alarms"],
-         "properties": {"alarms": _LIST}}, token=True)},
+         "properties": {"alarms": _LIST}}, token=True, public=True)},
     f"{_V3}/alerts/{{regionId}}": {"get": _facade(
         "ukrainealarm: one region's active alerts", [{**_REGION_ID, "in": "path"}], _UA,
-        _LIST, token=True)},
-    f"{_V3}/regions": {"get": _facade("ukrainealarm: the regions tree", [], _UA, token=True)},
+        _LIST, token=True, public=True)},
+    f"{_V3}/regions": {"get": _facade("ukrainealarm: the regions tree", [], _UA, token=True,
+                                      public=True)},
     f"{_V3}/webhook": {
         "get": _facade("ukrainealarm: this token's webhook registration", [], _UA,
-                       token=True),
+                       token=True),  # needs a token: whose registration
         "post": _facade("ukrainealarm: register a webhook {webHookUrl, regionIds}", [], _UA,
-                        token=True),
-        "patch": _facade("ukrainealarm: change the registration", [], _UA, token=True),
-        "delete": _facade("ukrainealarm: remove the registration", [], _UA, token=True)},
+                        body="UkraineAlarmWebhook", token=True),
+        "patch": _facade("ukrainealarm: change the registration", [], _UA,
+                         body="UkraineAlarmWebhook", token=True),
+        "delete": _facade("ukrainealarm: remove the registration {webHookUrl}", [], _UA,
+                          body="UkraineAlarmWebhook", token=True)},
 })
 
 TAGS = [

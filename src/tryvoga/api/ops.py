@@ -1,14 +1,14 @@
 """Operations: ``/healthz``, ``/readyz``, ``/metrics``, request ids and the access log.
 
-``install(app)`` is called once by ``create_app`` after every route is added and before their
-handlers are wrapped in the error shape. It
+``install(app)`` is called once by ``create_app`` after every route is added. It
 
 * adds ``/healthz`` (the process answers), ``/readyz`` (the database answers, the projection
   has every event of the log, the follower and the webhook worker are running; 503 with the
   reasons otherwise) and ``/metrics`` (Prometheus text, ``tryvoga/metrics.py``);
-* wraps each route's handler to give the request its id (``X-Request-Id``: the client's when
-  it is 1-128 of ``A-Z a-z 0-9 . _ : / + = -``, else a new one), count it and observe its
-  latency, labelled by the route's template (``/api/v1/alerts/{id}``), never the raw path;
+* through the ``instrumented`` middleware, gives each request its id (``X-Request-Id``: the
+  client's when it is 1-128 of ``A-Z a-z 0-9 . _ : / + = -``, else a new one), counts it and
+  observes its latency, labelled by the route's template (``/api/v1/alerts/{id}``), never the
+  raw path;
 * returns the id in the ``X-Request-Id`` header of every answer, but for the plain polled reads
   of ``FAST_READS`` sent without one: those are answered from cached bytes, by the read front
   when it is on (``api/front.py``) and by aiohttp identically when it is off, so they carry no
@@ -34,7 +34,6 @@ import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -75,6 +74,9 @@ class Ops:
     fast_paths: frozenset[str] = frozenset()
     fronts: list[Front] = field(default_factory=list)
     observers: list[_Observer] = field(default_factory=list)
+    # Each route's template and observer, for the ``instrumented`` middleware.
+    routes: dict[Any, tuple[str, _Observer]] = field(default_factory=dict)
+    log_access: bool = False
     sampled: float = 0.0
 
 
@@ -116,9 +118,15 @@ def _request_id(request: web.Request) -> str:
     return new_request_id()
 
 
-async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, route: str,
-                        observe: _Observer, log_access: bool
-                        ) -> web.StreamResponse:
+@web.middleware
+async def instrumented(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The middleware that gives a request its id, counts it and observes its latency under
+    its route's template (the routes ``install`` saw; the catch-all is not counted)."""
+    ops = request.app[OPS]
+    found = ops.routes.get(request.match_info.route)
+    if found is None:
+        return await handler(request)
+    route, observe = found
     rid = _request_id(request)
     request[RID] = rid
     token = REQUEST_ID.set(rid)
@@ -148,7 +156,7 @@ async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, rou
         if response is None or not response.prepared:
             observe(elapsed)
         observe.count(status)
-        if log_access:
+        if ops.log_access:
             access.info("%s %s %d %.1f ms", request.method, request.path, status,
                         elapsed * 1000, extra={
                             "method": request.method, "route": route, "path": request.path,
@@ -326,7 +334,8 @@ async def metrics(request: web.Request) -> web.Response:
 # ---- installing ---------------------------------------------------------------------------
 
 def install(app: web.Application) -> None:
-    """Add the routes, wrap every handler, and sample while the application runs."""
+    """Add the routes, note every route's template for the ``instrumented`` middleware (which
+    ``create_app`` lists), and sample while the application runs."""
     context = app[CONTEXT]
     reads = app.get(FAST_READS)
     ops = Ops(app, context, Metrics(), frozenset(reads or ()))
@@ -336,15 +345,12 @@ def install(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    log_access = context.settings.access_log
+    ops.log_access = context.settings.access_log
     for route in app.router.routes():
         template = route.resource.canonical if route.resource is not None else "?"
-        method = route.method
-        observe = _Observer(ops.metrics, template, method)
+        observe = _Observer(ops.metrics, template, route.method)
         ops.observers.append(observe)
-        # aiohttp has no public way to wrap a registered handler (see app._shape_errors).
-        route._handler = partial(_instrumented, handler=route.handler, ops=ops, route=template,
-                                 observe=observe, log_access=log_access)
+        ops.routes[route] = (template, observe)
     app.on_response_prepare.append(_stamp)
 
     async def running(app: web.Application) -> AsyncIterator[None]:
@@ -358,4 +364,5 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(running)
 
 
-__all__ = ["HEADER", "OPS", "STATE_AGE", "Ops", "install", "is_database_error", "new_request_id"]
+__all__ = ["HEADER", "OPS", "STATE_AGE", "Ops", "install", "instrumented", "is_database_error",
+           "new_request_id"]

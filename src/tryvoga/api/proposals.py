@@ -13,13 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from tryvoga.api.bodies import AcceptProposal, RejectProposal, Statement, parse_body
 from tryvoga.api.context import Context, context_of
 from tryvoga.api.http import (
-    check_fields,
     error_response,
     json_response,
     query_int,
-    read_json,
     result_response,
 )
 from tryvoga.errors import BadRequest, Unauthorized
@@ -50,8 +49,11 @@ async def ingest_statement(request: web.Request) -> web.Response:
         body["source"] = request.query.get("source")
         body["within"] = request.query.get("within")
     else:
-        body = await read_json(request)
-        check_fields(body, {"text", "source", "within"})
+        given = parse_body(await request.read(), Statement)
+        # The body's source and within, else the query's (as with a text/plain body).
+        body = {"text": given.text,
+                "source": request.query.get("source") if given.source is None else given.source,
+                "within": request.query.get("within") if given.within is None else given.within}
     checked = desk.check(actor, body.get("text"), body.get("source"), body.get("within"))
     # Read in a process of its own, within a deadline: public reads do not wait on it.
     try:
@@ -80,20 +82,18 @@ async def get_proposal(request: web.Request) -> web.Response:
 
 async def accept(request: web.Request) -> web.Response:
     ctx, desk, actor = await _desk(request)
-    if (await request.read()).strip():
-        check_fields(await read_json(request), set())
+    raw = await request.read()
+    if raw.strip():
+        parse_body(raw, AcceptProposal)  # nothing to say: {} or no body
     result = await ctx.command(desk.accept, actor, request.match_info["id"])
     return result_response(result)
 
 
 async def reject(request: web.Request) -> web.Response:
     ctx, desk, actor = await _desk(request)
-    body: dict[str, Any] = {}
-    if (await request.read()).strip():
-        body = await read_json(request)
-        check_fields(body, {"reason"})
-    result = await ctx.command(desk.reject, actor, request.match_info["id"],
-                               body.get("reason", ""))
+    raw = await request.read()
+    body = parse_body(raw, RejectProposal) if raw.strip() else RejectProposal()
+    result = await ctx.command(desk.reject, actor, request.match_info["id"], body.reason or "")
     return result_response(result)
 
 

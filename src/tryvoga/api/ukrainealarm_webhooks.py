@@ -27,13 +27,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from msgspec import UNSET, UnsetType
 
 from tryvoga.api import compat_ukrainealarm
+from tryvoga.api.bodies import UkraineAlarmWebhook, parse_facade_body
 from tryvoga.api.compat_common import CompatIds
 from tryvoga.api.compat_ukrainealarm import Models, UkraineAlarm, changed_alert, shown_regions
-from tryvoga.api.http import dumps, json_response, parse_json
+from tryvoga.api.http import dumps, json_response
 from tryvoga.delivery.formats import Payload, Renderer
-from tryvoga.delivery.safety import MAX_URL, Policy
+from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.signing import new_secret
 from tryvoga.domain.events import Event, now_utc
 from tryvoga.domain.regions import COUNTRY
@@ -131,24 +133,13 @@ class WebhookEndpoints:
 
     async def _body(self, request: web.Request) -> tuple[str, tuple[str, ...] | None, bool]:
         """The URL, the region ids (None: every region) and whether ``regionIds`` was given."""
-        raw = await request.read()
-        body = parse_json(raw) if raw.strip() else None
-        if not isinstance(body, dict):
-            raise BadRequest('the body must be a JSON object: {"webHookUrl": "https://..."}',
-                             status=400)
-        url = body.get("webHookUrl")
-        if not isinstance(url, str) or not url.strip():
-            raise BadRequest("webHookUrl is required", status=400)
-        url = url.strip()
-        if len(url) > MAX_URL:
-            raise BadRequest(f"webHookUrl is longer than {MAX_URL} characters", status=400)
-        given = "regionIds" in body
-        raw_ids = body.get("regionIds")
+        # Types and bounds (api/bodies.py), every refusal a 400 in the façade's shape.
+        body = parse_facade_body(await request.read(), UkraineAlarmWebhook)
+        url = body.webHookUrl.strip()
+        given = body.regionIds is not UNSET
+        raw_ids = None if isinstance(body.regionIds, UnsetType) else body.regionIds
         if raw_ids is None:
             return url, None, given
-        if not isinstance(raw_ids, list) or not raw_ids:
-            raise BadRequest("regionIds must be a non-empty list of region ids, or null for "
-                             "every region", status=400)
         ids: list[str] = []
         for item in raw_ids:
             text = str(item).strip() if isinstance(item, str | int) and not isinstance(

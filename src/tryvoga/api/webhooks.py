@@ -16,8 +16,9 @@ import logging
 
 from aiohttp import web
 
+from tryvoga.api.bodies import CreateWebhook, parse_body
 from tryvoga.api.context import Context, context_of
-from tryvoga.api.http import idempotency_key, json_response, query_int, read_json
+from tryvoga.api.http import idempotency_key, json_response, query_int, result_response
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.service import Actor
 
@@ -32,10 +33,10 @@ def _hooks(request: web.Request) -> Webhooks:
 
 async def create(request: web.Request) -> web.Response:
     ctx, actor = await _writer(request)
-    body = await read_json(request)
-    status, answer = await ctx.write(_hooks(request).create, actor, body,
-                                     idempotency_key(request))
-    return json_response(answer, status=status)
+    body = parse_body(await request.read(), CreateWebhook)
+    result = await ctx.write(_hooks(request).create, actor, body.fields(),
+                             idempotency_key(request))
+    return result_response(result)
 
 
 async def list_webhooks(request: web.Request) -> web.Response:

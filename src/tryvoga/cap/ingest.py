@@ -31,6 +31,7 @@ from tryvoga.cap.render import (
     P_THREAT,
     P_TYPE,
 )
+from tryvoga.commands import CapRef, Declare, EndAlert, UpdateAlert
 from tryvoga.domain.events import (
     AlertDeclared,
     AlertEnded,
@@ -43,7 +44,7 @@ from tryvoga.domain.events import (
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import COUNTRY, Catalogue
 from tryvoga.errors import TryvogaError
-from tryvoga.service import Actor, Result, Service, parse_threats
+from tryvoga.service import Actor, Result, Service
 from tryvoga.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def plan(message: CapMessage, catalogue: Catalogue, now: str) -> Plan | str:
     threats = [{"type": t.partition(":")[0], "level": t.partition(":")[2] or "red"}
                for t in next((i.params(P_THREAT) for i in infos if i.params(P_THREAT)), [])]
     try:
-        parse_threats(threats)
+        UpdateAlert.of(threats=threats)  # the command's own check of the threats
     except TryvogaError as exc:
         raise CapRejected(f"parameter {P_THREAT}: {exc.message}") from None
     note = next((v for i in infos for v in i.params(P_NOTE)), "")
@@ -259,8 +260,8 @@ class Ingester:
         if (message.sender, message.identifier) in self.index.alerts:
             return Outcome(message.identifier, "ignored", "seen before")
         actor = Actor(f"cap:{message.sender}")
-        origin = {"sender": message.sender, "identifier": message.identifier,
-                  "sent": message.sent}
+        origin = CapRef(sender=message.sender, identifier=message.identifier,
+                        sent=message.sent)
         key = f"cap|{message.identifier}"
         chain = sorted({alert_id for sender, identifier, _ in message.references
                         for alert_id in self.index.alerts.get((sender, identifier), ())})
@@ -285,7 +286,7 @@ class Ingester:
         return Outcome(message.identifier, "ingested", summary, events)
 
     def _declare_or_update(self, decided: Plan, chain: list[int], actor: Actor, key: str,
-                           origin: dict[str, str], results: list[tuple[str, Result]]) -> None:
+                           origin: CapRef, results: list[tuple[str, Result]]) -> None:
         state = self.service.state
         assert decided.type is not None
         by_region = {state.alerts[i].region: state.alerts[i] for i in chain
@@ -293,10 +294,11 @@ class Ingester:
                      and state.alerts[i].status is decided.status}
         new = [r for r in decided.regions if r not in by_region]
         if new:
-            result = self.service.declare(
-                actor, list(new), decided.type.value, decided.threats, decided.status.value,
-                decided.source, decided.note, decided.onset, idempotency_key=f"{key}|declare",
-                cap=origin)
+            command = Declare.of(regions=list(new), type=decided.type, threats=decided.threats,
+                                 status=decided.status, source=decided.source,
+                                 note=decided.note, started_at=decided.onset)
+            result = self.service.handle(actor, command, idempotency_key=f"{key}|declare",
+                                         cap=origin)
             ids = [f"{a['id']}{'' if a['created'] else ' (already active)'}"
                    for a in result.body["alerts"]]
             results.append((f"declared {decided.type.value} alert {', '.join(ids)}", result))
@@ -304,12 +306,13 @@ class Ingester:
             alert = by_region.get(region)
             if alert is None or not alert.active:
                 continue
-            result = self.service.update(actor, alert.id, decided.threats, decided.note,
+            update = UpdateAlert.of(threats=decided.threats, note=decided.note)
+            result = self.service.handle(actor, update, alert.id,
                                          idempotency_key=f"{key}|update|{alert.id}", cap=origin)
             results.append((f"updated alert {alert.id}", result))
 
     def _close(self, decided: Plan, chain: list[int], actor: Actor, key: str,
-               origin: dict[str, str], message: CapMessage,
+               origin: CapRef, message: CapMessage,
                results: list[tuple[str, Result]]) -> None:
         state = self.service.state
         withdraw = decided.action == "withdraw"
@@ -321,8 +324,9 @@ class Ingester:
             if decided.regions and alert.region not in decided.regions:
                 continue
             ended_at = sent if alert.started_at <= sent <= now_utc() else None
-            result = self.service.end(
-                actor, alert_id=alert.id, reason=decided.note if withdraw else "",
-                withdraw=withdraw, ended_at=ended_at,
-                idempotency_key=f"{key}|{decided.action}|{alert.id}", cap=origin)
+            command = EndAlert.of(reason=decided.note if withdraw else "", withdraw=withdraw,
+                                  ended_at=ended_at)
+            result = self.service.handle(
+                actor, command, alert.id, idempotency_key=f"{key}|{decided.action}|{alert.id}",
+                cap=origin)
             results.append((f"{'withdrew' if withdraw else 'ended'} alert {alert.id}", result))

@@ -17,6 +17,15 @@ from tryvoga import __version__
 from tryvoga.api.supervisor import LISTEN_BACKLOG, run_worker, supervise
 from tryvoga.cap.signing import signer_from
 from tryvoga.cli.kit import db_option, echo_json, friendly, open_service, resolve_region
+from tryvoga.commands import (
+    ConfigureRegion,
+    Declare,
+    EndAlert,
+    EndByRegion,
+    ReportIncident,
+    UpdateAlert,
+    UpdateIncident,
+)
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY, load_catalogue
 from tryvoga.domain.render import alert_json, incident_json
@@ -164,8 +173,9 @@ def alert_declare(regions: tuple[str, ...], type_: str, threats: tuple[str, ...]
     """Declare an alert on REGIONS (codes, UA, or names)."""
     codes = [resolve_region(r) for r in regions]
     with open_service(db) as service:
-        result = service.declare(OPERATOR, codes, type_, [parse_threat(t) for t in threats],
-                                 status, source, note, idempotency_key=idempotency_key)
+        result = service.handle(OPERATOR, Declare.of(
+            regions=codes, type=type_, threats=[parse_threat(t) for t in threats],
+            status=status, source=source, note=note), idempotency_key=idempotency_key)
     for item in result.body["alerts"]:
         verb = "declared" if item["created"] else "already active"
         click.echo(f"{verb}: alert {item['id']} {item['type']} in {item['region_name_en']} "
@@ -189,9 +199,10 @@ def alert_end(alert_id: int | None, region: str | None, type_: str, status: str,
         raise BadRequest("give an alert id, or --region")
     code = resolve_region(region) if region else None
     with open_service(db) as service:
-        result = service.end(OPERATOR, alert_id=alert_id, region=code,
-                             type_=type_ if code else None, status=status, reason=reason,
-                             withdraw=withdraw)
+        command = (EndAlert.of(reason=reason, withdraw=withdraw) if code is None else
+                   EndByRegion.of(region=code, type=type_, status=status, reason=reason,
+                                  withdraw=withdraw))
+        result = service.handle(OPERATOR, command, alert_id)
     item = result.body["alert"]
     click.echo(f"{'withdrawn' if withdraw else 'ended'}: alert {item['id']} {item['type']} in "
                f"{item['region_name_en']} after {item['duration_seconds']} s")
@@ -209,7 +220,7 @@ def alert_update(alert_id: int, threats: tuple[str, ...], clear_threats: bool,
     """Change an active alert's threats or note."""
     new = [parse_threat(t) for t in threats] if threats or clear_threats else None
     with open_service(db) as service:
-        result = service.update(OPERATOR, alert_id, new, note)
+        result = service.handle(OPERATOR, UpdateAlert.of(threats=new, note=note), alert_id)
     item = result.body["alert"]
     click.echo(f"alert {item['id']}: threats "
                f"{', '.join(t['type'] + ':' + t['level'] for t in item['threats']) or 'none'}")
@@ -273,10 +284,10 @@ def incident_report(kind: str, region: str, within: str | None, source: str, des
     parent = resolve_region(within) if within else None
     code = resolve_region(region, parent)
     with open_service(db) as service:
-        result = service.report_incident(
-            OPERATOR, kind=kind, region=code, status=status, source=source,
+        result = service.handle(OPERATOR, ReportIncident.of(
+            kind=kind, region=code, status=status, source=source,
             description=description, address=address, latitude=lat, longitude=lon,
-            killed=killed, injured=injured, alert_id=alert_id, embargo_until=embargo_until)
+            killed=killed, injured=injured, alert_id=alert_id, embargo_until=embargo_until))
     item = result.body["incident"]
     click.echo(f"reported: incident {item['id']} {item['kind']} in {item['region_name_en']} "
                f"({item['status']})")
@@ -297,7 +308,7 @@ def incident_update(incident_id: int, status: str | None, description: str | Non
                                  "killed": killed, "injured": injured}.items()
                if v is not None}
     with open_service(db) as service:
-        result = service.update_incident(OPERATOR, incident_id, changes)
+        result = service.handle(OPERATOR, UpdateIncident.of(**changes), incident_id)
     item = result.body["incident"]
     click.echo(f"incident {item['id']}: {item['kind']} {item['status']}")
 
@@ -368,7 +379,7 @@ def region_configure(region_name: str, shelter_seconds: int | None, neighbours: 
     if neighbours:
         kwargs["neighbours"] = [resolve_region(n) for n in neighbours]
     with open_service(db) as service:
-        result = service.configure_region(OPERATOR, code, **kwargs)
+        result = service.handle(OPERATOR, ConfigureRegion.of(**kwargs), code)
     echo_json(result.body)
 
 

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from tryvoga import logs
+from tryvoga.api.bodies import CreateWebhook
 from tryvoga.cli.kit import db_option, friendly, resolve_region
 from tryvoga.delivery.safety import Policy
 from tryvoga.delivery.store import DeliveryStore
@@ -70,7 +71,8 @@ def webhook_create(url: str, regions: tuple[str, ...], within: str | None,
     if kinds:
         body["kinds"] = list(kinds)
     with open_webhooks(db) as hooks:
-        _, answer = hooks.create(OPERATOR, body)
+        # The same model and checks as POST /api/v1/webhooks (api/bodies.py).
+        answer = hooks.create(OPERATOR, CreateWebhook.of(**body).fields()).body
     item = answer["webhook"]
     click.echo(f"created webhook {item['id']} → {item['url']} (regions "
                f"{', '.join(item['regions']) or 'UA'}; types {', '.join(item['types']) or 'all'}"

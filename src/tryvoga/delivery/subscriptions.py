@@ -21,7 +21,7 @@ from tryvoga.delivery.store import DeliveryStore
 from tryvoga.domain.events import canonical_json, format_time, now_utc
 from tryvoga.domain.regions import Catalogue
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
-from tryvoga.service import Actor
+from tryvoga.service import Actor, Outcome, Result
 from tryvoga.storage.base import IdempotencyRecord, WebhookRecord
 
 FIELDS = {"url", "regions", "types", "kinds", "format", "description"}
@@ -77,8 +77,9 @@ class Webhooks:
         return record
 
     def create(self, actor: Actor, body: dict[str, Any],
-               idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
-        """Returns (status, answer); the answer holds the secret, shown this once."""
+               idempotency_key: str | None = None) -> Result:
+        """A new subscription (``Outcome.CREATED``; the answer holds the secret, shown this
+        once), or the stored answer of an earlier request with the same idempotency key."""
         self._writer(actor)
         for key in body:
             if key not in FIELDS:
@@ -127,8 +128,9 @@ class Webhooks:
             if stored.request_hash != request_hash:
                 raise Conflict("this Idempotency-Key was already used for a different request",
                                code="idempotency_key_reused", field="Idempotency-Key")
-            return stored.status, stored.response
-        return 201, answer
+            outcome = Outcome.CREATED if stored.status == 201 else Outcome.DONE
+            return Result(outcome, stored.response, replayed=True)
+        return Result(Outcome.CREATED, answer)
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
         self._writer(actor)

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tryvoga.commands import Command, Declare, EndByRegion, ReportIncident
 from tryvoga.domain.events import Event, canonical_json, now_utc
+from tryvoga.domain.model import AlertStatus
 from tryvoga.domain.names import NameIndex
 from tryvoga.domain.regions import COUNTRY
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -193,18 +195,18 @@ class ProposalDesk:
 
         try:
             if record.kind == "alert":
-                result = self.service.declare(
-                    actor, [body["region"]], body["alert_type"], body["threats"], "actual",
-                    body["source"], "", store=store)
+                command: Command = Declare.of(
+                    regions=[body["region"]], type=body["alert_type"],
+                    threats=body["threats"], status=AlertStatus.ACTUAL,
+                    source=body["source"])
             elif record.kind == "all_clear":
-                result = self.service.end(actor, region=body["region"],
-                                          type_=body["alert_type"], reason="all clear",
-                                          store=store)
+                command = EndByRegion.of(region=body["region"], type=body["alert_type"],
+                                         reason="all clear")
             else:
-                result = self.service.report_incident(
-                    actor, kind=body["incident_kind"], region=body["region"],
-                    status=body["status"], source=body["source"] or UNATTRIBUTED,
-                    description=body["description"], store=store)
+                command = ReportIncident.of(
+                    kind=body["incident_kind"], region=body["region"], status=body["status"],
+                    source=body["source"] or UNATTRIBUTED, description=body["description"])
+            result = self.service.handle(actor, command, store=store)
         except Forbidden as refused:
             self._audit_refusal(actor, record, refused)
             raise

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from tryvoga.commands import Declare, EndAlert
 from tryvoga.domain.events import format_time, parse_time
 from tryvoga.domain.model import AlertStatus, AlertType
 from tryvoga.domain.regions import Catalogue
@@ -190,9 +191,9 @@ def play(service: Service, steps: list[Step], window: Window, speed: float, *,
                 break
             item = step.played
             if step.start:
-                result = service.declare(
-                    actor, [item.region], AlertType.AIR_RAID.value,
-                    status=AlertStatus.EXERCISE.value, source=source, note=note(item))
+                result = service.handle(actor, Declare.of(
+                    regions=[item.region], type=AlertType.AIR_RAID,
+                    status=AlertStatus.EXERCISE, source=source, note=note(item)))
                 alert = result.body["alerts"][0]
                 opened[item.region] = alert["id"]
                 declared += int(alert["created"])
@@ -211,7 +212,7 @@ def _end(service: Service, actor: Actor, alert_id: int, reason: str) -> None:
     alert = service.state.alerts.get(alert_id)
     if alert is None or not alert.active:
         return  # someone else ended it; nothing to do
-    service.end(actor, alert_id=alert_id, reason=reason)
+    service.handle(actor, EndAlert.of(reason=reason), alert_id)
 
 
 # ---- the demo of `serve --demo true` -----------------------------------------------------------

@@ -22,7 +22,6 @@ import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -30,12 +29,13 @@ from aiohttp import web
 
 from tryvoga import approval
 from tryvoga.api.context import CONTEXT, Context, context_of
+from tryvoga.commands import Declare, EndAlert, ReportIncident, UpdateAlert, UpdateIncident
 from tryvoga.domain.events import Event, format_time, now_utc, parse_time
 from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentStatus
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.errors import BadRequest, Conflict, Forbidden, NotFound, TryvogaError
 from tryvoga.operators import LoginRefused, Operators, actor_of
-from tryvoga.service import Actor, Result, parse_threats
+from tryvoga.service import Actor, Result
 from tryvoga.storage.base import WriteTransaction
 from tryvoga.storage.operators import ApprovalRecord, OperatorReader, OperatorRecord
 from tryvoga.web import console_map
@@ -607,6 +607,9 @@ class Draft:
         return {"regions": self.regions, "type": self.type.value, "threats": self.threats,
                 "status": self.status.value, "source": self.source, "note": self.note}
 
+    def command(self) -> Declare:
+        return Declare.of(**self.body())
+
 
 def _draft(request: web.Request, who: Who, values: dict[str, Any]) -> Draft:
     ctx = request.app[CONTEXT]
@@ -624,7 +627,7 @@ def _draft(request: web.Request, who: Who, values: dict[str, Any]) -> Draft:
     except ValueError:
         raise BadRequest("choose the alert's type and status", field="type") from None
     threats = _threats_of(values)
-    parse_threats(threats)  # the Service's own check
+    UpdateAlert.of(threats=threats)  # the command's own check of the threats
     return Draft(regions, alert_type, threats, status, str(values.get("source", ""))[:200],
                  str(values.get("note", ""))[:2000])
 
@@ -748,8 +751,7 @@ async def confirm(request: web.Request, who: Who) -> web.Response:
     if reasons:
         record = await console.write(_request_approval, console, who, key, draft, reasons)
         raise Redirect(f"/console/approvals/{record.id}")
-    result = await ctx.command(ctx.service.declare, who.actor, draft.regions, draft.type.value,
-                               draft.threats, draft.status.value, draft.source, draft.note,
+    result = await ctx.command(ctx.service.handle, who.actor, draft.command(),
                                idempotency_key=f"console:{key}",
                                store=_audited(who, "console.declared", **draft.body()))
     return _declared_page(request, who, result)
@@ -878,9 +880,7 @@ async def approve(request: web.Request, who: Who) -> web.Response:
                  {"approval": record.id, "requester": record.requester,
                   "events": [e.seq for e in events], "session": who.session[:12]})
 
-    body = record.body
-    result = await ctx.command(ctx.service.declare, actor, body["regions"], body["type"],
-                               body["threats"], body["status"], body["source"], body["note"],
+    result = await ctx.command(ctx.service.handle, actor, Declare.of(**record.body),
                                idempotency_key=f"approval:{record.id}", store=mark)
     return _declared_page(request, who, result)
 
@@ -933,9 +933,10 @@ async def end_alert(request: web.Request, who: Who) -> web.Response:
     key = _form_key(values)
     ctx = request.app[CONTEXT]
     withdraw = values.get("how") == "withdraw"
-    result = await ctx.command(ctx.service.end, who.actor, alert_id=request.match_info["id"],
-                               withdraw=withdraw, reason="withdrawn in the console" if withdraw
-                               else "", idempotency_key=f"console:{key}",
+    command = EndAlert.of(withdraw=withdraw,
+                          reason="withdrawn in the console" if withdraw else "")
+    result = await ctx.command(ctx.service.handle, who.actor, command,
+                               request.match_info["id"], idempotency_key=f"console:{key}",
                                store=_audited(who, "console.withdrawn" if withdraw
                                               else "console.ended",
                                               alert=request.match_info["id"]))
@@ -956,7 +957,7 @@ async def end_all(request: web.Request, who: Who) -> web.Response:
     ended = 0
     for alert_id in targets:
         try:
-            result = await ctx.command(ctx.service.end, who.actor, alert_id=alert_id,
+            result = await ctx.command(ctx.service.handle, who.actor, EndAlert(), alert_id,
                                        idempotency_key=f"console:{key}:{alert_id}",
                                        store=_audited(who, "console.ended", alert=alert_id,
                                                       all_in=code))
@@ -972,8 +973,8 @@ async def change_threats(request: web.Request, who: Who) -> web.Response:
     key = _form_key(values)
     ctx = request.app[CONTEXT]
     threats = _threats_of(values)
-    result = await ctx.command(ctx.service.update, who.actor, request.match_info["id"],
-                               threats=threats, idempotency_key=f"console:{key}")
+    result = await ctx.command(ctx.service.handle, who.actor, UpdateAlert.of(threats=threats),
+                               request.match_info["id"], idempotency_key=f"console:{key}")
     await _audit_after(request, who, "console.threats_changed", result,
                        alert=request.match_info["id"], threats=threats)
     raise Redirect("/console?" + urlencode({"done": t(who.lang, "done")}))
@@ -1074,12 +1075,12 @@ async def report_incident(request: web.Request, who: Who) -> web.Response:
     ctx = request.app[CONTEXT]
     kind = str(values.get("kind", ""))
     status = str(values.get("status", "preliminary"))
-    await ctx.command(partial(
-        ctx.service.report_incident, who.actor, kind=kind,
-        region=_resolve(request, who, str(values.get("region", ""))), status=status,
+    command = ReportIncident.of(
+        kind=kind, region=_resolve(request, who, str(values.get("region", ""))), status=status,
         source=values.get("source", ""), description=values.get("description", ""),
-        embargo_until=_kyiv_input(str(values.get("embargo_until", ""))),
-        idempotency_key=f"console:{key}", store=_audited(who, "console.incident_reported")))
+        embargo_until=_kyiv_input(str(values.get("embargo_until", ""))))
+    await ctx.command(ctx.service.handle, who.actor, command, idempotency_key=f"console:{key}",
+                      store=_audited(who, "console.incident_reported"))
     raise Redirect("/console/incidents?" + urlencode({"done": t(who.lang, "done")}))
 
 
@@ -1092,9 +1093,8 @@ async def update_incident(request: web.Request, who: Who) -> web.Response:
     if values.get("status") in IncidentStatus._value2member_map_:
         changes["status"] = values["status"]
     changes["embargo_until"] = _kyiv_input(str(values.get("embargo_until", "")))
-    result = await ctx.command(ctx.service.update_incident, who.actor,
-                               request.match_info["id"], changes,
-                               idempotency_key=f"console:{key}")
+    result = await ctx.command(ctx.service.handle, who.actor, UpdateIncident.of(**changes),
+                               request.match_info["id"], idempotency_key=f"console:{key}")
     await _audit_after(request, who, "console.incident_updated", result,
                        incident=request.match_info["id"], **changes)
     raise Redirect("/console/incidents?" + urlencode({"done": t(who.lang, "done")}))
