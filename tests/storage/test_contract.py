@@ -144,31 +144,47 @@ def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
 
 def test_webhook_outbox_and_claims_never_twice(backend: Backend,
                                                catalogue: Catalogue) -> None:
+    """Four claimers at once: no row is taken twice, and what they take of a subscription
+    is the start of its queue (at most ``RUN`` rows), by one claim (deliveries go in sequence
+    order: a leased run holds the rest of its queue back until it is written back, here
+    never)."""
+    from tryvoga.storage.webhooks import RUN
+
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     hooks = Webhooks(DeliveryStore(backend.database()), catalogue, Policy(["127.0.0.0/8"]))
-    status, answer = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
-    assert status == 201
-    webhook_id = answer["webhook"]["id"]
+    webhook_ids = []
+    for _ in range(5):
+        status, answer = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+        assert status == 201
+        webhook_ids.append(answer["webhook"]["id"])
     for _ in range(10):
         service.declare(ADMIN, [KYIV], "air_raid")
         service.end(ADMIN, region=KYIV, type_="air_raid")
     stores = [DeliveryStore(backend.database()) for _ in range(4)]
-    assert stores[0].counts(webhook_id)["pending"] == 20
+    assert stores[0].counts(webhook_ids[0])["pending"] == 20
     start = threading.Barrier(len(stores))
 
-    def claim(index: int) -> list[int]:
+    def claim(index: int) -> list[tuple[int, str, int]]:
         start.wait()
-        taken: list[int] = []
+        taken: list[tuple[int, str, int]] = []
         while True:
             got = stores[index].claim(f"w{index}", 1e12, 2e12, 3)
             if not got:
                 return taken
-            taken.extend(c.id for c in got)
+            taken.extend((c.id, c.webhook, c.event_seq) for c in got)
 
     with ThreadPoolExecutor(len(stores)) as pool:
         claimed = list(pool.map(claim, range(len(stores))))
-    every = [i for part in claimed for i in part]
-    assert len(every) == len(set(every)) == 20
+    every = [row[0] for part in claimed for row in part]
+    assert len(every) == len(set(every))
+    for webhook_id in webhook_ids:
+        takers = [i for i, part in enumerate(claimed) if any(r[1] == webhook_id for r in part)]
+        assert len(takers) == 1, takers
+        seqs = [r[2] for r in claimed[takers[0]] if r[1] == webhook_id]
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) <= RUN, seqs
+    # A claim with room for the whole start of every queue takes it.
+    wide = stores[0].claim("wide", 3e12, 4e12, 1000)
+    assert len(wide) == 5 * RUN
     payloads = stores[0].payloads([(seq, "native") for seq in range(1, 21)])
     assert len(payloads) == 20 and all(body for _, body in payloads.values())
 
