@@ -38,9 +38,12 @@ unit: $(STAMP_DEV) system-deps
 test: lint typecheck unit
 
 # The long part of the guarantee suite (docs/reliability.md, "The guarantee suite"), on
-# demand, a few minutes: the model-based test with many more examples, then the crash soak.
+# demand, some minutes: the model-based test, the stream churn, the misbehaving webhook
+# receivers and the parsers' fuzzing at their bigger sizes, then the crash soak.
 soak: $(STAMP_DEV)
-	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py
+	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py \
+		tests/suite/test_stream_churn.py tests/suite/test_webhook_receivers.py \
+		tests/suite/test_parser_fuzz.py
 	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 # Benchmarks against nginx, nginx + nchan and minimal aiohttp and ASGI apps (Debian packages
