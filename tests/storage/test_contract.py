@@ -297,3 +297,31 @@ def test_delivery_bookkeeping(backend: Backend, catalogue: Catalogue) -> None:
                             "admin", "webhook.deleted")
     assert store.counts(webhook_id)["cancelled"] == 3
     store.close()
+
+
+def test_a_failed_delivery_holds_its_queue_until_its_retry(backend: Backend,
+                                                           catalogue: Catalogue) -> None:
+    """In sequence order: nothing after a failed delivery of a subscription is taken before
+    the failed one is retried, and then it comes first; the rest of its queue is moved out of
+    the due range meanwhile (claims do not read it)."""
+    from tryvoga.storage.webhooks import Outcome
+
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
+    store = DeliveryStore(backend.database())
+    hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
+    hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+    for _ in range(3):
+        service.declare(ADMIN, [KYIV], "air_raid")
+        service.end(ADMIN, region=KYIV, type_="air_raid")
+    now = 1e12
+    first = store.claim("w1", now, now + 60, 1)
+    assert [c.event_seq for c in first] == [1]
+    store.record([Outcome(delivery=first[0].id, webhook=first[0].webhook, event_seq=1,
+                          owner="w1", time="2026-01-01T00:00:00.000Z", status=500,
+                          latency_ms=1.0, error="HTTP 500", delivered=False, give_up=False,
+                          next_due=now + 100, worker="w1")], now, 86400.0,
+                 "2026-01-01T00:00:00.000Z", "worker")
+    assert store.claim("w2", now + 99, now + 160, 10) == []
+    assert store.next_due() == now + 100  # the queue behind it was moved to the retry
+    again = store.claim("w2", now + 100, now + 160, 10)
+    assert [c.event_seq for c in again] == [1, 2, 3, 4, 5, 6]

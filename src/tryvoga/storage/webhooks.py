@@ -307,28 +307,35 @@ def claim(conn: Conn, owner: str, now: float, lease_until: float,
     are not due) or waiting for a retry (not due either). The worker sends them in sequence
     and gives back the rest of a run when one fails (``release_rows``).
 
-    The WHERE of the UPDATE itself repeats the row's own conditions, so a row written back or
-    released between the inner SELECT and the write is not taken. On PostgreSQL, where
-    claims do not take the write lock, claims take an advisory lock of their own (short: one
-    statement) so that two never decide on the same queue from the same snapshot, and the
-    inner SELECT skips rows a write-back holds (``FOR UPDATE SKIP LOCKED``).
+    The UPDATE repeats the row's own conditions, so a row written back or released between
+    the SELECT and the write is not taken. On PostgreSQL, where claims do not take the write
+    lock, claims take an advisory lock of their own (for one short transaction) so that two
+    never decide on the same queue from the same snapshot, and the SELECT skips rows a
+    write-back holds (``FOR UPDATE SKIP LOCKED``).
     """
     fan_out(conn)
     lock = ""
     if conn.dialect == "postgres":
         conn.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
         lock = " FOR UPDATE SKIP LOCKED"
-    rows = conn.execute(
-        "UPDATE webhook_deliveries SET lease_owner = ?, due = ? "
-        "WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE d.state = 'pending' "
-        "AND d.due <= ? AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p "
-        "WHERE p.webhook = d.webhook AND p.state = 'pending' AND p.event_seq < d.event_seq "
-        "AND p.due > ?) AND (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries q "
+    # Two statements: PostgreSQL may run a LIMIT subquery of an UPDATE again for each row
+    # it updates (a claim of 1 took 6 rows), so the rows are chosen first, then leased.
+    chosen = [row[0] for row in conn.execute(
+        "SELECT d.id FROM webhook_deliveries d WHERE d.state = 'pending' AND d.due <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook = d.webhook "
+        "AND p.state = 'pending' AND p.event_seq < d.event_seq AND p.due > ?) "
+        "AND (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries q "
         "WHERE q.webhook = d.webhook AND q.state = 'pending' AND q.event_seq < d.event_seq "
-        f"LIMIT {RUN}) AS earlier) < {RUN} "
-        f"ORDER BY d.event_seq, d.id LIMIT ?{lock}) AND state = 'pending' AND due <= ? "
-        "RETURNING id, webhook, event_seq, format, attempts, created",
-        (owner, lease_until, now, now, limit, now)).fetchall()
+        f"LIMIT {RUN}) AS earlier) < {RUN} ORDER BY d.event_seq, d.id LIMIT ?{lock}",
+        (now, now, limit)).fetchall()][:limit]
+    rows: list[Any] = []
+    for start in range(0, len(chosen), 500):
+        part = chosen[start:start + 500]
+        rows.extend(conn.execute(
+            "UPDATE webhook_deliveries SET lease_owner = ?, due = ? WHERE id IN "
+            f"({', '.join('?' * len(part))}) AND state = 'pending' AND due <= ? "
+            "RETURNING id, webhook, event_seq, format, attempts, created",
+            (owner, lease_until, *part, now)).fetchall())
     return sorted((Claimed(*row) for row in rows), key=lambda c: (c.webhook, c.event_seq))
 
 
@@ -417,6 +424,14 @@ def record(conn: Conn, outcomes: Sequence[Outcome], now: float) -> None:
         "last_error = ?, due = ?, lease_owner = NULL "
         "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
         [(o.status, o.error, o.next_due, o.delivery, o.owner) for o in outcomes
+         if not o.delivered and not o.give_up])
+    # The rest of a failed delivery's queue waits for its retry (it could not be taken before
+    # anyway): moving it out of the due range keeps claims from reading a long queue behind a
+    # receiver that is down, at every claim (once per failed attempt instead).
+    conn.executemany(
+        "UPDATE webhook_deliveries SET due = ? WHERE webhook = ? AND state = 'pending' "
+        "AND event_seq > ? AND lease_owner IS NULL AND due < ?",
+        [(o.next_due, o.webhook, o.event_seq, o.next_due) for o in outcomes
          if not o.delivered and not o.give_up])
     succeeded = {o.webhook for o in outcomes if o.delivered}
     failed = {o.webhook for o in outcomes if not o.delivered} - succeeded
