@@ -127,6 +127,11 @@ FANOUT_BATCH = 500  # delivery rows written per fan-out transaction
 ORDERED: list[str] = [
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook, event_seq) "
     "WHERE state = 'pending'",
+    # Claims walk the pending rows oldest event first and stop at their limit; the due time
+    # in the index lets them pass rows not due (a queue held behind a retry) without reading
+    # the rows themselves.
+    "CREATE INDEX webhook_deliveries_pending_seq ON webhook_deliveries (event_seq, due) "
+    "WHERE state = 'pending'",
 ]
 RUN = 8  # rows of one subscription claimed at once (sent one after the other)
 # pg_advisory_xact_lock key that orders claims on PostgreSQL: "claims" in ASCII.
@@ -326,7 +331,7 @@ def claim(conn: Conn, owner: str, now: float, lease_until: float,
         "AND p.state = 'pending' AND p.event_seq < d.event_seq AND p.due > ?) "
         "AND (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries q "
         "WHERE q.webhook = d.webhook AND q.state = 'pending' AND q.event_seq < d.event_seq "
-        f"LIMIT {RUN}) AS earlier) < {RUN} ORDER BY d.event_seq, d.id LIMIT ?{lock}",
+        f"LIMIT {RUN}) AS earlier) < {RUN} ORDER BY d.event_seq LIMIT ?{lock}",
         (now, now, limit)).fetchall()][:limit]
     rows: list[Any] = []
     for start in range(0, len(chosen), 500):
