@@ -10,8 +10,9 @@ Driven by JSON lines on stdin, answered on stdout:
 
     {"op": "start", "base": "127.0.0.1:PORT", "subscribers": [{"fmt": "sse"|"ws",
      "query": "region=...", "since": N}, ...], "churn": P, "seed": S}   -> {"ready": n}
-    {"op": "finish", "targets": [last seq expected per subscriber]}
-        -> churn stops; once every subscriber has its target (or 60 s passed):
+    {"op": "finish", "targets": [last seq expected per subscriber], "seconds": S}
+        -> churn stops; once every subscriber has its target (or S seconds, default 60,
+           passed):
            {"subscribers": [{"seqs": [...], "hashes": [...], "connections": c,
                              "reconnect_frames": r, "errors": [...]}, ...]}
 
@@ -249,8 +250,8 @@ class Fleet:
             self.poll(0.05, churning=False)
         return {"ready": sum(s.state == "stream" for s in self.subs)}
 
-    def finish(self, targets: list[int]) -> dict[str, Any]:
-        deadline = time.monotonic() + FINISH_SECONDS
+    def finish(self, targets: list[int], seconds: float) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and any(
                 s.last < t for s, t in zip(self.subs, targets, strict=True)):
             self.poll(0.05, churning=False)
@@ -267,7 +268,8 @@ class Fleet:
                     answer = self.start(command)
                     started = True
                 elif command["op"] == "finish":
-                    answer = self.finish(command["targets"])
+                    answer = self.finish(command["targets"],
+                                         command.get("seconds", FINISH_SECONDS))
                     started = False
                 else:
                     return

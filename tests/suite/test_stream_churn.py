@@ -125,7 +125,8 @@ def test_500_subscribers_dropped_and_resumed_during_a_burst_get_every_event_once
             expected[f"region={oblast}"] = [
                 e for e in logged if catalogue.is_within(e["payload"]["region"], oblast)]
         targets = [expected[f][-1]["seq"] if expected[f] else start for f in filters]
-        report = ask({"op": "finish", "targets": targets})["subscribers"]
+        report = ask({"op": "finish", "targets": targets,
+                      "seconds": 300 if SOAK else 60})["subscribers"]
     finally:
         if fleet.poll() is None:
             fleet.kill()
