@@ -38,13 +38,16 @@ unit: $(STAMP_DEV) system-deps
 test: lint typecheck unit
 
 # The long part of the guarantee suite (docs/reliability.md, "The guarantee suite"), on
-# demand, a few minutes: the model-based test with many more examples, then the crash soak in
-# each of SOAK_VARIANTS (SQLite with two workers and with one, PostgreSQL with two, on a fresh
+# demand, some minutes: the model-based test, the stream churn, the misbehaving webhook
+# receivers and the parsers' fuzzing at their bigger sizes, then the crash soak in each of
+# SOAK_VARIANTS (SQLite with two workers and with one, PostgreSQL with two, on a fresh
 # database of SOAK_POSTGRES's server), each with SOAK_ARGS (--seed, --commands, ...).
 SOAK_POSTGRES ?= postgresql://postgres@127.0.0.1:5432/postgres
 SOAK_VARIANTS ?= "--workers 2" "--workers 1" "--workers 2 --database-url $(SOAK_POSTGRES)"
 soak: $(STAMP_DEV)
-	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py
+	TRYVOGA_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/suite/test_model.py \
+		tests/suite/test_stream_churn.py tests/suite/test_webhook_receivers.py \
+		tests/suite/test_parser_fuzz.py
 	for variant in $(SOAK_VARIANTS); do \
 		echo "== crash soak: $$variant $(SOAK_ARGS)"; \
 		$(BIN)/python scripts/soak.py $$variant $(SOAK_ARGS) || exit 1; \

@@ -152,31 +152,47 @@ def test_tokens_and_their_audit(backend: Backend, catalogue: Catalogue) -> None:
 
 def test_webhook_outbox_and_claims_never_twice(backend: Backend,
                                                catalogue: Catalogue) -> None:
+    """Four claimers at once: no row is taken twice, and what they take of a subscription
+    is the start of its queue (at most ``RUN`` rows), by one claim (deliveries go in sequence
+    order: a leased run holds the rest of its queue back until it is written back, here
+    never)."""
+    from tryvoga.storage.webhooks import RUN
+
     service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
     hooks = Webhooks(DeliveryStore(backend.database()), catalogue, Policy(["127.0.0.0/8"]))
-    created = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
-    assert created.created
-    webhook_id = created.body["webhook"]["id"]
+    webhook_ids = []
+    for _ in range(5):
+        created = hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+        assert created.created
+        webhook_ids.append(created.body["webhook"]["id"])
     for _ in range(10):
         service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
         service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
     stores = [DeliveryStore(backend.database()) for _ in range(4)]
-    assert stores[0].counts(webhook_id)["pending"] == 20
+    assert stores[0].counts(webhook_ids[0])["pending"] == 20
     start = threading.Barrier(len(stores))
 
-    def claim(index: int) -> list[int]:
+    def claim(index: int) -> list[tuple[int, str, int]]:
         start.wait()
-        taken: list[int] = []
+        taken: list[tuple[int, str, int]] = []
         while True:
             got = stores[index].claim(f"w{index}", 1e12, 2e12, 3)
             if not got:
                 return taken
-            taken.extend(c.id for c in got)
+            taken.extend((c.id, c.webhook, c.event_seq) for c in got)
 
     with ThreadPoolExecutor(len(stores)) as pool:
         claimed = list(pool.map(claim, range(len(stores))))
-    every = [i for part in claimed for i in part]
-    assert len(every) == len(set(every)) == 20
+    every = [row[0] for part in claimed for row in part]
+    assert len(every) == len(set(every))
+    for webhook_id in webhook_ids:
+        takers = [i for i, part in enumerate(claimed) if any(r[1] == webhook_id for r in part)]
+        assert len(takers) == 1, takers
+        seqs = [r[2] for r in claimed[takers[0]] if r[1] == webhook_id]
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) <= RUN, seqs
+    # A claim with room for the whole start of every queue takes it.
+    wide = stores[0].claim("wide", 3e12, 4e12, 1000)
+    assert len(wide) == 5 * RUN
     payloads = stores[0].payloads([(seq, "native") for seq in range(1, 21)])
     assert len(payloads) == 20 and all(body for _, body in payloads.values())
 
@@ -289,3 +305,31 @@ def test_delivery_bookkeeping(backend: Backend, catalogue: Catalogue) -> None:
                             "admin", "webhook.deleted")
     assert store.counts(webhook_id)["cancelled"] == 3
     store.close()
+
+
+def test_a_failed_delivery_holds_its_queue_until_its_retry(backend: Backend,
+                                                           catalogue: Catalogue) -> None:
+    """In sequence order: nothing after a failed delivery of a subscription is taken before
+    the failed one is retried, and then it comes first; the rest of its queue is moved out of
+    the due range meanwhile (claims do not read it)."""
+    from tryvoga.storage.webhooks import Outcome
+
+    service = Service(backend.open(), catalogue, outbox=outbox(catalogue))
+    store = DeliveryStore(backend.database())
+    hooks = Webhooks(store, catalogue, Policy(["127.0.0.0/8"]))
+    hooks.create(ADMIN, {"url": "http://127.0.0.1:9/hook"})
+    for _ in range(3):
+        service.handle(ADMIN, Declare.of(regions=[KYIV], type="air_raid"))
+        service.handle(ADMIN, EndByRegion.of(region=KYIV, type="air_raid"))
+    now = 1e12
+    first = store.claim("w1", now, now + 60, 1)
+    assert [c.event_seq for c in first] == [1]
+    store.record([Outcome(delivery=first[0].id, webhook=first[0].webhook, event_seq=1,
+                          owner="w1", time="2026-01-01T00:00:00.000Z", status=500,
+                          latency_ms=1.0, error="HTTP 500", delivered=False, give_up=False,
+                          next_due=now + 100, worker="w1")], now, 86400.0,
+                 "2026-01-01T00:00:00.000Z", "worker")
+    assert store.claim("w2", now + 99, now + 160, 10) == []
+    assert store.next_due() == now + 100  # the queue behind it was moved to the retry
+    again = store.claim("w2", now + 100, now + 160, 10)
+    assert [c.event_seq for c in again] == [1, 2, 3, 4, 5, 6]

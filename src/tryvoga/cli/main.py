@@ -349,7 +349,8 @@ def region_find(name: str, within: str | None) -> None:
     catalogue = load_catalogue()
     names = NameIndex(catalogue)
     parent = resolve_region(within) if within else None
-    by_id = catalogue.by_api_id.get(int(name)) if name.strip().isdigit() else None
+    by_id = catalogue.by_api_id.get(int(name)) if (
+        name.strip().isascii() and name.strip().isdigit()) else None
     found = names.find(name, within=parent)
     matches = [by_id] if by_id else list(found.matches) or names.search(name, limit=10)
     if not matches:

@@ -18,11 +18,20 @@ event; then the delivery is given up. When a subscription gives up a delivery an
 success for that whole window either, it is disabled, with the reason in its status and an audit
 record.
 
+Order: each subscription gets its events in sequence order (issue 15). A claim takes only
+the start of a subscription's queue, up to ``RUN`` rows, and never while an earlier row of it is
+leased or waiting for a retry (``storage/webhooks.py`` ``claim``), so one worker at a time,
+on any node, has a subscription's rows; it sends them one after the other, each only once the
+one before was accepted. When an attempt fails, the rest of the run is given back unattempted
+(due with that attempt's retry), so no later event overtakes it; a row is not sent when its
+lease would end before the answer could come back (it is given back instead), so no other
+worker can take it meanwhile. A delivery given up after the retry window no longer holds the
+queue. The cost: one request on the wire per subscription (a hanging receiver holds one slot).
+
 Pipeline: one claim loop keeps up to ``4 × concurrency`` deliveries in hand and at most
-``concurrency`` on the wire, at most ``PER_SUBSCRIPTION`` of them for any one subscription (a
-hanging receiver does not take every slot); outcomes are written back in batches (one
-transaction each), and all database calls run on one thread of their own so the event loop
-never waits for a disk flush.
+``concurrency`` on the wire; outcomes are written back in batches (one transaction each), and
+all database calls run on one thread of their own so the event loop never waits for a disk
+flush.
 """
 
 from __future__ import annotations
@@ -56,7 +65,6 @@ MAX_BACKOFF = 3600.0
 FLUSH_EVERY = 0.02  # seconds between write-backs while outcomes are waiting
 FLUSH_SIZE = 256
 HAND = 4  # deliveries claimed ahead, in multiples of the concurrency: fewer, larger claims
-PER_SUBSCRIPTION = 8  # deliveries of one subscription on the wire at once
 PAYLOAD_CACHE = 2048
 PRUNE_AFTER = 7 * 86400.0  # finished deliveries and their attempts are kept this long
 PRUNE_EVERY = 3600.0
@@ -102,8 +110,8 @@ class DeliveryWorker:
         self._in_hand = 0
         self._sending = asyncio.Semaphore(self.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes: dict[str, asyncio.Semaphore] = {}
         self._outcomes: list[Outcome] = []
+        self._returned: list[tuple[int, str, float]] = []  # (row, claim token, due)
         self._secrets: dict[str, tuple[str, str, str]] = {}
         self._secrets_version = -1
         self._payloads: dict[tuple[int, str], tuple[str, bytes]] = {}
@@ -269,8 +277,12 @@ class DeliveryWorker:
             await self._guarded(self.store.cancel, orphans, owner,
                                 "subscription or payload gone", time.time())
             self._settle(owner, len(orphans))
+        runs: dict[str, list[Job]] = {}
         for job in jobs:
-            task = asyncio.create_task(self._deliver(job))
+            runs.setdefault(job.row.webhook, []).append(job)
+        for run in runs.values():
+            run.sort(key=lambda job: job.row.event_seq)
+            task = asyncio.create_task(self._deliver_run(run, now + self.lease))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
@@ -310,28 +322,45 @@ class DeliveryWorker:
 
     # ---- sending ------------------------------------------------------------------------
 
-    async def _deliver(self, job: Job) -> None:
-        assert self.sender is not None
-        # A subscriber that hangs until the timeout holds at most PER_SUBSCRIPTION slots of the
-        # wire; the others keep theirs. Its queued deliveries wait here, off the wire.
-        lane = self._lanes.get(job.row.webhook)
-        if lane is None:
-            lane = self._lanes[job.row.webhook] = asyncio.Semaphore(PER_SUBSCRIPTION)
-        async with lane, self._sending:
-            timestamp = str(int(time.time()))
-            headers = {
-                "Content-Type": job.content_type,
-                EVENT_ID: str(job.row.event_seq),
-                WEBHOOK_ID: job.row.webhook,
-                TIMESTAMP: timestamp,
-                SIGNATURE: sign(job.secret, timestamp, job.body),
-            }
-            answer = await self.sender.post(job.url, job.body, headers)
-        self._outcomes.append(self._outcome(job, answer))
-        if len(self._outcomes) >= FLUSH_SIZE:
+    async def _deliver_run(self, run: list[Job], lease_until: float) -> None:
+        """Send one subscription's claimed rows in sequence, each after the one before was
+        accepted; give back the rest when one fails or the lease would end first."""
+        longest = self.settings.webhook_connect_timeout + self.settings.webhook_read_timeout
+        for index, job in enumerate(run):
+            if self._stopping:
+                self._give_back(run[index:], time.time())
+                return
+            async with self._sending:
+                if time.time() + longest >= lease_until:
+                    # The answer could come after the lease, when another worker may have
+                    # taken the row: leave it to the next claim.
+                    self._give_back(run[index:], time.time())
+                    return
+                answer = await self._send(job)
+            outcome = self._outcome(job, answer)
+            self._outcomes.append(outcome)
+            if len(self._outcomes) >= FLUSH_SIZE:
+                self._flush_now.set()
+            if not answer.ok:
+                self._give_back(run[index + 1:], outcome.next_due)
+                return
+
+    def _give_back(self, jobs: list[Job], due: float) -> None:
+        self._returned.extend((job.row.id, job.owner, due) for job in jobs)
+        if jobs:
             self._flush_now.set()
-        if not lane.locked() and len(self._lanes) > 10000:
-            self._lanes.pop(job.row.webhook, None)  # keep the map bounded
+
+    async def _send(self, job: Job) -> Answer:
+        assert self.sender is not None
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": job.content_type,
+            EVENT_ID: str(job.row.event_seq),
+            WEBHOOK_ID: job.row.webhook,
+            TIMESTAMP: timestamp,
+            SIGNATURE: sign(job.secret, timestamp, job.body),
+        }
+        return await self.sender.post(job.url, job.body, headers)
 
     def _outcome(self, job: Job, answer: Answer) -> Outcome:
         now = time.time()
@@ -362,15 +391,16 @@ class DeliveryWorker:
             await self._flush()
 
     async def _flush(self) -> None:
-        if not self._outcomes:
+        if not self._outcomes and not self._returned:
             return
         batch, self._outcomes = self._outcomes, []
+        returned, self._returned = self._returned, []
         try:
             # Shielded: once taken from the list, a batch is written even if we are
             # cancelled meanwhile, rather than sent again after its lease.
             disabled = await asyncio.shield(self._call(
                 self.store.record, batch, time.time(), self.settings.webhook_retry_window,
-                now_utc(), AUDIT_ACTOR))
+                now_utc(), AUDIT_ACTOR, returned))
         except Exception:
             # Not written: the rows stay claimed until their lease ends, then are sent again.
             log.exception("could not record %d webhook attempts; they will be retried",
@@ -380,11 +410,12 @@ class DeliveryWorker:
             log.warning("webhook %s disabled: every delivery failed for %g s", webhook_id,
                         self.settings.webhook_retry_window)
         by_owner: dict[str, int] = {}
-        for outcome in batch:
-            by_owner[outcome.owner] = by_owner.get(outcome.owner, 0) + 1
+        for owner in [o.owner for o in batch] + [r[1] for r in returned]:
+            by_owner[owner] = by_owner.get(owner, 0) + 1
         for owner, count in by_owner.items():
             self._settle(owner, count)
         retry_at = [o.next_due for o in batch if not o.delivered and not o.give_up]
+        retry_at += [r[2] for r in returned]
         if retry_at:
             soonest = min(retry_at)
             if self._next_due is None or soonest < self._next_due:

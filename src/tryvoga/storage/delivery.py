@@ -140,11 +140,14 @@ class DeliveryStore:
         return self.read(sql.next_due)
 
     def record(self, outcomes: Sequence[sql.Outcome], now: float, window: float,
-               time: str, actor: str) -> list[str]:
-        """Write back a batch of attempts; disable subscriptions that failed for the whole
-        window (with an audit record each). Returns the ids disabled."""
+               time: str, actor: str,
+               returned: Sequence[tuple[int, str, float]] = ()) -> list[str]:
+        """Write back a batch of attempts, and give back claimed rows not attempted (id,
+        claim token, due); disable subscriptions that failed for the whole window (with an
+        audit record each). Returns the ids disabled."""
         with self.transaction() as conn:
             sql.record(conn, outcomes, now)
+            sql.release_rows(conn, returned)
             gave_up = {o.webhook for o in outcomes if o.give_up and not o.delivered}
             disabled = sql.failed_for_window(conn, sorted(gave_up), now - window)
             for webhook_id in disabled:

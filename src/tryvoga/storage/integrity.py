@@ -81,7 +81,7 @@ def read_anchors(text: str) -> list[Anchor]:
         parts = line.split()
         if not parts:
             continue
-        if len(parts) < 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+        if len(parts) < 2 or not (parts[0].isascii() and parts[0].isdigit()) or len(parts[1]) != 64:
             raise ValueError(f"line {number} is not an anchor (seq hash time): {line[:80]!r}")
         out.append(Anchor(int(parts[0]), parts[1], parts[2] if len(parts) > 2 else ""))
     return out

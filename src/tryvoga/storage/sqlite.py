@@ -77,6 +77,9 @@ MIGRATIONS[10] = webhooks.FANOUT
 # Webhooks and ukrainealarm registrations owned by token id, not name (issue 15; see
 # storage/compat_webhooks.py OWNER_BY_TOKEN).
 MIGRATIONS[11] = compat_webhooks.OWNER_BY_TOKEN
+# Deliveries in sequence order per subscription: the pending rows of a subscription by
+# sequence (issue 15; storage/webhooks.py ORDERED).
+MIGRATIONS[15] = webhooks.ORDERED
 
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -118,6 +118,25 @@ FANOUT_POSTGRES: list[str] = [
 ]
 FANOUT_BATCH = 500  # delivery rows written per fan-out transaction
 
+# Migration 15 (issue 15): deliveries go out in sequence order per subscription. A claim takes
+# a row only when every pending row of its subscription with a lower sequence is due as well
+# (none is leased to a worker or waiting for a retry) and fewer than ``RUN`` of them are; the
+# worker sends a subscription's rows one after the other. Both questions are asked of the
+# pending rows of one subscription below a sequence: this index answers them without reading
+# the delivered rows that are kept for a week.
+ORDERED: list[str] = [
+    "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook, event_seq) "
+    "WHERE state = 'pending'",
+    # Claims walk the pending rows oldest event first and stop at their limit; the due time
+    # in the index lets them pass rows not due (a queue held behind a retry) without reading
+    # the rows themselves.
+    "CREATE INDEX webhook_deliveries_pending_seq ON webhook_deliveries (event_seq, due) "
+    "WHERE state = 'pending'",
+]
+RUN = 8  # rows of one subscription claimed at once (sent one after the other)
+# pg_advisory_xact_lock key that orders claims on PostgreSQL: "claims" in ASCII.
+CLAIM_LOCK = 0x636C61696D73
+
 _COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
             "status_reason, created, updated, failing_since")
 
@@ -286,20 +305,51 @@ def claim(conn: Conn, owner: str, now: float, lease_until: float,
     """Claim up to ``limit`` due rows for ``owner`` until ``lease_until``, after fanning
     out a bounded number of shared rows (``fan_out``).
 
-    The WHERE of the UPDATE itself repeats the conditions, so a row that another worker
-    claimed between the inner SELECT and the write is not taken twice. On PostgreSQL, where
-    claims run concurrently (no write lock), the inner SELECT locks the rows it picks and
-    skips rows another worker's claim holds (``FOR UPDATE SKIP LOCKED``).
+    Order per subscription: a row is taken only if every pending row of its subscription
+    with a lower sequence is due too, and fewer than ``RUN`` of them are; rows are taken
+    oldest event first, so what one claim takes of a subscription is always the start of its
+    queue, and nobody else can take a later row while any of it is leased (the leased rows
+    are not due) or waiting for a retry (not due either). The worker sends them in sequence
+    and gives back the rest of a run when one fails (``release_rows``).
+
+    The UPDATE repeats the row's own conditions, so a row written back or released between
+    the SELECT and the write is not taken. On PostgreSQL, where claims do not take the write
+    lock, claims take an advisory lock of their own (for one short transaction) so that two
+    never decide on the same queue from the same snapshot, and the SELECT skips rows a
+    write-back holds (``FOR UPDATE SKIP LOCKED``).
     """
     fan_out(conn)
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
-    rows = conn.execute(
-        "UPDATE webhook_deliveries SET lease_owner = ?, due = ? "
-        "WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due <= ? "
-        f"ORDER BY due, id LIMIT ?{lock}) AND state = 'pending' AND due <= ? "
-        "RETURNING id, webhook, event_seq, format, attempts, created",
-        (owner, lease_until, now, limit, now)).fetchall()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+    lock = ""
+    if conn.dialect == "postgres":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
+        lock = " FOR UPDATE SKIP LOCKED"
+    # Two statements: PostgreSQL may run a LIMIT subquery of an UPDATE again for each row
+    # it updates (a claim of 1 took 6 rows), so the rows are chosen first, then leased.
+    chosen = [row[0] for row in conn.execute(
+        "SELECT d.id FROM webhook_deliveries d WHERE d.state = 'pending' AND d.due <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook = d.webhook "
+        "AND p.state = 'pending' AND p.event_seq < d.event_seq AND p.due > ?) "
+        "AND (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries q "
+        "WHERE q.webhook = d.webhook AND q.state = 'pending' AND q.event_seq < d.event_seq "
+        f"LIMIT {RUN}) AS earlier) < {RUN} ORDER BY d.event_seq LIMIT ?{lock}",
+        (now, now, limit)).fetchall()][:limit]
+    rows: list[Any] = []
+    for start in range(0, len(chosen), 500):
+        part = chosen[start:start + 500]
+        rows.extend(conn.execute(
+            "UPDATE webhook_deliveries SET lease_owner = ?, due = ? WHERE id IN "
+            f"({', '.join('?' * len(part))}) AND state = 'pending' AND due <= ? "
+            "RETURNING id, webhook, event_seq, format, attempts, created",
+            (owner, lease_until, *part, now)).fetchall())
+    return sorted((Claimed(*row) for row in rows), key=lambda c: (c.webhook, c.event_seq))
+
+
+def release_rows(conn: Conn, rows: Sequence[tuple[int, str, float]]) -> None:
+    """Give back claimed rows that were not attempted (id, claim token, due): the rest of a
+    subscription's run after a failed attempt, due with that attempt's retry."""
+    conn.executemany("UPDATE webhook_deliveries SET due = ?, lease_owner = NULL "
+                     "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                     [(due, row_id, owner) for row_id, owner, due in rows])
 
 
 def payloads(conn: Conn,
@@ -379,6 +429,14 @@ def record(conn: Conn, outcomes: Sequence[Outcome], now: float) -> None:
         "last_error = ?, due = ?, lease_owner = NULL "
         "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
         [(o.status, o.error, o.next_due, o.delivery, o.owner) for o in outcomes
+         if not o.delivered and not o.give_up])
+    # The rest of a failed delivery's queue waits for its retry (it could not be taken before
+    # anyway): moving it out of the due range keeps claims from reading a long queue behind a
+    # receiver that is down, at every claim (once per failed attempt instead).
+    conn.executemany(
+        "UPDATE webhook_deliveries SET due = ? WHERE webhook = ? AND state = 'pending' "
+        "AND event_seq > ? AND lease_owner IS NULL AND due < ?",
+        [(o.next_due, o.webhook, o.event_seq, o.next_due) for o in outcomes
          if not o.delivered and not o.give_up])
     succeeded = {o.webhook for o in outcomes if o.delivered}
     failed = {o.webhook for o in outcomes if not o.delivered} - succeeded

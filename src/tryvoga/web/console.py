@@ -800,7 +800,7 @@ def _request_approval(console: Console, who: Who, key: str, draft: Draft,
 def _approval_of(request: web.Request, who: Who) -> ApprovalRecord:
     raw = request.match_info["id"]
     record = None
-    if raw.isdigit() and len(raw) < 12:
+    if raw.isascii() and raw.isdigit() and len(raw) < 12:  # not "²"
         record = request.app[CONSOLE].read(lambda r: r.approval(int(raw)))
     if record is None or not _may_see(request, who, record):
         raise NotFound(f"no approval request {raw}", code="approval_not_found")

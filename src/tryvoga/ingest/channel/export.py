@@ -32,7 +32,10 @@ class Post:
     text: str
 
     def sort_key(self) -> tuple[str, str, int, str]:
-        return (self.time, self.channel, int(self.id) if self.id.isdigit() else 0, self.id)
+        # ASCII digits only: "²".isdigit() is true and int("²") fails (found by
+        # tests/suite/test_parser_fuzz.py: a post with that id was a 500).
+        number = int(self.id) if self.id.isascii() and self.id.isdigit() else 0
+        return (self.time, self.channel, number, self.id)
 
 
 def entity_text(value: Any) -> str:
