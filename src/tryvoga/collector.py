@@ -21,6 +21,7 @@ again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -70,10 +71,8 @@ class Collector:
             gc.callbacks.remove(self._callback)
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def step(self) -> None:

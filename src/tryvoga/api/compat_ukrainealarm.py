@@ -27,6 +27,7 @@ from tryvoga.api.compat_common import (
     rendered,
 )
 from tryvoga.api.context import CONTEXT, Context
+from tryvoga.api.front import Asked, Read, fast_reads
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps, json_response
 from tryvoga.domain.events import (
     AlertDeclared,
@@ -39,7 +40,7 @@ from tryvoga.domain.events import (
 from tryvoga.domain.model import Alert, AlertType, ThreatLevel
 from tryvoga.domain.regions import COUNTRY, Region
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound
+from tryvoga.errors import BadRequest, NotFound, TryvogaError
 from tryvoga.service import Actor
 
 PREFIX = "/api/v3"
@@ -151,13 +152,32 @@ class UkraineAlarm:
     # ---- access ------------------------------------------------------------------------
 
     def admit(self, request: web.Request, *, token_required: bool = False) -> Actor | None:
+        return self.gate.admit(request, self.key(request.headers.get("Authorization", "")),
+                               token_required=token_required)
+
+    @staticmethod
+    def key(authorization: str) -> str | None:
         # The raw key is the API's way; "Bearer <key>" is accepted too. A bare "Bearer" (a
         # client made with an empty key) is no key at all, as on the alerts.in.ua façade.
-        key = request.headers.get("Authorization", "").strip()
+        key = authorization.strip()
         scheme, _, rest = key.partition(" ")
         if scheme.lower() == "bearer":
             key = rest.strip()
-        return self.gate.admit(request, key or None, token_required=token_required)
+        return key or None
+
+    def fast(self, build: Callable[[State, str], Rendered]) -> Read:
+        """The read front's read of ``build``'s rendering (``api/front.py``): the same bytes,
+        key and limits as the handler's; None (aiohttp's answer) for any error."""
+
+        def read(asked: Asked) -> Rendered | None:
+            try:
+                item = build(self.context.follower.state, asked.param)
+            except TryvogaError:
+                return None
+            secret = self.key(asked.authorization or "")
+            return item if self.gate.admit_fast(asked.address, secret) else None
+
+        return read
 
     def region(self, raw: str | None, name: str = "regionId") -> Region:
         if raw is None or not raw.strip():
@@ -171,15 +191,19 @@ class UkraineAlarm:
 
     def cached(self, request: web.Request, state: State, key: str,
                build: Callable[[], Any]) -> web.Response:
+        return cached_response(request, self.item(state, key, build))
+
+    def item(self, state: State, key: str, build: Callable[[], Any]) -> Rendered:
         def render() -> Rendered:
             return rendered(dumps(build()), state)
 
-        return cached_response(request, self.cache.get(state.seq, key, render))
+        return self.cache.get(state.seq, key, render)
 
     async def alerts(self, request: web.Request) -> web.Response:
         self.admit(request)
-        state = self.context.follower.state
+        return cached_response(request, self.alerts_item(self.context.follower.state))
 
+    def alerts_item(self, state: State, _: str = "") -> Rendered:
         def build() -> list[dict[str, Any]]:
             by_region: dict[str, list[dict[str, Any]]] = {}
             regions: dict[str, Region] = {}
@@ -197,19 +221,24 @@ class UkraineAlarm:
             models.sort(key=lambda m: int(m["regionId"]))
             return models
 
-        return self.cached(request, state, "alerts", build)
+        return self.item(state, "alerts", build)
 
     async def region_alerts(self, request: web.Request) -> web.Response:
         self.admit(request)
-        region = self.region(request.match_info["regionId"])
-        state = self.context.follower.state
-        return self.cached(request, state, f"region|{region.code}",
-                           lambda: [self.models.model_of(state, region)])
+        return cached_response(request, self.region_item(self.context.follower.state,
+                                                         request.match_info["regionId"]))
+
+    def region_item(self, state: State, raw: str) -> Rendered:
+        region = self.region(raw)
+        return self.item(state, f"region|{region.code}",
+                         lambda: [self.models.model_of(state, region)])
 
     async def status(self, request: web.Request) -> web.Response:
         self.admit(request)
-        state = self.context.follower.state
-        return self.cached(request, state, "status", lambda: {"lastActionIndex": state.seq})
+        return cached_response(request, self.status_item(self.context.follower.state))
+
+    def status_item(self, state: State, _: str = "") -> Rendered:
+        return self.item(state, "status", lambda: {"lastActionIndex": state.seq})
 
     async def regions(self, request: web.Request) -> web.Response:
         self.admit(request)
@@ -246,6 +275,12 @@ class UkraineAlarm:
 
     def routes(self, app: web.Application, webhooks: WebhookRoutes) -> None:
         r = app.router
+        # The polled reads, answered by the read front too (api/front.py); "status" is found
+        # before the "{}" (as aiohttp's literal route), "regionHistory" is no region id.
+        reads = fast_reads(app)
+        reads[f"{PREFIX}/alerts"] = self.fast(self.alerts_item)
+        reads[f"{PREFIX}/alerts/status"] = self.fast(self.status_item)
+        reads[f"{PREFIX}/alerts/{{}}"] = self.fast(self.region_item)
         r.add_get(f"{PREFIX}/alerts", compat_errors(self.alerts))
         r.add_get(f"{PREFIX}/alerts/status", compat_errors(self.status))
         r.add_get(f"{PREFIX}/alerts/regionHistory", compat_errors(self.region_history))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tryvoga.api.http import RenderCache
+from tryvoga.api.tokens import Tokens
 from tryvoga.errors import Unauthorized
 from tryvoga.node import Node
 from tryvoga.service import Actor
@@ -30,6 +31,7 @@ class Context:
         self.write = node.write  # any other write to the database, on the writer thread
         self.read = node.read  # a read of the database, off the event loop
         self.cache = RenderCache()
+        self.tokens = Tokens(node.service)  # reads' tokens, remembered a few seconds
 
     def actor(self, request: web.Request, *, required: bool) -> Actor | None:
         header = request.headers.get("Authorization", "")
@@ -40,7 +42,8 @@ class Context:
             raise Unauthorized("Authorization must be 'Bearer <token>'", code="token_invalid")
         if secret is None and not required and self.settings.public_reads:
             return None
-        return self.service.authenticate(secret)
+        # A write always asks the database; a read may take a token found seconds ago.
+        return self.tokens.fresh(secret) if required else self.tokens.lookup(secret)
 
 
 CONTEXT = web.AppKey("context", Context)

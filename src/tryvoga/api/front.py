@@ -42,6 +42,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, cast
 
@@ -53,9 +54,76 @@ from tryvoga.api.http import Rendered, not_modified
 
 log = logging.getLogger(__name__)
 
-# Path → the current rendering of that read; set by the routes that have one (native.py).
-Reads = dict[str, Callable[[], Rendered]]
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What one request asks of a read the front may answer."""
+
+    param: str  # the path's variable segment, for a path with one ("" otherwise)
+    query: dict[str, str] | None  # the query's parameters; None when the target has no "?"
+    authorization: str | None  # the Authorization header's value; None when absent
+    address: str  # the client's address, as aiohttp's ``request.remote``
+
+
+# The rendering a request is answered with, or None when aiohttp is to answer it (an error, a
+# limit reached, a token not known yet, anything the read does not handle itself). A read
+# returns a rendering only if aiohttp's handler would answer the request with it, and only then
+# counts the request against any limit (``Gate.admit_fast``).
+Read = Callable[[Asked], Rendered | None]
+# Path → its read; set by the routes that have one (native.py, the façades). A path may hold
+# one "{}": a segment of letters, digits, "-" and "_" (aiohttp's ``{name}``, never decoded).
+Reads = dict[str, Read]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
+
+
+def plain(render: Callable[[], Rendered]) -> Read:
+    """A read of one rendering, for a request without a query or a token (those, aiohttp's)."""
+
+    def read(asked: Asked) -> Rendered | None:
+        return render() if asked.query is None and asked.authorization is None else None
+
+    return read
+
+
+def fast_reads(app: web.Application) -> Reads:
+    """The application's reads for the front, to add to (made empty at the first call)."""
+    reads = app.get(FAST_READS)
+    if reads is None:
+        reads = app[FAST_READS] = {}
+    return reads
+
+
+class Routes:
+    """The paths of ``Reads`` as the front looks them up: exact ones in a dict, those with a
+    segment by prefix and suffix."""
+
+    def __init__(self, reads: Reads) -> None:
+        self.exact: dict[bytes, Read] = {}
+        self.patterns: list[tuple[bytes, bytes, Read]] = []
+        for path, read in reads.items():
+            head, brace, tail = path.encode("ascii").partition(b"{}")
+            if brace:
+                self.patterns.append((head, tail, read))
+            else:
+                self.exact[head] = read
+
+    def find(self, path: bytes) -> tuple[Read, str] | None:
+        read = self.exact.get(path)
+        if read is not None:
+            return read, ""
+        for head, tail, read in self.patterns:
+            if path.startswith(head) and path.endswith(tail):
+                segment = path[len(head):len(path) - len(tail)]
+                if _SEGMENT.fullmatch(segment):
+                    return read, segment.decode("ascii")
+        return None
+
+    def covers(self, path: str) -> bool:
+        """Whether a request for ``path`` (aiohttp's, decoded) is one the front may answer."""
+        try:
+            raw = path.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        return self.find(raw) is not None
 # Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
 FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
 
@@ -76,8 +144,15 @@ _NOTED = re.compile(
     rb"content-type|etag|max-forwards|server|user-agent|x-request-id):([^\r]*)\r$",
     re.IGNORECASE | re.MULTILINE)
 # A request that brings its own X-Request-Id gets it back (``api/ops.py``): aiohttp's to answer.
-_REFUSED = frozenset((b"authorization", b"content-length", b"transfer-encoding", b"expect",
+_REFUSED = frozenset((b"content-length", b"transfer-encoding", b"expect",
                       b"upgrade", b"sec-websocket-key1", b"x-request-id"))
+# A path segment a read's "{}" matches, and a query the front parses itself: names and values
+# of characters that URL decoding leaves as they are (anything else is aiohttp's to decode).
+_SEGMENT = re.compile(rb"[A-Za-z0-9_-]{1,64}")
+_PAIR = rb"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*"
+_QUERY = re.compile(rb"(?:" + _PAIR + rb"(?:&" + _PAIR + rb")*)?")
+# An Authorization value the reads may take as it is: printable ASCII and spaces.
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*")
 # aiohttp refuses a request with more headers than this (``max_headers``) or a header name or
 # value longer than 8190 bytes; a head within both limits is never refused for its size.
 MAX_HEADERS = 128
@@ -93,7 +168,8 @@ class Front:
     def __init__(self, reads: Reads, server: Server,
                  keepalive_timeout: float = KEEPALIVE_TIMEOUT, *,
                  header_timeout: float = HEADER_TIMEOUT, per_address: int = 0) -> None:
-        self.reads = {path.encode("ascii"): read for path, read in reads.items()}
+        self.reads = reads
+        self.routes = Routes(reads)
         self.server = server
         self.keepalive_timeout = keepalive_timeout
         self.header_timeout = header_timeout
@@ -212,8 +288,8 @@ class _Counted(asyncio.Protocol):
 class ReadFront(asyncio.Protocol):
     """One connection, until it is closed or handed to aiohttp."""
 
-    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_paused", "_timer",
-                 "_transport")
+    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_paused", "_peer",
+                 "_timer", "_transport")
 
     def __init__(self, front: Front) -> None:
         self._front = front
@@ -224,6 +300,7 @@ class ReadFront(asyncio.Protocol):
         self._head_since: float | None = None  # when the unanswered head's first byte came
         self._timer: asyncio.TimerHandle | None = None
         self._address: str | None = None  # counted in front.by_address while set
+        self._peer: str | None = None  # the client's address, once a read asked for it
 
     @property
     def pending(self) -> bytes:
@@ -333,13 +410,24 @@ class ReadFront(asyncio.Protocol):
 
     def _answer(self, match: re.Match[bytes]) -> tuple[bytes, bool] | None:
         """The answer to a request head that ``_HEAD`` matched, or None for aiohttp's."""
-        read = self._front.reads.get(match.group(1))
-        if read is None:
+        path, question, raw_query = match.group(1).partition(b"?")
+        found = self._front.routes.find(path)
+        if found is None:
             return None
         block = match.group(3)
         if match.end() - match.start() > MAX_HEAD or block.count(b"\n") > MAX_HEADERS:
             return None
-        inm = ims = connection = None
+        query: dict[str, str] | None = None
+        if question:
+            if not _QUERY.fullmatch(raw_query):
+                return None
+            query = {}
+            for pair in raw_query.decode("ascii").split("&") if raw_query else ():
+                name, _, value = pair.partition("=")
+                if name in query:
+                    return None  # which one counts is aiohttp's to say
+                query[name] = value
+        inm = ims = connection = authorization = None
         seen: set[bytes] = set()
         for name, value in _NOTED.findall(block):
             name = name.lower()
@@ -356,9 +444,27 @@ class ReadFront(asyncio.Protocol):
                 if value not in (b"close", b"keep-alive"):
                     return None
                 connection = value
+            elif name == b"authorization":
+                if not _PRINTABLE.fullmatch(value):
+                    return None
+                authorization = value.decode("ascii")
         if b"host" not in seen and match.group(2) == b"1":
             return None  # HTTP/1.1 requires Host: aiohttp answers 400
-        return self._front.answer(read(), match.group(2), inm, ims, connection)
+        read, param = found
+        item = read(Asked(param, query, authorization, self._peer_address()))
+        if item is None:
+            return None
+        return self._front.answer(item, match.group(2), inm, ims, connection)
+
+    def _peer_address(self) -> str:
+        """The client's address as aiohttp's ``request.remote`` gives it."""
+        if self._peer is None:
+            assert self._transport is not None
+            peer = self._transport.get_extra_info("peername")
+            remote = None if peer is None else str(
+                peer[0]) if isinstance(peer, (tuple, list)) else str(peer)
+            self._peer = remote or "unknown"
+        return self._peer
 
     def _hand_over(self, pending: bytes) -> None:
         """Give the connection to aiohttp, with the bytes it has not been answered for."""
@@ -453,5 +559,5 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front", "FrontSite",
-           "ReadFront"]
+__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Asked", "Front",
+           "FrontSite", "Read", "ReadFront", "Reads", "Routes", "fast_reads", "plain"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from functools import partial
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.front import FAST_READS, Reads
+from tryvoga.api.front import Asked, Read, fast_reads
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -38,7 +39,7 @@ from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, In
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound
+from tryvoga.errors import BadRequest, NotFound, TryvogaError
 from tryvoga.parsing import whole_number
 from tryvoga.query.records import decode_cursor, history_page, imported_filter
 
@@ -52,7 +53,10 @@ def _ascii_id(raw: str) -> bool:
 
 
 def _region_param(ctx: Context, request: web.Request, name: str = "region") -> str | None:
-    raw = request.query.get(name)
+    return _region_value(ctx, request.query.get(name), name)
+
+
+def _region_value(ctx: Context, raw: str | None, name: str = "region") -> str | None:
     if not raw:
         return None
     code = raw.strip().upper()
@@ -62,7 +66,10 @@ def _region_param(ctx: Context, request: web.Request, name: str = "region") -> s
 
 
 def _enum_param(request: web.Request, name: str, cls: Any) -> Any:
-    raw = request.query.get(name)
+    return _enum_value(request.query.get(name), name, cls)
+
+
+def _enum_value(raw: str | None, name: str, cls: Any) -> Any:
     if not raw:
         return None
     try:
@@ -74,7 +81,10 @@ def _enum_param(request: web.Request, name: str, cls: Any) -> Any:
 
 
 def _levels_param(request: web.Request) -> tuple[Level, ...] | None:
-    raw = request.query.get("level")
+    return _levels_value(request.query.get("level"))
+
+
+def _levels_value(raw: str | None) -> tuple[Level, ...] | None:
     if not raw:
         return None
     levels = []
@@ -182,16 +192,40 @@ async def configure_region(request: web.Request) -> web.Response:
 async def active_alerts(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.actor(request, required=False)
-    region = type_ = None
-    neighbours = False
-    if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
-        region = _region_param(ctx, request)
-        type_ = _enum_param(request, "type", AlertType)
-        neighbours = request.query.get("neighbours", "") in ("1", "true", "yes")
+    if "?" not in request.raw_path:  # a poller's plain read skips parsing an empty query
+        return cached_response(request, _active_rendering(ctx, [], None))
+    return cached_response(request, _active_asked(ctx, request.query.get))
+
+
+def _active_asked(ctx: Context, query: Callable[[str], str | None]) -> Rendered:
+    """The active alerts as the query (``region``, ``type``, ``neighbours``) asks for them; a
+    4xx error for a bad value."""
+    region = _region_value(ctx, query("region"))
+    type_ = _enum_value(query("type"), "type", AlertType)
+    neighbours = (query("neighbours") or "") in ("1", "true", "yes")
     state = ctx.follower.state
     roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
                                                  else ())]
-    return cached_response(request, _active_rendering(ctx, roots, type_))
+    return _active_rendering(ctx, roots, type_)
+
+
+def _asked_read(ctx: Context, plain_read: Callable[[], Rendered],
+                asked_read: Callable[[Context, Callable[[str], str | None]], Rendered]
+                ) -> Read:
+    """The read front's read of a public polled read: the rendering, with or without a query
+    (a bad value, or a token, is aiohttp's to answer)."""
+
+    def read(asked: Asked) -> Rendered | None:
+        if asked.authorization is not None:
+            return None
+        if asked.query is None:
+            return plain_read()
+        try:
+            return asked_read(ctx, asked.query.get)
+        except TryvogaError:
+            return None
+
+    return read
 
 
 def _active_rendering(ctx: Context, roots: list[str], type_: AlertType | None) -> Rendered:
@@ -231,6 +265,10 @@ async def status(request: web.Request) -> web.Response:
     ctx.actor(request, required=False)
     chosen = _levels_param(request) if "?" in request.raw_path else None
     return cached_response(request, _status_rendering(ctx, chosen))
+
+
+def _status_asked(ctx: Context, query: Callable[[str], str | None]) -> Rendered:
+    return _status_rendering(ctx, _levels_value(query("level")))
 
 
 def _status_rendering(ctx: Context, chosen: tuple[Level, ...] | None) -> Rendered:
@@ -401,6 +439,9 @@ def add_routes(app: web.Application) -> None:
     if ctx.settings.public_reads:
         # The plain polled reads, for the read front (api/front.py) to answer from the same
         # renderings without aiohttp. With a token required, aiohttp's handlers check it.
-        reads: Reads = {f"{PREFIX}/status": partial(_status_rendering, ctx, None),
-                        f"{PREFIX}/alerts/active": partial(_active_rendering, ctx, [], None)}
-        app[FAST_READS] = reads
+        # A query (?region=, ?level=) is answered there too; a token is aiohttp's.
+        reads = fast_reads(app)
+        reads[f"{PREFIX}/status"] = _asked_read(
+            ctx, partial(_status_rendering, ctx, None), _status_asked)
+        reads[f"{PREFIX}/alerts/active"] = _asked_read(
+            ctx, partial(_active_rendering, ctx, [], None), _active_asked)

@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context
-from tryvoga.api.front import FAST_READS, FRONTS, Front
+from tryvoga.api.front import FAST_READS, FRONTS, Front, Routes
 from tryvoga.errors import StorageError, TryvogaError
 from tryvoga.logs import REQUEST_ID, redact
 from tryvoga.metrics import CONTENT_TYPE, LATENCY_BOUNDS, Metrics
@@ -64,7 +64,9 @@ class Ops:
     app: web.Application
     context: Context
     metrics: Metrics
-    fast_paths: frozenset[str] = frozenset()
+    # Whether the read front may answer a request for this path (``Routes.covers``): aiohttp's
+    # answers there carry no request id either, unless the request brought one.
+    fast_paths: Callable[[str], bool] = lambda path: False
     fronts: list[Front] = field(default_factory=list)
     observers: list[_Observer] = field(default_factory=list)
     sampled: float = 0.0
@@ -153,10 +155,10 @@ async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: the request id in the answer's headers."""
     rid = request.get(RID)
     if rid is None:
-        if HEADER not in request.headers and request.path in request.app[OPS].fast_paths:
+        if HEADER not in request.headers and request.app[OPS].fast_paths(request.path):
             return  # a plain polled read: its cached bytes, as the front answers it
         rid = request[RID] = _request_id(request)
-    elif HEADER not in request.headers and request.path in request.app[OPS].fast_paths:
+    elif HEADER not in request.headers and request.app[OPS].fast_paths(request.path):
         return
     response.headers[HEADER] = rid
 
@@ -317,7 +319,7 @@ def install(app: web.Application) -> None:
     """Add the routes, wrap every handler, and sample while the application runs."""
     context = app[CONTEXT]
     reads = app.get(FAST_READS)
-    ops = Ops(app, context, Metrics(), frozenset(reads or ()))
+    ops = Ops(app, context, Metrics(), Routes(reads or {}).covers)
     app[OPS] = ops
     app[FRONTS] = ops.fronts
 

@@ -1,0 +1,94 @@
+"""Reads' tokens are remembered a few seconds (``api/tokens.py``), writes' never; and the
+server's collector freezes what survives a full collection (``collector.py``)."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from tryvoga.api.formats import outbox
+from tryvoga.api.tokens import Tokens
+from tryvoga.collector import Collector
+from tryvoga.domain.regions import load_catalogue
+from tryvoga.errors import Unauthorized
+from tryvoga.service import Service
+from tryvoga.storage.sqlite import SQLiteStorage
+
+
+def service_of(storage: SQLiteStorage) -> Service:
+    catalogue = load_catalogue()
+    return Service(storage, catalogue, outbox=outbox(catalogue))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_found_token_is_remembered_for_the_ttl_only(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "t.db")
+    try:
+        service = service_of(storage)
+        record, secret = service.create_token("poller", ["UA"], False)
+        clock = Clock()
+        tokens = Tokens(service, ttl=5.0, max_tokens=3, clock=clock)
+        assert tokens.cached(secret) is None  # never looked up: not known, not refused
+        assert tokens.lookup(secret).name == "poller"
+        assert tokens.cached(secret) is not None
+        service.revoke_token(record.id)
+        clock.now += 4.9
+        assert tokens.lookup(secret).name == "poller"  # within the bound: still remembered
+        clock.now += 0.1
+        assert tokens.cached(secret) is None
+        with pytest.raises(Unauthorized):
+            tokens.lookup(secret)
+        with pytest.raises(Unauthorized):
+            tokens.fresh(None)
+        # Unknown tokens are not remembered; known ones at most max_tokens.
+        with pytest.raises(Unauthorized):
+            tokens.lookup("tv_nothing")
+        secrets = [service.create_token(f"p{i}", ["UA"], False)[1] for i in range(5)]
+        for each in secrets:
+            tokens.lookup(each)
+        assert sum(tokens.cached(each) is not None for each in secrets) <= 3
+        assert tokens.cached(secrets[-1]) is not None
+    finally:
+        storage.close()
+
+
+def test_writes_ask_the_database(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "t.db")
+    try:
+        service = service_of(storage)
+        record, secret = service.create_token("writer", ["UA"], True)
+        tokens = Tokens(service)
+        assert tokens.lookup(secret).write
+        service.revoke_token(record.id)
+        with pytest.raises(Unauthorized):
+            tokens.fresh(secret)  # what Context.actor(required=True) calls
+    finally:
+        storage.close()
+
+
+def test_the_collector_freezes_the_survivors_of_full_collections() -> None:
+    collector = Collector()
+    gc.callbacks.append(collector._callback)
+    try:
+        collector.settle()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        kept = [[i] for i in range(10_000)]  # new objects that survive
+        collector.step()  # no full collection since: nothing to do
+        assert gc.get_freeze_count() == frozen
+        gc.collect()
+        collector.step()
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        assert collector.frozen_after == 1
+    finally:
+        gc.callbacks.remove(collector._callback)
+        gc.unfreeze()
