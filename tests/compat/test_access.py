@@ -79,9 +79,12 @@ def test_tokens_are_required_when_anonymous_reads_are_off(private: Server,
     assert_message(private.get("/api/v3/alerts", token=None,
                                headers={"Authorization": never_used}), 401)
     for path in ("/api/v3/alerts", "/api/v3/alerts/31"):
-        wait_for(lambda path=path: private.get(path, token=None, headers={
-            "Authorization": revoked}).status == 401, f"{path} refusing a revoked token",
-            seconds=TTL + 30)
+
+        def refused(path: str = path) -> bool:
+            return private.get(path, token=None,
+                               headers={"Authorization": revoked}).status == 401
+
+        wait_for(refused, f"{path} refusing a revoked token", seconds=TTL + 30)
     assert_message(private.get("/api/v3/alerts", token=None,
                                headers={"Authorization": revoked}), 401)
 
