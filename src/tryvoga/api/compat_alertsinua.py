@@ -20,8 +20,10 @@ from tryvoga.api.compat_common import (
     CompatIds,
     Gate,
     Handler,
+    Memo,
     actual,
     compat_errors,
+    memoized,
     not_found_handler,
     query_secret,
     rendered,
@@ -78,11 +80,13 @@ class AlertsInUa:
         """The read front's read of ``build``'s rendering (``api/front.py``): the same bytes,
         token and limits as the handler's; None (aiohttp's answer) for any error."""
 
+        memo: Memo = {}
+
         def read(asked: Asked) -> Rendered | None:
             try:
                 raw = (asked.query or {}).get("token", "").strip()
                 secret = self.secret(asked.authorization or "", raw or None)
-                item = build(self.gate.context.follower.state, asked.param)
+                item = memoized(memo, build, self.gate.context.follower.state, asked.param)
             except TryvogaError:
                 return None
             return item if self.gate.admit_fast(asked.address, secret) else None

@@ -19,10 +19,12 @@ from tryvoga.api.compat_common import (
     UA_TYPE,
     CompatIds,
     Gate,
+    Memo,
     actual,
     compat_errors,
     covering,
     iso_seconds,
+    memoized,
     not_found_handler,
     rendered,
 )
@@ -169,9 +171,11 @@ class UkraineAlarm:
         """The read front's read of ``build``'s rendering (``api/front.py``): the same bytes,
         key and limits as the handler's; None (aiohttp's answer) for any error."""
 
+        memo: Memo = {}
+
         def read(asked: Asked) -> Rendered | None:
             try:
-                item = build(self.context.follower.state, asked.param)
+                item = memoized(memo, build, self.context.follower.state, asked.param)
             except TryvogaError:
                 return None
             secret = self.key(asked.authorization or "")
