@@ -201,6 +201,12 @@ class Target:
     def port(self) -> int:
         return self.server.port
 
+    def fresh_publisher(self) -> None:
+        """A new publishing connection: connecting many subscribers can take longer than a
+        server keeps an idle keep-alive connection open."""
+        self.conn.close()
+        self.conn = Publisher(self.server.port)
+
     def publish(self, mark: int) -> tuple[float, float, float]:
         """One publish: Unix times of the request sent, the response received (kernel) and
         the response read (by this process)."""
@@ -259,6 +265,7 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
         connect_s = time.monotonic() - started
         connected = sum(a["ready"] for a in ready)
         errors = sum(a["errors"] for a in ready)
+        server.fresh_publisher()
         time.sleep(1.0)
         rss_after = rss_bytes(pids)
         machine_after = machine_memory_used()
@@ -354,6 +361,7 @@ def storm_case(target: str, fmt: str, count: int, after: int, folder: Path,
         time.sleep(0.5)
         connected = sum(a["ready"] for a in clients.ask(
             {"op": "connect", "query": "", "seconds": connect_seconds(count)}))
+        server.fresh_publisher()
         server.publish(mark)
         clients.ask({"op": "expect", "mark": mark})
         clients.ask({"op": "close"})

@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=0,
                         help=f"publishes per fan-out case (default {PUBLISHES}; "
                              f"{SCALE_PUBLISHES} with --scale)")
+    parser.add_argument("--formats", default="sse,ws",
+                        help="stream formats with --scale (default %(default)s)")
     parser.add_argument("--storm", type=int, default=10000, metavar="N",
                         help="subscribers of the reconnect-storm case (0: none; default "
                              "%(default)s)")
@@ -193,7 +195,8 @@ def main() -> None:
                         help="interleaved rounds of the polled reads (default %(default)s)")
     args = parser.parse_args()
     if args.scale:
-        return scale_run(args.scale, args.publishes or SCALE_PUBLISHES)
+        return scale_run(args.scale, args.publishes or SCALE_PUBLISHES,
+                         tuple(args.formats.split(",")))
     sizes = tuple(int(n) for n in args.sizes.split(",") if n)
     storm = args.storm
     if args.quick:
@@ -324,7 +327,7 @@ def scale_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def scale_run(count: int, publishes: int) -> None:
+def scale_run(count: int, publishes: int, formats: tuple[str, ...] = ("sse", "ws")) -> None:
     """The fan-out alone at ``count`` subscribers: SSE and WebSocket, Tryvoga and nchan. If a
     server or the machine holds fewer, the count reached is what is reported."""
     limit = raise_open_files(count + 5000)
@@ -337,7 +340,7 @@ def scale_run(count: int, publishes: int) -> None:
               "is reported", flush=True)
     rows: list[dict[str, Any]] = []
     case = 0
-    for fmt in ("sse", "ws"):
+    for fmt in formats:
         for target in ("tryvoga", "nchan"):
             case += 1
             print(f"fan-out: {target} {fmt} {count:,} subscribers ...", flush=True)
@@ -348,7 +351,8 @@ def scale_run(count: int, publishes: int) -> None:
                           "machine": {"mem_total_mib": fanout.machine_total_mib(),
                                       "nofile": limit}}, indent=1)
     (BENCH / "results-scale.json").write_text(figures)
-    keep_run(figures, started, SCALE_RUNS)
+    if formats == ("sse", "ws"):
+        keep_run(figures, started, SCALE_RUNS)
     short = [r for r in rows if r["connected"] < count or r["reconnected"] < r["connected"]]
     reached = "" if not short else (
         " **Not every case held every subscriber:** " + "; ".join(

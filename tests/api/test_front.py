@@ -222,6 +222,27 @@ def test_answers_as_aiohttp_does(pair: Pair) -> None:
     assert b"X-Request-Id" not in by_name["ukrainealarm alerts, raw key"]
 
 
+def test_a_request_again_is_answered_the_same(pair: Pair) -> None:
+    """The front remembers the answer to a request head for the rest of the second while the
+    state stays (``Front.recall``): the same request three times on one connection, and again
+    after a write, is answered as aiohttp answers each."""
+    etag, modified = validators(pair, ACTIVE)
+    for name, request in answered_cases(etag, modified).items():
+        if b"close" in request.lower() or (b"HTTP/1.0" in request
+                                           and b"keep-alive" not in request.lower()):
+            continue  # one answer, then the connection ends
+        before = pair.answered
+        answers = compare(pair, [request * 3], count=3)
+        assert len(answers) == 3, name
+        assert pair.answered == before + 3, name
+    request = get(ACTIVE)
+    first = exchange(pair.front_port, [request])[0]
+    alert = pair.declare("UA32000000000030281")
+    again = exchange(pair.front_port, [request])[0]
+    assert b"UA32000000000030281" not in first and b"UA32000000000030281" in again
+    assert pair.call_api("POST", f"/api/v1/alerts/{alert['id']}/end")[0] == 200
+
+
 def test_the_facades_limits_count_the_fronts_answers(tmp_path: Path) -> None:
     """A façade read the front answers is counted against the address's budget like one
     aiohttp answers: with 5 a minute, five reads are the front's and the sixth is aiohttp's

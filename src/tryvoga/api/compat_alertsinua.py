@@ -89,7 +89,11 @@ class AlertsInUa:
                 item = memoized(memo, build, self.gate.context.follower.state, asked.param)
             except TryvogaError:
                 return None
-            return item if self.gate.admit_fast(asked.address, secret) else None
+            if not self.gate.admit_fast(asked.address, secret):
+                return None
+            # The same request again in this second: counted again before it is answered.
+            asked.recheck = partial(self.gate.admit_fast, secret=secret)
+            return item
 
         return read
 

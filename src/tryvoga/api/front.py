@@ -54,7 +54,7 @@ from tryvoga.api.http import Rendered, not_modified
 
 log = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Asked:
     """What one request asks of a read the front may answer."""
 
@@ -62,6 +62,9 @@ class Asked:
     query: dict[str, str] | None  # the query's parameters; None when the target has no "?"
     authorization: str | None  # the Authorization header's value; None when absent
     address: str  # the client's address, as aiohttp's ``request.remote``
+    # Set by a read that counted the request against a limit: what to ask again (with the
+    # client's address) before the front answers the same request from what it remembers.
+    recheck: Callable[[str], bool] | None = None
 
 
 # The rendering a request is answered with, or None when aiohttp is to answer it (an error, a
@@ -73,6 +76,9 @@ Read = Callable[[Asked], Rendered | None]
 # one "{}": a segment of letters, digits, "-" and "_" (aiohttp's ``{name}``, never decoded).
 Reads = dict[str, Read]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
+# The state version every read's rendering follows (the follower's sequence): while it and the
+# second stay the same, a request head the front has answered gets the same answer.
+READS_VERSION: web.AppKey[Callable[[], int]] = web.AppKey("reads_version")
 
 
 def plain(render: Callable[[], Rendered]) -> Read:
@@ -157,6 +163,9 @@ _PRINTABLE = re.compile(rb"[\x20-\x7e]*")
 # value longer than 8190 bytes; a head within both limits is never refused for its size.
 MAX_HEADERS = 128
 MAX_HEAD = 8190
+# At most this many request heads' answers are remembered in a second, each at most this long.
+MEMO_HEADS = 256
+MEMO_ANSWER = 32768
 _SERVER = SERVER_SOFTWARE.encode("latin-1")
 
 
@@ -167,9 +176,15 @@ class Front:
 
     def __init__(self, reads: Reads, server: Server,
                  keepalive_timeout: float = KEEPALIVE_TIMEOUT, *,
-                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0) -> None:
+                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0,
+                 version: Callable[[], int] | None = None) -> None:
         self.reads = reads
         self.routes = Routes(reads)
+        self.version = version
+        # Request head → (state version, answer, close after it, what to ask again): the
+        # answers of the current second, for heads that come again (a poller's are the same
+        # every time); without ``version``, nothing is remembered.
+        self._memo: dict[bytes, tuple[int, bytes, bool, Callable[[str], bool] | None]] = {}
         self.server = server
         self.keepalive_timeout = keepalive_timeout
         self.header_timeout = header_timeout
@@ -196,6 +211,7 @@ class Front:
             self._second = second
             self._date = formatdate(second, usegmt=True).encode("ascii")
             self._answers = {}
+            self._memo = {}
         settled = now >= item.modified + 1  # as http.cached_response
         inm_text = None if inm is None else inm.decode("utf-8", "surrogateescape")
         unchanged = inm_text == item.etag or (
@@ -214,6 +230,20 @@ class Front:
         data = _build(item, unchanged, settled, http10, keep, self._date)
         self._answers[key] = (item, data)
         return data, not keep
+
+    def recall(self, head: bytes) -> tuple[int, bytes, bool, Callable[[str], bool] | None] | None:
+        """The answer given to ``head`` in this second, if the state has not changed since."""
+        entry = self._memo.get(head)
+        if entry is None or self.version is None or entry[0] != self.version() or int(
+                time.time()) != self._second:
+            return None
+        return entry
+
+    def remember(self, head: bytes, version: int, answer: bytes, close: bool,
+                 recheck: Callable[[str], bool] | None) -> None:
+        if len(answer) > MEMO_ANSWER or len(self._memo) >= MEMO_HEADS:
+            return
+        self._memo[head] = (version, answer, close, recheck)
 
     def close_all(self) -> None:
         for connection in list(self.connections):
@@ -381,10 +411,24 @@ class ReadFront(asyncio.Protocol):
         assert transport is not None
         pos = 0
         end = len(data)
+        front = self._front
         while pos < end:
             if self._paused:
                 self._buffer = data[pos:]
                 return
+            if front.version is not None:
+                # A head answered in this second, the state unchanged: the same answer.
+                stop = data.find(b"\r\n\r\n", pos)
+                entry = None if stop < 0 else front.recall(data[pos:stop + 4])
+                if entry is not None and (entry[3] is None or entry[3](self._peer_address())):
+                    transport.write(entry[1])
+                    front.answered += 1
+                    if entry[2]:
+                        transport.close()
+                        self._detach()
+                        return
+                    pos = stop + 4
+                    continue
             match = _HEAD.match(data, pos)
             if match is None:
                 if _incomplete(data, pos):
@@ -393,6 +437,7 @@ class ReadFront(asyncio.Protocol):
                     self._hand_over(data[pos:])
                 return
             try:
+                version = -1 if front.version is None else front.version()
                 answer = self._answer(match)
             except Exception:  # a bug here must cost the front, not the request
                 log.exception("the read front failed; aiohttp answers instead")
@@ -401,15 +446,19 @@ class ReadFront(asyncio.Protocol):
                 self._hand_over(data[pos:])
                 return
             transport.write(answer[0])
-            self._front.answered += 1
+            front.answered += 1
+            if front.version is not None:
+                front.remember(match.group(0), version, answer[0], answer[1], answer[2])
             if answer[1]:
                 transport.close()
                 self._detach()
                 return
             pos = match.end()
 
-    def _answer(self, match: re.Match[bytes]) -> tuple[bytes, bool] | None:
-        """The answer to a request head that ``_HEAD`` matched, or None for aiohttp's."""
+    def _answer(self, match: re.Match[bytes]
+                ) -> tuple[bytes, bool, Callable[[str], bool] | None] | None:
+        """The answer to a request head that ``_HEAD`` matched (its bytes, whether the
+        connection closes after it, what a read asks to recheck), or None for aiohttp's."""
         path, question, raw_query = match.group(1).partition(b"?")
         found = self._front.routes.find(path)
         if found is None:
@@ -451,10 +500,12 @@ class ReadFront(asyncio.Protocol):
         if b"host" not in seen and match.group(2) == b"1":
             return None  # HTTP/1.1 requires Host: aiohttp answers 400
         read, param = found
-        item = read(Asked(param, query, authorization, self._peer_address()))
+        asked = Asked(param, query, authorization, self._peer_address())
+        item = read(asked)
         if item is None:
             return None
-        return self._front.answer(item, match.group(2), inm, ims, connection)
+        data, close = self._front.answer(item, match.group(2), inm, ims, connection)
+        return data, close, asked.recheck
 
     def _peer_address(self) -> str:
         """The client's address as aiohttp's ``request.remote`` gives it."""
@@ -543,9 +594,11 @@ class FrontSite(web.SockSite):
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
+        app = self._runner.app if isinstance(self._runner, web.AppRunner) else None
         self.front = Front(self._reads, server, self._keepalive_timeout,
-                           header_timeout=self._header_timeout, per_address=self._per_address)
-        fronts = self._runner.app.get(FRONTS) if isinstance(self._runner, web.AppRunner) else None
+                           header_timeout=self._header_timeout, per_address=self._per_address,
+                           version=None if app is None else app.get(READS_VERSION))
+        fronts = None if app is None else app.get(FRONTS)
         if fronts is not None:
             fronts.append(self.front)
         self._server = await asyncio.get_running_loop().create_server(
@@ -559,5 +612,6 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Asked", "Front",
+__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "READS_VERSION",
+           "Asked", "Front",
            "FrontSite", "Read", "ReadFront", "Reads", "Routes", "fast_reads", "plain"]
