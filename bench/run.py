@@ -358,13 +358,15 @@ def scale_run(count: int, publishes: int, formats: tuple[str, ...] = ("sse", "ws
         " **Not every case held every subscriber:** " + "; ".join(
             f"{r['target']} {r['format']} connected {r['connected']:,} of {count:,} "
             f"({r['connect_errors']} refused or failed), reconnected {r['reconnected']:,}"
-            for r in short) + ". The figures are those of the count reached.")
+            for r in short) + ". The figures are those of the count reached; connect-all and "
+        "reconnect-all are then the time allowed, not the time taken.")
     text = "\n\n".join([
         f"Run `python bench/run.py --scale {count}` (via `make bench-100k`) on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
         f"{platform.node()}, {fanout.machine_total_mib():,} MiB of memory; took "
-        f"{time.time() - started:.0f} s; {publishes} publishes per case; load average "
-        f"{load:.2f} at the start. Raw figures: `bench/results-scale.json`." + reached,
+        f"{time.time() - started:.0f} s; {publishes} publishes per case; open-files limit "
+        f"{limit:,} (each server, and the load clients); load average {load:.2f} at the start. "
+        "Raw figures: `bench/results-scale.json`." + reached,
         scale_table(rows),
         "Targets, judged over the newest three such runs (`bench/runs-scale/`):",
         targets.scale_section()])
