@@ -123,13 +123,7 @@ class Routes:
                     return read, segment.decode("ascii")
         return None
 
-    def covers(self, path: str) -> bool:
-        """Whether a request for ``path`` (aiohttp's, decoded) is one the front may answer."""
-        try:
-            raw = path.encode("ascii")
-        except UnicodeEncodeError:
-            return False
-        return self.find(raw) is not None
+
 # Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
 FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
 

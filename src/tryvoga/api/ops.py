@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context
-from tryvoga.api.front import FAST_READS, FRONTS, Front, Routes
+from tryvoga.api.front import FAST_READS, FRONTS, Front
 from tryvoga.errors import StorageError, TryvogaError
 from tryvoga.logs import REQUEST_ID, redact
 from tryvoga.metrics import CONTENT_TYPE, LATENCY_BOUNDS, Metrics
@@ -64,9 +64,9 @@ class Ops:
     app: web.Application
     context: Context
     metrics: Metrics
-    # Whether the read front may answer a request for this path (``Routes.covers``): aiohttp's
-    # answers there carry no request id either, unless the request brought one.
-    fast_paths: Callable[[str], bool] = lambda path: False
+    # The routes the read front may answer (``FAST_READS``' paths, each "{name}" as "{}"):
+    # aiohttp's answers there carry no request id either, unless the request brought one.
+    fast_paths: frozenset[str] = frozenset()
     fronts: list[Front] = field(default_factory=list)
     observers: list[_Observer] = field(default_factory=list)
     sampled: float = 0.0
@@ -151,14 +151,23 @@ async def _instrumented(request: web.Request, *, handler: Handler, ops: Ops, rou
         REQUEST_ID.reset(token)
 
 
+_NAME = re.compile(r"\{[^}]*\}")
+
+
+def _route(request: web.Request) -> str:
+    """The request's route as ``FAST_READS`` names it (``/api/v3/alerts/{}``)."""
+    resource = request.match_info.route.resource
+    return "" if resource is None else _NAME.sub("{}", resource.canonical)
+
+
 async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: the request id in the answer's headers."""
     rid = request.get(RID)
     if rid is None:
-        if HEADER not in request.headers and request.app[OPS].fast_paths(request.path):
+        if HEADER not in request.headers and _route(request) in request.app[OPS].fast_paths:
             return  # a plain polled read: its cached bytes, as the front answers it
         rid = request[RID] = _request_id(request)
-    elif HEADER not in request.headers and request.app[OPS].fast_paths(request.path):
+    elif HEADER not in request.headers and _route(request) in request.app[OPS].fast_paths:
         return
     response.headers[HEADER] = rid
 
@@ -319,7 +328,7 @@ def install(app: web.Application) -> None:
     """Add the routes, wrap every handler, and sample while the application runs."""
     context = app[CONTEXT]
     reads = app.get(FAST_READS)
-    ops = Ops(app, context, Metrics(), Routes(reads or {}).covers)
+    ops = Ops(app, context, Metrics(), frozenset(reads or ()))
     app[OPS] = ops
     app[FRONTS] = ops.fronts
 
