@@ -7,9 +7,14 @@ request, and aiohttp's is about twice nginx's (``bench/RESULTS.md``). So every c
 starts with a :class:`ReadFront`, a plain asyncio protocol that answers those reads itself,
 and only the requests it understands completely:
 
-* ``GET`` of exactly one of the ``FAST_READS`` paths (no query), HTTP/1.1 or 1.0, every line
-  ending in CRLF, header names that are tokens and values without control characters;
-* no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect``,
+* ``GET`` of one of the ``FAST_READS`` paths (a path may have one segment of letters, digits,
+  ``-`` and ``_``; a query of such names and values, no name twice), HTTP/1.1 or 1.0, every
+  line ending in CRLF, header names that are tokens and values without control characters;
+* whose read (``Read``: the native polled reads, the façades' polled reads) gives a rendering:
+  a read gives none for a bad value, a token not looked up in the last seconds, a limit
+  reached, or anything else it leaves to aiohttp's handler;
+* an ``Authorization`` of printable ASCII only, and no body (``Content-Length``,
+  ``Transfer-Encoding``), ``Expect``,
   ``Upgrade`` or ``X-Request-Id``; a ``Connection`` of only ``close`` or ``keep-alive``; a
   ``Host`` in HTTP/1.1; each header it looks at at most once, and nothing aiohttp's parser
   refuses (too many or too long headers, a duplicated ``Host`` or ``User-Agent``, ...).
@@ -24,7 +29,10 @@ aiohttp's in the socket, so pipelined requests are answered in order.
 An answer is the one aiohttp gives for the same request, to the byte (status line, headers in
 aiohttp's order, ``Date`` and ``Server``), built from the same ``Rendered`` item with the same
 304 rules (``http.not_modified``); ``tests/api/test_front.py`` compares the two servers'
-answers request by request. ``--fast-reads false`` leaves every request to aiohttp.
+answers request by request. A head answered once is answered again from memory for the rest of
+that second while the state version stays (``Front.recall``; a read that counted the request
+against a limit counts it again first); every answer is written by ``ReadFront._send``.
+``--fast-reads false`` leaves every request to aiohttp.
 
 Limits (issue 15): a request head must arrive whole within ``header_timeout`` seconds of its
 first byte (a head trickled a byte at a time does not keep the connection open: the idle timer
@@ -400,9 +408,11 @@ class ReadFront(asyncio.Protocol):
     # ---- the requests ------------------------------------------------------------------
 
     def _serve(self, data: bytes) -> None:
-        """Answer the requests at the start of ``data`` for as long as the front may."""
-        transport = self._transport
-        assert transport is not None
+        """Answer the requests at the start of ``data`` for as long as the front may.
+
+        A request is answered in one of two ways, and both end in ``_send``: from what the
+        front remembers of the same head in this second (``Front.recall``), or by parsing it
+        (``_answer``). Anything not answered is handed to aiohttp with the rest of ``data``."""
         pos = 0
         end = len(data)
         front = self._front
@@ -415,11 +425,7 @@ class ReadFront(asyncio.Protocol):
                 stop = data.find(b"\r\n\r\n", pos)
                 entry = None if stop < 0 else front.recall(data[pos:stop + 4])
                 if entry is not None and (entry[3] is None or entry[3](self._peer_address())):
-                    transport.write(entry[1])
-                    front.answered += 1
-                    if entry[2]:
-                        transport.close()
-                        self._detach()
+                    if self._send(entry[1], entry[2]):
                         return
                     pos = stop + 4
                     continue
@@ -439,15 +445,23 @@ class ReadFront(asyncio.Protocol):
             if answer is None:
                 self._hand_over(data[pos:])
                 return
-            transport.write(answer[0])
-            front.answered += 1
             if front.version is not None:
                 front.remember(match.group(0), version, answer[0], answer[1], answer[2])
-            if answer[1]:
-                transport.close()
-                self._detach()
+            if self._send(answer[0], answer[1]):
                 return
             pos = match.end()
+
+    def _send(self, answer: bytes, close: bool) -> bool:
+        """Write an answer the front gives (every one passes here); True if the connection
+        closed after it."""
+        transport = self._transport
+        assert transport is not None
+        transport.write(answer)
+        self._front.answered += 1
+        if close:
+            transport.close()
+            self._detach()
+        return close
 
     def _answer(self, match: re.Match[bytes]
                 ) -> tuple[bytes, bool, Callable[[str], bool] | None] | None:
