@@ -3,11 +3,14 @@ server's collector freezes what survives a full collection (``collector.py``).""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.polling import until
 from tryvoga.api.formats import outbox
 from tryvoga.api.tokens import Tokens
 from tryvoga.collector import Collector
@@ -57,6 +60,38 @@ def test_a_found_token_is_remembered_for_the_ttl_only(tmp_path: Path) -> None:
             tokens.lookup(each)
         assert sum(tokens.cached(each) is not None for each in secrets) <= 3
         assert tokens.cached(secrets[-1]) is not None
+    finally:
+        storage.close()
+
+
+def test_a_token_in_use_is_looked_up_again_before_it_expires(tmp_path: Path) -> None:
+    """Half the TTL on, a use looks the token up again off the loop: a poller's token stays
+    known (the front never hands its connection to aiohttp for it), a revoked one is dropped."""
+    storage = SQLiteStorage(tmp_path / "t.db")
+    try:
+        service = service_of(storage)
+        record, secret = service.create_token("poller", ["UA"], False)
+        clock = Clock()
+
+        async def read(call: Any, *args: Any) -> Any:
+            return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+
+        async def scenario() -> None:
+            tokens = Tokens(service, ttl=5.0, clock=clock, read=read)
+            tokens.lookup(secret)
+            clock.now += 3.0
+            assert tokens.cached(secret) is not None  # and a look-up is under way
+            await until(lambda: not tokens._refreshing, "the look-up to end")
+            clock.now += 3.0  # 6 s after the first look-up, 3 s after the second
+            assert tokens.cached(secret) is not None
+            await until(lambda: not tokens._refreshing, "the look-up to end")
+            service.revoke_token(record.id)
+            clock.now += 3.0
+            assert tokens.cached(secret) is not None  # still within the bound
+            await until(lambda: not tokens._refreshing, "the look-up to end")
+            assert tokens.cached(secret) is None  # dropped at the look-up
+
+        asyncio.run(scenario())
     finally:
         storage.close()
 

@@ -31,7 +31,7 @@ class Context:
         self.write = node.write  # any other write to the database, on the writer thread
         self.read = node.read  # a read of the database, off the event loop
         self.cache = RenderCache()
-        self.tokens = Tokens(node.service)  # reads' tokens, remembered a few seconds
+        self.tokens = Tokens(node.service, read=node.read)  # reads' tokens, a few seconds
 
     def actor(self, request: web.Request, *, required: bool) -> Actor | None:
         header = request.headers.get("Authorization", "")

@@ -10,16 +10,26 @@ reads at most ``TTL`` seconds later, on every worker. Writes always look the tok
 ``cached`` never touches the database (the front uses it; a miss sends the request to aiohttp,
 whose handler calls ``lookup``); ``lookup`` is the cache, then ``Service.authenticate``. Both
 are all a caller needs, so where the lookup runs (on the loop or off it) can change behind them.
+A token in use is looked up again, off the event loop (``read``), once it is half the TTL old:
+a poller's token stays known for as long as it polls (the front hands a connection to aiohttp
+for good at a token it does not know, so a token expiring under a poller would cost all its
+later reads aiohttp's price), and a revoked one is dropped at that look.
 Only tokens that exist are remembered, and at most ``MAX_TOKENS`` of them; an unknown token
 costs its lookup every time (the façades' per-address limit bounds how often).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from tryvoga.errors import Unauthorized
 from tryvoga.service import Actor, Service
+
+log = logging.getLogger(__name__)
 
 TTL = 5.0  # seconds a found token is taken as valid without looking again
 MAX_TOKENS = 10_000
@@ -27,20 +37,44 @@ MAX_TOKENS = 10_000
 
 class Tokens:
     def __init__(self, service: Service, ttl: float = TTL, max_tokens: int = MAX_TOKENS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 read: Callable[..., Awaitable[Any]] | None = None) -> None:
         self.service = service
         self.ttl = ttl
         self.max_tokens = max_tokens
         self.clock = clock
+        self.read = read  # runs a database read off the event loop (Node.read)
         self._found: dict[str, tuple[Actor, float]] = {}  # secret → (actor, when found)
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     def cached(self, secret: str) -> Actor | None:
         """The token's actor if it was found less than ``ttl`` seconds ago; None otherwise
         (unknown here: not a refusal)."""
         hit = self._found.get(secret)
-        if hit is None or self.clock() - hit[1] >= self.ttl:
+        if hit is None:
             return None
+        age = self.clock() - hit[1]
+        if age >= self.ttl:
+            return None
+        if age >= self.ttl / 2 and self.read is not None and secret not in self._refreshing:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return hit[0]  # no loop to look it up on: it expires as it is
+            self._refreshing[secret] = loop.create_task(self._refresh(secret))
         return hit[0]
+
+    async def _refresh(self, secret: str) -> None:
+        assert self.read is not None
+        try:
+            actor: Actor = await self.read(self.service.authenticate, secret)
+            self._found[secret] = (actor, self.clock())
+        except Unauthorized:
+            self._found.pop(secret, None)  # revoked: refused from the next request on
+        except Exception:
+            log.exception("could not look a token up again; it expires as it is")
+        finally:
+            self._refreshing.pop(secret, None)
 
     def lookup(self, secret: str | None) -> Actor:
         """The token's actor, or ``Unauthorized`` (``Service.authenticate``'s errors)."""
