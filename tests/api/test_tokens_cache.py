@@ -77,7 +77,7 @@ def test_a_token_in_use_is_looked_up_again_before_it_expires(tmp_path: Path) -> 
             return await asyncio.get_running_loop().run_in_executor(None, call, *args)
 
         async def scenario() -> None:
-            tokens = Tokens(service, ttl=5.0, clock=clock, read=read)
+            tokens = Tokens(service, ttl=5.0, clock=clock, read=read, refresh=2.5)
             tokens.lookup(secret)
             clock.now += 3.0
             assert tokens.cached(secret) is not None  # and a look-up is under way

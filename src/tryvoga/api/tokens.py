@@ -3,17 +3,18 @@
 Pollers send their token with every read, many times a minute each. Looking it up in the
 database each time would put a query on the event loop per read (and the read front, which
 answers those reads without aiohttp, must never wait for one). So a token that was found is
-remembered, in this process, for ``TTL`` seconds: a token revoked (or changed) is refused by
-reads at most ``TTL`` seconds later, on every worker. Writes always look the token up afresh
+remembered, in this process, for ``TTL`` seconds, and while it is used it is looked up again,
+off the event loop, whenever its last look-up is ``REFRESH`` seconds old: a token revoked (or
+changed) is refused by reads at most ``TTL`` seconds later on every worker, and a token in
+steady use one look-up later (a few seconds). Writes always look the token up afresh
 (``Context.actor(required=True)``), so a revoked token never writes.
 
 ``cached`` never touches the database (the front uses it; a miss sends the request to aiohttp,
 whose handler calls ``lookup``); ``lookup`` is the cache, then ``Service.authenticate``. Both
 are all a caller needs, so where the lookup runs (on the loop or off it) can change behind them.
-A token in use is looked up again, off the event loop (``read``), once it is half the TTL old:
-a poller's token stays known for as long as it polls (the front hands a connection to aiohttp
-for good at a token it does not know, so a token expiring under a poller would cost all its
-later reads aiohttp's price), and a revoked one is dropped at that look.
+The look-ups ahead keep a poller's token known for as long as it polls at least every ``TTL``
+seconds: the front hands a connection to aiohttp for good at a token it does not know, so a
+token expiring under a poller would cost all its later reads aiohttp's price.
 Only tokens that exist are remembered, and at most ``MAX_TOKENS`` of them; an unknown token
 costs its lookup every time (the façades' per-address limit bounds how often).
 """
@@ -31,16 +32,19 @@ from tryvoga.service import Actor, Service
 
 log = logging.getLogger(__name__)
 
-TTL = 5.0  # seconds a found token is taken as valid without looking again
+TTL = 30.0  # seconds a found token is taken as valid without a new look-up
+REFRESH = 2.5  # seconds after a look-up from which a use of the token looks it up again
 MAX_TOKENS = 10_000
 
 
 class Tokens:
     def __init__(self, service: Service, ttl: float = TTL, max_tokens: int = MAX_TOKENS,
                  clock: Callable[[], float] = time.monotonic,
-                 read: Callable[..., Awaitable[Any]] | None = None) -> None:
+                 read: Callable[..., Awaitable[Any]] | None = None,
+                 refresh: float = REFRESH) -> None:
         self.service = service
         self.ttl = ttl
+        self.refresh = refresh
         self.max_tokens = max_tokens
         self.clock = clock
         self.read = read  # runs a database read off the event loop (Node.read)
@@ -56,7 +60,7 @@ class Tokens:
         age = self.clock() - hit[1]
         if age >= self.ttl:
             return None
-        if age >= self.ttl / 2 and self.read is not None and secret not in self._refreshing:
+        if age >= self.refresh and self.read is not None and secret not in self._refreshing:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
@@ -101,4 +105,4 @@ class Tokens:
         self._found.clear()
 
 
-__all__ = ["MAX_TOKENS", "TTL", "Tokens"]
+__all__ = ["MAX_TOKENS", "REFRESH", "TTL", "Tokens"]
