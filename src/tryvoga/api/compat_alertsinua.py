@@ -89,6 +89,9 @@ class AlertsInUa:
                 item = memoized(memo, build, self.gate.context.follower.state, asked.param)
             except TryvogaError:
                 return None
+            if secret and self.gate.context.tokens.cached(secret) is None:
+                asked.lookup = secret  # the front looks it up, off the loop, and asks again
+                return None
             if not self.gate.admit_fast(asked.address, secret):
                 return None
             # The same request again in this second: counted again before it is answered.

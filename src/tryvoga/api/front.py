@@ -49,7 +49,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, cast
@@ -73,6 +73,9 @@ class Asked:
     # Set by a read that counted the request against a limit: what to ask again (with the
     # client's address) before the front answers the same request from what it remembers.
     recheck: Callable[[str], bool] | None = None
+    # Set by a read that gave no rendering only because this token is not known yet: the
+    # front looks it up (``READS_LOOKUP``, off the event loop) and asks the read again.
+    lookup: str | None = None
 
 
 # The rendering a request is answered with, or None when aiohttp is to answer it (an error, a
@@ -87,6 +90,8 @@ FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
 # The state version every read's rendering follows (the follower's sequence): while it and the
 # second stay the same, a request head the front has answered gets the same answer.
 READS_VERSION: web.AppKey[Callable[[], int]] = web.AppKey("reads_version")
+# Looks a token up and remembers it (``Tokens.fetch``), for a read that set ``Asked.lookup``.
+READS_LOOKUP: web.AppKey[Callable[[str], Awaitable[None]]] = web.AppKey("reads_lookup")
 
 
 def plain(render: Callable[[], Rendered]) -> Read:
@@ -169,6 +174,7 @@ MAX_HEAD = 8190
 MEMO_HEADS = 256
 MEMO_ANSWER = 32768
 _SERVER = SERVER_SOFTWARE.encode("latin-1")
+_LOOKING: set[asyncio.Task[None]] = set()  # token look-ups in progress (kept referenced)
 
 
 class Front:
@@ -179,10 +185,12 @@ class Front:
     def __init__(self, reads: Reads, server: Server,
                  keepalive_timeout: float = KEEPALIVE_TIMEOUT, *,
                  header_timeout: float = HEADER_TIMEOUT, per_address: int = 0,
-                 version: Callable[[], int] | None = None) -> None:
+                 version: Callable[[], int] | None = None,
+                 lookup: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.reads = reads
         self.routes = Routes(reads)
         self.version = version
+        self.lookup = lookup
         # Request head → (state version, answer, close after it, what to ask again): the
         # answers of the current second, for heads that come again (a poller's are the same
         # every time); without ``version``, nothing is remembered.
@@ -320,8 +328,8 @@ class _Counted(asyncio.Protocol):
 class ReadFront(asyncio.Protocol):
     """One connection, until it is closed or handed to aiohttp."""
 
-    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_paused", "_peer",
-                 "_timer", "_transport")
+    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_looked", "_paused",
+                 "_peer", "_timer", "_transport")
 
     def __init__(self, front: Front) -> None:
         self._front = front
@@ -333,6 +341,7 @@ class ReadFront(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._address: str | None = None  # counted in front.by_address while set
         self._peer: str | None = None  # the client's address, once a read asked for it
+        self._looked: str | None = None  # the token last looked up for this connection
 
     @property
     def pending(self) -> bytes:
@@ -442,6 +451,13 @@ class ReadFront(asyncio.Protocol):
             except Exception:  # a bug here must cost the front, not the request
                 log.exception("the read front failed; aiohttp answers instead")
                 answer = None
+            if isinstance(answer, str):  # a token to look up first, once
+                if answer != self._looked and front.lookup is not None:
+                    self._looked = answer
+                    self._buffer = data[pos:]
+                    self._look_up(answer)
+                    return
+                answer = None
             if answer is None:
                 self._hand_over(data[pos:])
                 return
@@ -450,6 +466,31 @@ class ReadFront(asyncio.Protocol):
             if self._send(answer[0], answer[1]):
                 return
             pos = match.end()
+
+    def _look_up(self, secret: str) -> None:
+        """Read nothing more until the token is looked up, then serve what is pending again
+        (answered by the front if the token is one, else handed to aiohttp)."""
+        transport = self._transport
+        assert transport is not None and self._front.lookup is not None
+        transport.pause_reading()
+        lookup = self._front.lookup
+
+        async def look() -> None:
+            try:
+                await lookup(secret)
+            except Exception:
+                log.exception("could not look a token up; aiohttp answers instead")
+            if transport.is_closing() or self._transport is None:
+                return
+            if not self._paused:
+                transport.resume_reading()
+            data, self._buffer = self._buffer, b""
+            if data:
+                self._serve(data)
+
+        task = asyncio.get_running_loop().create_task(look())
+        _LOOKING.add(task)
+        task.add_done_callback(_LOOKING.discard)
 
     def _send(self, answer: bytes, close: bool) -> bool:
         """Write an answer the front gives (every one passes here); True if the connection
@@ -464,9 +505,10 @@ class ReadFront(asyncio.Protocol):
         return close
 
     def _answer(self, match: re.Match[bytes]
-                ) -> tuple[bytes, bool, Callable[[str], bool] | None] | None:
+                ) -> tuple[bytes, bool, Callable[[str], bool] | None] | str | None:
         """The answer to a request head that ``_HEAD`` matched (its bytes, whether the
-        connection closes after it, what a read asks to recheck), or None for aiohttp's."""
+        connection closes after it, what a read asks to recheck), a token to look up before
+        asking again, or None for aiohttp's."""
         path, question, raw_query = match.group(1).partition(b"?")
         found = self._front.routes.find(path)
         if found is None:
@@ -511,7 +553,7 @@ class ReadFront(asyncio.Protocol):
         asked = Asked(param, query, authorization, self._peer_address())
         item = read(asked)
         if item is None:
-            return None
+            return asked.lookup
         data, close = self._front.answer(item, match.group(2), inm, ims, connection)
         return data, close, asked.recheck
 
@@ -605,7 +647,8 @@ class FrontSite(web.SockSite):
         app = self._runner.app if isinstance(self._runner, web.AppRunner) else None
         self.front = Front(self._reads, server, self._keepalive_timeout,
                            header_timeout=self._header_timeout, per_address=self._per_address,
-                           version=None if app is None else app.get(READS_VERSION))
+                           version=None if app is None else app.get(READS_VERSION),
+                           lookup=None if app is None else app.get(READS_LOOKUP))
         fronts = None if app is None else app.get(FRONTS)
         if fronts is not None:
             fronts.append(self.front)
@@ -620,6 +663,7 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "READS_VERSION",
+__all__ = ["FAST_READS", "FRONTS", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "READS_LOOKUP",
+           "READS_VERSION",
            "Asked", "Front",
            "FrontSite", "Read", "ReadFront", "Reads", "Routes", "fast_reads", "plain"]

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.front import READS_VERSION, Asked, Read, fast_reads
+from tryvoga.api.front import READS_LOOKUP, READS_VERSION, Asked, Read, fast_reads
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -437,6 +437,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/events", events)
     ctx = app[CONTEXT]
     app[READS_VERSION] = lambda: ctx.follower.state.seq  # what the front's reads follow
+    app[READS_LOOKUP] = ctx.tokens.fetch  # how it learns a token it does not know yet
     if ctx.settings.public_reads:
         # The plain polled reads, for the read front (api/front.py) to answer from the same
         # renderings without aiohttp. With a token required, aiohttp's handlers check it.

@@ -68,6 +68,17 @@ class Tokens:
             self._refreshing[secret] = loop.create_task(self._refresh(secret))
         return hit[0]
 
+    async def fetch(self, secret: str) -> None:
+        """Look ``secret`` up off the event loop and remember it if it is a token (the read
+        front waits for this instead of handing a connection to aiohttp for an unknown one)."""
+        if self.read is None:
+            return
+        try:
+            actor: Actor = await self.read(self.service.authenticate, secret)
+        except Unauthorized:
+            return
+        self._remember(secret, actor)
+
     async def _refresh(self, secret: str) -> None:
         assert self.read is not None
         try:
@@ -92,13 +103,16 @@ class Tokens:
         """Looked up in the database, and remembered."""
         actor = self.service.authenticate(secret)
         assert secret is not None  # authenticate refuses no token
+        self._remember(secret, actor)
+        return actor
+
+    def _remember(self, secret: str, actor: Actor) -> None:
         if len(self._found) >= self.max_tokens:
             now = self.clock()
             self._found = {k: v for k, v in self._found.items() if now - v[1] < self.ttl}
             if len(self._found) >= self.max_tokens:
                 self._found.clear()
         self._found[secret] = (actor, self.clock())
-        return actor
 
     def forget(self) -> None:
         """Forget every token (after a revocation in this process, say)."""
