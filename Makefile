@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 
-.PHONY: run test lint typecheck unit system-deps catalogue geo web-geo clean bench soak
+.PHONY: run test lint typecheck unit system-deps catalogue geo web-geo clean bench bench-100k soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,14 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 	$(BIN)/python bench/abuse.py $(BENCH_ARGS)
 	$(BIN)/python bench/nodes.py $(BENCH_ARGS)
+
+# The fan-out alone at 100,000 subscribers (SSE and WebSocket, Tryvoga and nchan): the count
+# reached if the machine holds fewer, the whole machine's memory; kept in bench/runs-scale/.
+# About 25 minutes on two cores. BENCH_ARGS as for bench/run.py --scale (e.g. --publishes 10).
+bench-100k: $(STAMP_DEV)
+	scripts/system-deps.sh bench/bench-packages.txt
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py --scale 100000 $(BENCH_ARGS)
 
 # Regenerate the packaged data (needs the build extras; not part of run or test).
 catalogue: | $(BIN)/python

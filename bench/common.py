@@ -39,12 +39,29 @@ def write_section(start: str, end: str, text: str, heading: str) -> None:
     results.write_text(f"{head}{start}\n{text}\n{end}{tail}", "utf-8")
 
 
-def raise_open_files() -> int:
-    """Lift the soft open-files limit to the hard one; children inherit it."""
+def raise_open_files(want: int = 0) -> int:
+    """Lift the soft open-files limit to the hard one, or to ``want`` if that is more and this
+    process may raise the hard limit too (root, up to ``fs.nr_open``); children inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if want > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass  # not allowed: the hard limit is what there is
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def machine_memory_used() -> int:
+    """Bytes of the whole machine's memory in use (MemTotal − MemAvailable, /proc/meminfo):
+    the servers, the load clients and the kernel's socket buffers together."""
+    fields = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0]) * 1024
+    return fields["MemTotal"] - fields["MemAvailable"]
 
 
 def free_port() -> int:
@@ -149,7 +166,7 @@ class Tryvoga:
         return response.status, data
 
 
-def start_tryvoga(folder: Path, *args: str) -> Tryvoga:
+def start_tryvoga(folder: Path, *args: str, gc_log: Path | None = None) -> Tryvoga:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "bench.db"
     for old in folder.glob("bench.db*"):
@@ -161,7 +178,10 @@ def start_tryvoga(folder: Path, *args: str) -> Tryvoga:
     token = made.stdout.strip().splitlines()[-1]
     port = free_port()
     log = (folder / f"tryvoga-{port}.log").open("wb")
-    process = subprocess.Popen([*tryvoga, "serve", "--host", "127.0.0.1", "--port", str(port),
+    # With gc_log, every garbage collection of the server is timed into it (gcprobe.py).
+    serve = tryvoga if gc_log is None else [PYTHON, str(BENCH / "gcprobe.py"), str(gc_log),
+                                            "-m", "tryvoga.cli"]
+    process = subprocess.Popen([*serve, "serve", "--host", "127.0.0.1", "--port", str(port),
                                 "--db", str(db), "--log-level", "warning", *args],
                                stdout=log, stderr=subprocess.STDOUT)
     wait_http(port, "/healthz")
@@ -202,7 +222,18 @@ pid {folder}/nginx.pid;
 error_log {folder}/logs/error.log warn;
 events {{ worker_connections {max(nofile - 100, 1024)}; multi_accept on; }}
 http {{
+    # What an operator sets for small static files (issue 16: the baseline is tuned nginx):
+    # descriptors, sizes and mtimes cached instead of open/fstat/close per request, sendfile
+    # with tcp_nopush (headers and body in one segment), keep-alive connections kept.
     access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;
+    keepalive_timeout 75s;
     client_body_temp_path {folder}/tmp/body;
     proxy_temp_path {folder}/tmp/proxy;
     fastcgi_temp_path {folder}/tmp/fastcgi;

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import statistics
 import struct
@@ -29,12 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gcprobe
 from common import (
     BENCH,
     PYTHON,
     Nginx,
     Tryvoga,
     cpu_seconds,
+    machine_memory_used,
     rss_bytes,
     start_nginx,
     start_tryvoga,
@@ -60,10 +63,13 @@ class Clients:
         self.procs: list[subprocess.Popen[str]] = []
         for index in range(shares):
             share = count // shares + (1 if index < count % shares else 0)
-            source = f"127.{1 + case // 250}.{case % 250}.{index + 1}"
+            # one source address per 10,000 connections (loadclient.PER_SOURCE), so that
+            # 100,000 subscribers never run out of ephemeral ports
+            sources = ",".join(f"127.{1 + case // 250}.{case % 250}.{index * 16 + j + 1}"
+                               for j in range(min(16, 1 + share // 10_000)))
             self.procs.append(subprocess.Popen(
                 [PYTHON, str(BENCH / "loadclient.py"), "--port", str(port), "--path", path,
-                 "--fmt", fmt, "--count", str(share), "--source", source],
+                 "--fmt", fmt, "--count", str(share), "--source", sources],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
 
     @property
@@ -71,11 +77,22 @@ class Clients:
         return [proc.pid for proc in self.procs]
 
     def ask(self, command: dict[str, Any]) -> list[dict[str, Any]]:
+        self.send(command)
+        return self.collect()
+
+    def send(self, command: dict[str, Any]) -> None:
         line = json.dumps(command) + "\n"
         for proc in self.procs:
             assert proc.stdin is not None
             proc.stdin.write(line)
             proc.stdin.flush()
+
+    def answered(self) -> bool:
+        """Whether every process has an answer waiting (to what ``send`` asked)."""
+        ready, _, _ = select.select([p.stdout for p in self.procs if p.stdout], [], [], 0)
+        return len(ready) == len(self.procs)
+
+    def collect(self) -> list[dict[str, Any]]:
         answers = []
         for proc in self.procs:
             assert proc.stdout is not None
@@ -162,53 +179,96 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
-             case: int) -> dict[str, Any]:
-    server: Tryvoga | Nginx
-    if target == "tryvoga":
-        server = start_tryvoga(folder, "--stream-keepalive", "3600")
-        path = "/api/v1/stream" if fmt == "sse" else "/api/v1/ws"
-    else:
-        server = start_nginx(folder, NCHAN_BLOCK, nchan=True)
-        path = "/sub"
-    pids = server.pids
-    conn = Publisher(server.port)
-    auth = {"Authorization": f"Bearer {server.token}"} if isinstance(server, Tryvoga) else {}
-    alert_id: int | None = None
-    pad = "x" * 380  # nchan's message: about the size of a Tryvoga event frame
+class Target:
+    """A fresh server of one kind for a case, with a way to publish a marked message."""
 
-    def publish(mark: int) -> tuple[float, float, float]:
+    def __init__(self, target: str, fmt: str, folder: Path, gc_log: Path | None = None
+                 ) -> None:
+        self.server: Tryvoga | Nginx
+        if target == "tryvoga":
+            self.server = start_tryvoga(folder, "--stream-keepalive", "3600", gc_log=gc_log)
+            self.path = "/api/v1/stream" if fmt == "sse" else "/api/v1/ws"
+        else:
+            self.server = start_nginx(folder, NCHAN_BLOCK, nchan=True)
+            self.path = "/sub"
+        self.pids = self.server.pids
+        self.conn = Publisher(self.server.port)
+        self.auth = ({"Authorization": f"Bearer {self.server.token}"}
+                     if isinstance(self.server, Tryvoga) else {})
+        self.alert_id: int | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def fresh_publisher(self) -> None:
+        """A new publishing connection: connecting many subscribers can take longer than a
+        server keeps an idle keep-alive connection open."""
+        self.conn.close()
+        self.conn = Publisher(self.server.port)
+
+    def publish(self, mark: int) -> tuple[float, float, float]:
         """One publish: Unix times of the request sent, the response received (kernel) and
         the response read (by this process)."""
-        nonlocal alert_id
         marker = f"M{mark:06d}Z"
-        if isinstance(server, Tryvoga):
-            if alert_id is None:
-                status, body, sent, answered, read = conn.post("/api/v1/alerts", {
-                    "regions": [KYIV], "type": "air_raid", "note": marker}, auth)
+        if isinstance(self.server, Tryvoga):
+            if self.alert_id is None:
+                status, body, sent, answered, read = self.conn.post("/api/v1/alerts", {
+                    "regions": [KYIV], "type": "air_raid", "note": marker}, self.auth)
                 assert status == 201, body
-                alert_id = json.loads(body)["alerts"][0]["id"]
+                self.alert_id = json.loads(body)["alerts"][0]["id"]
             else:
-                status, body, sent, answered, read = conn.post(
-                    f"/api/v1/alerts/{alert_id}/end", {"reason": marker}, auth)
+                status, body, sent, answered, read = self.conn.post(
+                    f"/api/v1/alerts/{self.alert_id}/end", {"reason": marker}, self.auth)
                 assert status == 200, body
-                alert_id = None
+                self.alert_id = None
         else:
-            status, body, sent, answered, read = conn.post(
-                "/pub", {"mark": marker, "pad": pad}, {})
+            status, body, sent, answered, read = self.conn.post(
+                "/pub", {"mark": marker, "pad": PAD}, {})
             assert status in (200, 201, 202), (status, body)
         return sent, answered, read
 
-    clients = Clients(server.port, path, fmt, count, case)
+    def resume_query(self) -> str:
+        """What a reconnecting subscriber asks to resume with (Tryvoga: the version)."""
+        if not isinstance(self.server, Tryvoga):
+            return ""
+        _, body = self.server.request("GET", "/api/v1/events?since=0&limit=1")
+        return f"since={json.loads(body)['version']}"
+
+    def close(self) -> None:
+        self.conn.close()
+        stop(self.server.process)
+
+
+PAD = "x" * 380  # nchan's message: about the size of a Tryvoga event frame
+STORM_INTERVAL = 0.2  # seconds between publishes during a reconnect storm
+
+
+def connect_seconds(count: int) -> float:
+    """How long connecting ``count`` subscribers may take before the count reached is taken
+    as the most this machine holds: 60 s, and 3 s more per thousand above 10,000."""
+    return 60.0 + max(0, count - 10_000) / 1000 * 3
+
+
+def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
+             case: int) -> dict[str, Any]:
+    server = Target(target, fmt, folder)
+    pids = server.pids
+    publish = server.publish
+    clients = Clients(server.port, server.path, fmt, count, case)
     try:
         time.sleep(0.5)
         rss_before = rss_bytes(pids)
+        machine_before = machine_memory_used()
         started = time.monotonic()
-        ready = clients.ask({"op": "connect", "query": ""})
+        ready = clients.ask({"op": "connect", "query": "", "seconds": connect_seconds(count)})
         connect_s = time.monotonic() - started
         connected = sum(a["ready"] for a in ready)
+        errors = sum(a["errors"] for a in ready)
+        server.fresh_publisher()
         time.sleep(1.0)
         rss_after = rss_bytes(pids)
+        machine_after = machine_memory_used()
         # one publish to warm up caches and code paths, not counted
         publish(1)
         clients.ask({"op": "expect", "mark": 1})
@@ -239,20 +299,18 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
         cpu_per_publish = (cpu_seconds(pids) - cpu_before) / publishes
         client_cpu_per_publish = (cpu_seconds(clients.pids) - client_cpu_before) / publishes
         clients.ask({"op": "close"})
-        query = ""
-        if isinstance(server, Tryvoga):
-            _, body = server.request("GET", "/api/v1/events?since=0&limit=1")
-            query = f"since={json.loads(body)['version']}"
+        query = server.resume_query()
         started = time.monotonic()
-        again = clients.ask({"op": "connect", "query": query})
+        again = clients.ask({"op": "connect", "query": query,
+                             "seconds": connect_seconds(count)})
         reconnect_s = time.monotonic() - started
         reconnected = sum(a["ready"] for a in again)
     finally:
         clients.quit()
-        conn.close()
-        stop(server.process)
+        server.close()
     return {
         "target": target, "format": fmt, "subscribers": count, "connected": connected,
+        "connect_errors": errors,
         "reconnected": reconnected, "publishes": publishes, "missing": missing,
         "last_ms_p50": _percentile(from_response, 0.5),
         "last_ms_p99": _percentile(from_response, 0.99),
@@ -272,7 +330,89 @@ def run_case(target: str, fmt: str, count: int, publishes: int, folder: Path,
                     "read": [round(v, 2) for v in read_lags]},
         "cpu_ms_per_publish": cpu_per_publish * 1000,
         "kib_per_connection": (rss_after - rss_before) / max(connected, 1) / 1024,
+        # the whole machine: both servers' share is only the server's, the rest is the load
+        # clients and the kernel's socket buffers of both ends
+        "machine_mib_connected": machine_after / 2**20,
+        "machine_mib_added": (machine_after - machine_before) / 2**20,
         "connect_s": connect_s, "reconnect_s": reconnect_s,
+    }
+
+
+def storm_case(target: str, fmt: str, count: int, after: int, folder: Path,
+               case: int) -> dict[str, Any]:
+    """Publishes during and right after a reconnect storm of all ``count`` subscribers.
+
+    Everyone connects and one message is delivered; then every subscriber is dropped and
+    reconnects at once (resuming, on Tryvoga, from the version it had), and a message is
+    published every ``STORM_INTERVAL`` while they do: how long each publish's answer takes (from the
+    request's start) is what a storm does to a declaration. Right after the last subscriber is
+    back, ``after`` publishes each wait for every subscriber, as in ``run_case``: the last
+    receipt from the request's start. On Tryvoga the server's garbage collections are timed
+    (``gcprobe.py``), and those of the storm and of the publishes after it reported."""
+    gc_log = folder / "gc.log" if target == "tryvoga" else None
+    folder.mkdir(parents=True, exist_ok=True)
+    server = Target(target, fmt, folder, gc_log=gc_log)
+    clients = Clients(server.port, server.path, fmt, count, case)
+    mark = 1
+    during: list[float] = []
+    last_after: list[float] = []
+    missing = 0
+    try:
+        time.sleep(0.5)
+        connected = sum(a["ready"] for a in clients.ask(
+            {"op": "connect", "query": "", "seconds": connect_seconds(count)}))
+        server.fresh_publisher()
+        server.publish(mark)
+        clients.ask({"op": "expect", "mark": mark})
+        clients.ask({"op": "close"})
+        query = server.resume_query()
+        storm_start = time.time()
+        clients.send({"op": "connect", "query": query, "seconds": connect_seconds(count)})
+        while True:
+            mark += 1
+            sent, answered, _ = server.publish(mark)
+            during.append((answered - sent) * 1000)
+            if clients.answered():
+                break
+            time.sleep(STORM_INTERVAL)
+        reconnected = sum(a["ready"] for a in clients.collect())
+        storm_end = time.time()
+        clients.ask({"op": "forget"})
+        for _ in range(after):
+            mark += 1
+            sent, _, _ = server.publish(mark)
+            got = clients.ask({"op": "expect", "mark": mark, "timeout": 10.0})
+            received = sum(a["got"] for a in got)
+            missing += max(0, reconnected - received)
+            if received:
+                last_after.append((max(a["last"] for a in got if a["got"]) - sent) * 1000)
+            time.sleep(0.05)
+        after_end = time.time()
+    finally:
+        clients.quit()
+        server.close()
+    collections = [] if gc_log is None else gcprobe.read(str(gc_log))
+    storm_gc = [c for c in collections if storm_start <= c[0] <= storm_end]
+    after_gc = [c for c in collections if storm_end < c[0] <= after_end]
+    return {
+        "target": target, "format": fmt, "subscribers": count, "connected": connected,
+        "reconnected": reconnected, "storm_s": storm_end - storm_start,
+        "publishes_during": len(during), "publishes_after": len(last_after),
+        "missing_after": missing,
+        "during_answer_ms_p50": _percentile(during, 0.5),
+        "during_answer_ms_p99": _percentile(during, 0.99),
+        "during_answer_ms_max": max(during),
+        "after_last_ms_p50": _percentile(last_after, 0.5) if last_after else 0.0,
+        "after_last_ms_p99": _percentile(last_after, 0.99) if last_after else 0.0,
+        "after_last_ms_max": max(last_after, default=0.0),
+        "gc": None if gc_log is None else {
+            "storm_full": sum(1 for c in storm_gc if c[1] == 2),
+            "storm_max_ms": max((c[2] for c in storm_gc), default=0.0),
+            "storm_total_ms": sum(c[2] for c in storm_gc),
+            "after_full": sum(1 for c in after_gc if c[1] == 2),
+            "after_max_ms": max((c[2] for c in after_gc), default=0.0)},
+        "samples": {"during": [round(v, 2) for v in during],
+                    "after": [round(v, 2) for v in last_after]},
     }
 
 
@@ -360,3 +500,10 @@ def wake_latency(folder: Path, publishes: int = 40) -> dict[str, Any]:
         return asyncio.run(measure())
     finally:
         stop(server.process)
+
+
+def machine_total_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0

@@ -7,6 +7,7 @@ commands on stdin, one per line; it answers each on stdout:
     {"op": "expect", "mark": K}             -> {"mark": K, "got": n, "first": t0, "last": t1,
                                                 "p50": t, "read": t2}   (Unix seconds)
     {"op": "close"}                         -> {"closed": N}
+    {"op": "forget"}                        -> {"forgot": n}   (receipts of marks not expected)
     {"op": "quit"}
 
 Receipt is detected by a marker ``M<6 digits>Z`` that each published message carries.
@@ -49,17 +50,22 @@ CMSG = socket.CMSG_SPACE(16)
 IN_FLIGHT = 256  # connects in progress at once: a burst larger than this only fills SYN queues
 ATTEMPTS = 20
 COALESCE = 0.005  # seconds between reads while a message is arriving
+PER_SOURCE = 10_000  # connections per source address before the next one is used
 
 
 class Client:
     def __init__(self, host: str, port: int, path: str, fmt: str, count: int,
                  source: str) -> None:
-        if not ipaddress.ip_address(host).is_loopback or not ipaddress.ip_address(
-                source).is_loopback:
-            raise SystemExit("the load client only connects within 127.0.0.0/8")
+        # One source address holds at most the ephemeral port range (~28,000) of connections
+        # to one server port: a share larger than PER_SOURCE spreads over several.
+        sources: list[str] = source.split(",")
+        for address in (host, *sources):
+            if not ipaddress.ip_address(address).is_loopback:
+                raise SystemExit("the load client only connects within 127.0.0.0/8")
         self.host, self.port, self.path, self.fmt = host, port, path, fmt
         self.count = count
-        self.source = source
+        self.sources = sources
+        self.opened = 0
         self.epoll = select.epoll()
         # fd -> [socket, state, tail, last mark, attempts]; state: 0 connecting, 1 waiting for
         # the response head, 2 streaming
@@ -92,7 +98,8 @@ class Client:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        sock.bind((self.source, 0))
+        sock.bind((self.sources[self.opened // PER_SOURCE % len(self.sources)], 0))
+        self.opened += 1
         sock.connect_ex((self.host, self.port))  # EINPROGRESS: epoll says when it is done
         fd = sock.fileno()
         self.connecting += 1
@@ -186,10 +193,11 @@ class Client:
 
     # ---- commands -------------------------------------------------------------------------
 
-    def connect(self, query: str) -> dict[str, Any]:
+    def connect(self, query: str, seconds: float = 60.0) -> dict[str, Any]:
         self.request = self._request(query)
+        self.opened = 0
         started = time.monotonic()
-        deadline = started + 60
+        deadline = started + seconds
         opened = 0
         while time.monotonic() < deadline:
             while opened < self.count and self.connecting < IN_FLIGHT:
@@ -238,7 +246,12 @@ class Client:
                 command = json.loads(self.commands.pop(0))
                 op = command["op"]
                 if op == "connect":
-                    answer = self.connect(command.get("query", ""))
+                    answer = self.connect(command.get("query", ""),
+                                          command.get("seconds", 60.0))
+                elif op == "forget":
+                    answer = {"forgot": len(self.receipts)}
+                    self.receipts.clear()
+                    self.reads.clear()
                 elif op == "expect":
                     answer = self.expect(command["mark"], command.get("timeout", 20.0))
                 elif op == "close":
@@ -257,7 +270,8 @@ def main() -> None:
     parser.add_argument("--path", required=True)
     parser.add_argument("--fmt", choices=("sse", "ws"), required=True)
     parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--source", default="127.0.0.1")
+    parser.add_argument("--source", default="127.0.0.1",
+                        help="source address, or several separated by commas")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -38,6 +38,23 @@ from common import (
 )
 
 PATHS = ("/api/v1/status", "/api/v1/alerts/active")
+# The reads the most frequent pollers make beyond those two (LED maps, bots, Home Assistant):
+# the façades with a token (in the query or a header, as their clients send it) and the
+# native read of one region; ``{token}`` is the bench's token. (label, path, header)
+FACADE = (
+    ("/v1/iot/active_air_raid_alerts_by_oblast.json?token=…",
+     "/v1/iot/active_air_raid_alerts_by_oblast.json?token={token}", None),
+    ("/v1/iot/active_air_raid_alerts/31.json, Bearer",
+     "/v1/iot/active_air_raid_alerts/31.json", "Authorization: Bearer {token}"),
+    ("/v1/alerts/active.json?token=…", "/v1/alerts/active.json?token={token}", None),
+    ("/api/v3/alerts, key", "/api/v3/alerts", "Authorization: {token}"),
+    ("/api/v3/alerts/31, key", "/api/v3/alerts/31", "Authorization: {token}"),
+    ("/api/v1/alerts/active?region=…", "/api/v1/alerts/active?region=UA80000000000093317",
+     None),
+)
+FACADE_SERVERS = ("tryvoga", "nginx", "tryvoga aiohttp")
+# Rate limits high enough never to refuse the bench, low enough to be checked on every read.
+RATE = ("--compat-rate-token", "1000000000", "--compat-rate-ip", "1000000000")
 OBLASTS = ("UA46000000000026241", "UA32000000000030281", "UA63000000000041885",
            "UA12000000000090473", "UA80000000000093317")
 SERVERS = ("tryvoga", "nginx", "minimal uvloop", "minimal uvicorn", "minimal granian",
@@ -54,10 +71,13 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None
     return response.status, body, response.getheader("ETag") or ""
 
 
-def wrk(port: int, path: str, seconds: int, etag: str | None) -> dict[str, Any]:
+def wrk(port: int, path: str, seconds: int, etag: str | None,
+        header: str | None = None) -> dict[str, Any]:
     command = ["wrk", "-t1", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]
     if etag:
         command[1:1] = ["-H", f"If-None-Match: {etag}"]
+    if header:
+        command[1:1] = ["-H", header]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -67,21 +87,23 @@ def wrk(port: int, path: str, seconds: int, etag: str | None) -> dict[str, Any]:
 
 
 def measure(port: int, pids: list[int], path: str, etag: str | None,
-            seconds: int) -> dict[str, Any]:
+            seconds: int, header: str | None = None) -> dict[str, Any]:
     before = cpu_seconds(pids)
-    result = wrk(port, path, seconds, etag)
+    result = wrk(port, path, seconds, etag, header)
     used = cpu_seconds(pids) - before
     return {**result, "cpu_us_per_request": used / max(result["requests"], 1) * 1e6}
 
 
-def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]:
+def run(folder: Path, seconds: int = 4, rounds: int = 3, facade_seconds: int = 3
+        ) -> list[dict[str, Any]]:
     """One row per server, read and status: medians over ``rounds``, and every round's
-    figures (``rounds_rps``, ``rounds_cpu``) for the ratios' ranges."""
+    figures (``rounds_rps``, ``rounds_cpu``) for the ratios' ranges. The ``FACADE`` reads
+    are measured on ``FACADE_SERVERS`` only, ``facade_seconds`` each."""
     processes: list[subprocess.Popen[bytes]] = []
     servers: dict[str, tuple[int, list[int]]] = {}
     tags: dict[tuple[str, str], str] = {}
     try:
-        tryvoga = start_tryvoga(folder / "tryvoga")
+        tryvoga = start_tryvoga(folder / "tryvoga", *RATE)
         processes.append(tryvoga.process)
         for region in OBLASTS:  # a realistic night: a few regions under alert
             status, body = tryvoga.request("POST", "/api/v1/alerts", {
@@ -95,7 +117,8 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
             processes.append(subprocess.Popen(
                 [PYTHON, "-m", "tryvoga.cli", "serve", "--host", "127.0.0.1", "--port",
                  str(port), "--db", str(folder / "tryvoga" / "bench.db"), "--log-level",
-                 "warning", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+                 "warning", *RATE, *flags], stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT))
             wait_http(port, "/healthz")
             servers[name] = (port, [processes[-1].pid])
 
@@ -111,6 +134,20 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
             (static / path.lstrip("/")).write_bytes(body)
             (flat / (path.removeprefix("/api/v1/").replace("/", "_") + ".json")).write_bytes(
                 body)
+
+        facade: list[tuple[str, str, str | None, str]] = []  # label, path, header, nginx's
+        (static / "facade").mkdir(exist_ok=True)
+        for index, (label, template, header) in enumerate(FACADE):
+            path = template.format(token=tryvoga.token)
+            line = None if header is None else header.format(token=tryvoga.token)
+            name, _, value = (line or "").partition(": ")
+            status, body, _ = fetch(tryvoga.port, path, {name: value} if line else None)
+            assert status == 200, (label, status, body[:200])
+            bodies[label] = body
+            (static / "facade" / f"{index}.json").write_bytes(body)
+            query = path.partition("?")[2]
+            facade.append((label, path, line, f"/facade/{index}.json"
+                           + (f"?{query}" if query else "")))
 
         nginx = start_nginx(folder / "nginx", f"""
         location / {{ root {static}; default_type application/json; etag on; }}
@@ -148,6 +185,20 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
                 for tag in (None, etag):
                     wrk(port, path, 1, tag)  # warm up
 
+        for name in FACADE_SERVERS:
+            port = servers[name][0]
+            for label, path, line, static_path in facade:
+                if name == "nginx":
+                    path = static_path
+                name_, _, value = (line or "").partition(": ")
+                headers = {name_: value} if line else {}
+                status, body, etag = fetch(port, path, headers)
+                assert status == 200 and body == bodies[label], (name, label)
+                assert fetch(port, path, {**headers, "If-None-Match": etag})[0] == 304, name
+                tags[(name, label)] = etag
+                for tag in (None, etag):
+                    wrk(port, path, 1, tag, line)  # warm up
+
         figures: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for _ in range(rounds):
             for path in PATHS:
@@ -157,6 +208,14 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
                         tag = tags[(name, path)] if status == 304 else None
                         figures.setdefault((name, path, status), []).append(
                             measure(port, pids, path, tag, seconds))
+            for label, path, line, static_path in facade:
+                for status in (200, 304):
+                    for name in FACADE_SERVERS:
+                        port, pids = servers[name]
+                        tag = tags[(name, label)] if status == 304 else None
+                        figures.setdefault((name, label, status), []).append(measure(
+                            port, pids, static_path if name == "nginx" else path, tag,
+                            facade_seconds, line))
     finally:
         for process in processes:
             stop(process)
@@ -169,5 +228,7 @@ def run(folder: Path, seconds: int = 4, rounds: int = 3) -> list[dict[str, Any]]
             "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in runs),
             "rounds_rps": [r["rps"] for r in runs],
             "rounds_cpu": [r["cpu_us_per_request"] for r in runs],
-            "bad": sum(r["bad"] for r in runs), "command": runs[0]["command"]})
+            "bad": sum(r["bad"] for r in runs),
+            "command": runs[0]["command"].replace(tryvoga.token, "<token>"),
+            "facade": path not in PATHS})
     return results

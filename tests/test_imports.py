@@ -18,6 +18,7 @@ ROOMS = {
     "tryvoga.errors": "base",
     "tryvoga.settings": "base",
     "tryvoga.eventloop": "base",
+    "tryvoga.collector": "base",  # when the garbage collector may pause the server
     "tryvoga.parsing": "base",  # ids and numbers as the edges read them
     "tryvoga.logs": "base",  # log formats and redaction
     "tryvoga.metrics": "base",  # the Prometheus metrics

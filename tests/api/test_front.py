@@ -24,12 +24,21 @@ from tryvoga.api.http import second_of
 
 STATUS = b"/api/v1/status"
 ACTIVE = b"/api/v1/alerts/active"
+# The façades' polled reads (docs/compat.md), and where a request holds the pair's token.
+BY_OBLAST = b"/v1/iot/active_air_raid_alerts_by_oblast.json"
+ONE_UID = b"/v1/iot/active_air_raid_alerts/31.json"
+IN_UA_ACTIVE = b"/v1/alerts/active.json"
+UA_ALERTS = b"/api/v3/alerts"
+UA_REGION = b"/api/v3/alerts/31"
+TOKEN = b"@TOKEN@"
+# High enough never to refuse these tests, so that each request is counted all the same.
+UNLIMITED = {"compat_rate_token": 10**9, "compat_rate_ip": 10**9}
 
 
 @pytest.fixture(scope="module", params=["uvloop", "asyncio"])
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Pair]:
-    running = Pair(tmp_path_factory.mktemp("front") / "front.db", request.param)
+    running = Pair(tmp_path_factory.mktemp("front") / "front.db", request.param, **UNLIMITED)
     running.declare(KYIV)
     last = running.declare(LVIV, "artillery_shelling")
     # Last-Modified moves from the last change's second to the next once that second is
@@ -53,8 +62,18 @@ def validators(pair: Pair, path: bytes) -> tuple[bytes, bytes]:
     return etag.group(1), modified.group(1)
 
 
+def with_token(pair: Pair, writes: list[bytes]) -> list[bytes]:
+    """``writes`` with the pair's token where they say ``TOKEN``, which is found (aiohttp
+    has looked it up, so the front knows it for ``tokens.TTL`` seconds)."""
+    if not any(TOKEN in w for w in writes):
+        return writes
+    exchange(pair.plain_port, [get(UA_ALERTS, b"Authorization: " + pair.token.encode())])
+    return [w.replace(TOKEN, pair.token.encode()) for w in writes]
+
+
 def compare(pair: Pair, writes: list[bytes], count: int | None = None) -> list[bytes]:
     """The front site's answers, after checking that they are the plain site's."""
+    writes = with_token(pair, writes)
     front = normal(exchange(pair.front_port, writes, count))
     plain = normal(exchange(pair.plain_port, writes, count))
     assert front == plain
@@ -92,6 +111,30 @@ def answered_cases(etag: bytes, modified: bytes) -> dict[str, bytes]:
         "obs-text in a value": get(ACTIVE, "X-Name: Київ".encode()),
         "an empty Host": b"GET /api/v1/status HTTP/1.1\r\nHost:\r\n\r\n",
         "127 more headers": get(ACTIVE, *[b"X-A: b"] * 127),
+        "a query": get(ACTIVE + b"?type=air_raid"),
+        "an empty query": get(ACTIVE + b"?"),
+        "a region": get(ACTIVE + b"?region=" + KYIV.encode()),
+        "a region in lower case, with neighbours": get(
+            ACTIVE + b"?region=" + KYIV.lower().encode() + b"&neighbours=1"),
+        "a region and a type, 304": get(ACTIVE + b"?region=" + LVIV.encode()
+                                        + b"&type=artillery_shelling",
+                                        b"If-None-Match: *"),
+        "an unknown parameter": get(ACTIVE + b"?utm_source=x&region="),
+        "status by level": get(STATUS + b"?level=raion"),
+        "alerts.in.ua by oblast, token in the query": get(BY_OBLAST + b"?token=" + TOKEN),
+        "alerts.in.ua v2 by oblast, bearer": get(
+            b"/v2/iot/active_air_raid_alerts_by_oblast.json",
+            b"Authorization: Bearer " + TOKEN),
+        "alerts.in.ua one uid, bearer": get(ONE_UID, b"Authorization: bearer  " + TOKEN),
+        "alerts.in.ua one uid, 304": get(ONE_UID + b"?token=" + TOKEN, b"If-None-Match: *"),
+        "alerts.in.ua all uids": get(b"/v1/iot/active_air_raid_alerts.json?token=" + TOKEN),
+        "alerts.in.ua active, bare Bearer and the query": get(
+            IN_UA_ACTIVE + b"?token=" + TOKEN, b"Authorization: Bearer"),
+        "alerts.in.ua anonymous": get(BY_OBLAST),
+        "ukrainealarm alerts, raw key": get(UA_ALERTS, b"Authorization: " + TOKEN),
+        "ukrainealarm region, Bearer key": get(UA_REGION, b"Authorization: Bearer " + TOKEN),
+        "ukrainealarm status": get(UA_ALERTS + b"/status", b"Authorization: " + TOKEN),
+        "ukrainealarm anonymous, a query ignored": get(UA_REGION + b"?x=1"),
     }
 
 
@@ -99,9 +142,26 @@ def answered_cases(etag: bytes, modified: bytes) -> dict[str, bytes]:
 def handed_cases(etag: bytes) -> dict[str, bytes]:
     token = b"Authorization: Bearer tv_no_such_token"
     return {
-        "a query": get(ACTIVE + b"?type=air_raid"),
-        "an empty query": get(ACTIVE + b"?"),
+        "an escaped query": get(ACTIVE + b"?type=air%5Fraid"),
+        "a plus in a query": get(ACTIVE + b"?region=+" + KYIV.encode()),
+        "a bad value": get(ACTIVE + b"?type=bombs"),
+        "an unknown region": get(ACTIVE + b"?region=UA1"),
+        "a name twice": get(ACTIVE + b"?region=" + KYIV.encode() + b"&region=" + LVIV.encode()),
+        "a fragment": get(ACTIVE + b"?region=" + KYIV.encode() + b"#x"),
+        "a bad level": get(STATUS + b"?level=street"),
         "another path": get(b"/api/v1/regions?q=Kyiv"),
+        "an unknown token, query": get(BY_OBLAST + b"?token=tv_no_such_token"),
+        "an unknown token, ukrainealarm": get(UA_ALERTS, b"Authorization: tv_no_such_token"),
+        "Basic on alerts.in.ua": get(ONE_UID, b"Authorization: Basic eDp5"),
+        "an unknown uid": get(b"/v1/iot/active_air_raid_alerts/9999.json"),
+        "a uid not a number": get(b"/v1/iot/active_air_raid_alerts/abc.json"),
+        "an escaped uid": get(b"/v1/iot/active_air_raid_alerts/%33%31.json"),
+        "an unknown region id": get(UA_ALERTS + b"/12345", b"Authorization: " + TOKEN),
+        "regionHistory": get(UA_ALERTS + b"/regionHistory?regionId=31",
+                             b"Authorization: " + TOKEN),
+        "a tab in the key": get(UA_ALERTS, b"Authorization: Bearer\t" + TOKEN),
+        "the token twice": get(UA_ALERTS, b"Authorization: " + TOKEN,
+                               b"Authorization: " + TOKEN),
         "a trailing slash": get(STATUS + b"/"),
         "HEAD": b"HEAD /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n",
         "a token": get(ACTIVE, token),
@@ -143,7 +203,7 @@ def test_answers_as_aiohttp_does(pair: Pair) -> None:
         answers = compare(pair, [request])
         assert len(answers) == 1, name
         assert pair.answered == before + 1, f"{name}: the front did not answer it"
-    by_name = {name: normal(exchange(pair.front_port, [request]))[0]
+    by_name = {name: normal(exchange(pair.front_port, with_token(pair, [request])))[0]
                for name, request in answered_cases(etag, modified).items()}
     assert by_name["etag 304"].startswith(b"HTTP/1.1 304 Not Modified\r\n")
     assert by_name["etag *"].startswith(b"HTTP/1.1 304")
@@ -153,6 +213,57 @@ def test_answers_as_aiohttp_does(pair: Pair) -> None:
     assert b"\r\nConnection: close\r\n" in by_name["close"]
     assert by_name["1.0 keep-alive"].startswith(b"HTTP/1.0 200")
     assert KYIV.encode() in by_name["active"] and LVIV.encode() in by_name["active"]
+    assert KYIV.encode() in by_name["a region"] and LVIV.encode() not in by_name["a region"]
+    assert by_name["a region and a type, 304"].startswith(b"HTTP/1.1 304")
+    for name in ("alerts.in.ua by oblast, token in the query", "ukrainealarm alerts, raw key",
+                 "ukrainealarm region, Bearer key", "alerts.in.ua anonymous"):
+        assert by_name[name].startswith(b"HTTP/1.1 200"), name
+    assert by_name["alerts.in.ua one uid, bearer"].endswith(b'"A"')  # Kyiv is under alert
+    assert b"X-Request-Id" not in by_name["ukrainealarm alerts, raw key"]
+
+
+def test_a_request_again_is_answered_the_same(pair: Pair) -> None:
+    """The front remembers the answer to a request head for the rest of the second while the
+    state stays (``Front.recall``): the same request three times on one connection, and again
+    after a write, is answered as aiohttp answers each."""
+    etag, modified = validators(pair, ACTIVE)
+    for name, request in answered_cases(etag, modified).items():
+        if b"close" in request.lower() or (b"HTTP/1.0" in request
+                                           and b"keep-alive" not in request.lower()):
+            continue  # one answer, then the connection ends
+        before = pair.answered
+        answers = compare(pair, [request * 3], count=3)
+        assert len(answers) == 3, name
+        assert pair.answered == before + 3, name
+    request = get(ACTIVE)
+    first = exchange(pair.front_port, [request])[0]
+    alert = pair.declare("UA32000000000030281")
+    again = exchange(pair.front_port, [request])[0]
+    assert b"UA32000000000030281" not in first and b"UA32000000000030281" in again
+    assert pair.call_api("POST", f"/api/v1/alerts/{alert['id']}/end")[0] == 200
+
+
+def test_the_facades_limits_count_the_fronts_answers(tmp_path: Path) -> None:
+    """A façade read the front answers is counted against the address's budget like one
+    aiohttp answers: with 5 a minute, five reads are the front's and the sixth is aiohttp's
+    429. A token the process has not seen yet is looked up by the front, off the event loop,
+    and the read answered by it; an unknown one is aiohttp's to refuse."""
+    pair = Pair(tmp_path / "limits.db", "uvloop", compat_rate_ip=5)
+    try:
+        token = pair.token.encode()
+        # Two pipelined reads with a token never seen: held while it is looked up, then both
+        # answered by the front, in order.
+        first = exchange(pair.front_port, [get(UA_ALERTS, b"Authorization: " + token) * 2],
+                         count=2)
+        assert [a.split(b" ", 2)[1] for a in first] == [b"200", b"200"]
+        assert pair.answered == 2
+        answers = exchange(pair.front_port, [get(UA_REGION, b"Authorization: " + token)] * 5,
+                           count=5)
+        assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 3 + [b"429"] * 2
+        assert pair.answered == 5
+        assert b"Retry-After: " in answers[-1]
+    finally:
+        pair.close()
 
 
 def test_leaves_the_rest_to_aiohttp(pair: Pair) -> None:
@@ -305,7 +416,9 @@ _NAMES = st.sampled_from(["Host", "host", "If-None-Match", "If-Modified-Since", 
 _VALUES = st.one_of(
     st.sampled_from(["t", "", "close", "keep-alive", "Close", "upgrade", "*", '"0123"',
                      "Sat, 01 Jan 2022 00:00:01 GMT", "Fri, 01 Jan 2100 00:00:00 GMT", "0",
-                     "chunked", "Bearer x", "websocket", "100-continue", "application/json"]),
+                     "chunked", "Bearer x", "websocket", "100-continue", "application/json",
+                     "@TOKEN@", "Bearer @TOKEN@", "bearer  @TOKEN@ ", "Basic @TOKEN@",
+                     "Bearer", "Bearer\t@TOKEN@"]),
     st.text(st.characters(min_codepoint=0, max_codepoint=0x44F), max_size=12))
 
 
@@ -315,6 +428,19 @@ def requests(draw: st.DrawFn) -> bytes:
     path = draw(st.sampled_from([STATUS, ACTIVE, ACTIVE, STATUS + b"?level=oblast",
                                  b"/api/v1/regions/UA", b"/healthz", b"/api/v1/statuses",
                                  b"/api/v1//status"]))
+    if draw(st.booleans()):  # a façade's read, or a native read with a query
+        path = draw(st.sampled_from([
+            BY_OBLAST, ONE_UID, IN_UA_ACTIVE, UA_ALERTS, UA_REGION, UA_ALERTS + b"/status",
+            b"/v2/iot/active_air_raid_alerts/8.json", b"/v1/iot/active_air_raid_alerts/0.json",
+            UA_ALERTS + b"/9999", UA_ALERTS + b"/regionHistory"]))
+        path += draw(st.sampled_from([b"", b"?", b"?token=" + TOKEN, b"?token=tv_x",
+                                      b"?token=", b"?token=" + TOKEN + b"&token=x",
+                                      b"?regionId=31", b"?token=%41"]))
+    elif draw(st.booleans()):
+        path = ACTIVE + draw(st.sampled_from([
+            b"?region=" + KYIV.encode(), b"?region=ua80000000000093317&neighbours=true",
+            b"?region=UA1", b"?type=air_raid&region=" + LVIV.encode(), b"?type=x",
+            b"?region=" + KYIV.encode() + b"&type=", b"?a&b", b"?=1", b"?region=%20"]))
     version = draw(st.sampled_from([b"HTTP/1.1"] * 4 + [b"HTTP/1.0", b"HTTP/1.2", b"HTTX/1.1"]))
     headers = draw(st.lists(st.tuples(_NAMES, _VALUES), max_size=5))
     separator = draw(st.sampled_from([b": ", b":", b" : ", b":\t"] + [b": "] * 6))
@@ -331,6 +457,7 @@ def requests(draw: st.DrawFn) -> bytes:
 def test_any_request_gets_aiohttps_answer(pair: Pair, request: bytes, cut: int) -> None:
     """Whatever the request, the front's site answers what the plain site answers, sent whole
     or in two writes."""
+    request = with_token(pair, [request])[0]
     writes = [request[:cut], request[cut:]] if 0 < cut < len(request) else [request]
     front = normal(exchange(pair.front_port, writes, count=1))
     plain = normal(exchange(pair.plain_port, writes, count=1))
@@ -361,8 +488,8 @@ def test_tryvoga_serve_puts_the_front_on_its_socket(tmp_path: Path) -> None:
 
 
 def test_with_private_reads_every_read_needs_a_token(tmp_path: Path) -> None:
-    """``--public-reads false``: the front has no reads to answer (it answers without looking
-    at tokens), so aiohttp checks the token of every polled read."""
+    """``--public-reads false``: the front has no native reads to answer (it answers those
+    without looking at tokens), so aiohttp checks the token of every native polled read."""
     server = start_server(tmp_path, "--public-reads", "false")
     try:
         for path in ("/api/v1/status", "/api/v1/alerts/active"):

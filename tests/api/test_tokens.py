@@ -30,15 +30,15 @@ def test_a_lookup_runs_off_the_event_loop_and_refuses_what_it_should(service: Se
     checks = Tokens(service)
 
     async def run() -> None:
-        actor = await checks.authenticate(secret)
+        actor = await checks.fresh(secret)
         assert actor.name == "ops" and actor.write
         with pytest.raises(Unauthorized):
-            await checks.authenticate("tv_made_up")
+            await checks.fresh("tv_made_up")
         with pytest.raises(Unauthorized):
-            await checks.authenticate(None)  # no lookup for no token
+            await checks.fresh(None)  # no lookup for no token
         service.revoke_token("ops")
         with pytest.raises(Unauthorized):  # refused from the revocation's commit on
-            await checks.authenticate(secret)
+            await checks.fresh(secret)
 
     try:
         asyncio.run(run())
@@ -70,7 +70,7 @@ def test_a_lookup_that_hangs_leaves_the_loop_serving_and_answers_503(
     async def run() -> TryvogaError:
         ticker = asyncio.create_task(ticking())
         try:
-            await checks.authenticate("tv_anything")
+            await checks.fresh("tv_anything")
         except TryvogaError as exc:
             return exc
         finally:

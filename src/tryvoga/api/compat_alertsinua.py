@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -19,19 +20,22 @@ from tryvoga.api.compat_common import (
     CompatIds,
     Gate,
     Handler,
+    Memo,
     actual,
     compat_errors,
+    memoized,
     not_found_handler,
     query_secret,
     rendered,
 )
 from tryvoga.api.context import CONTEXT
+from tryvoga.api.front import Asked, Read, fast_reads
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps
 from tryvoga.domain.events import parse_time
 from tryvoga.domain.model import Alert, AlertType, ThreatLevel, alert_level
 from tryvoga.domain.regions import Level, Region
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound, Unauthorized
+from tryvoga.errors import BadRequest, NotFound, TryvogaError, Unauthorized
 from tryvoga.parsing import whole_number
 
 # The by-oblast string's fixed order of location uids (the alerts.in.ua convention).
@@ -55,16 +59,46 @@ class AlertsInUa:
     # ---- access ------------------------------------------------------------------------
 
     async def admit(self, request: web.Request) -> State:
-        header = request.headers.get("Authorization", "").strip()
-        secret = query_secret(request)
+        await self.gate.admit(request, self.secret(request.headers.get("Authorization", ""),
+                                             query_secret(request)))
+        return self.gate.context.follower.state
+
+    @staticmethod
+    def secret(authorization: str, query_token: str | None) -> str | None:
+        """The token a request brings: ``Authorization: Bearer <token>``, else ``?token=``."""
+        header = authorization.strip()
+        secret = query_token
         if header:
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer":
                 raise Unauthorized("Authorization must be 'Bearer <token>'")
             # "Bearer" and nothing else: a client made with an empty token, anonymous.
             secret = value.strip() or secret
-        await self.gate.admit(request, secret)
-        return self.gate.context.follower.state
+        return secret
+
+    def fast(self, build: Callable[[State, str], Rendered]) -> Read:
+        """The read front's read of ``build``'s rendering (``api/front.py``): the same bytes,
+        token and limits as the handler's; None (aiohttp's answer) for any error."""
+
+        memo: Memo = {}
+
+        def read(asked: Asked) -> Rendered | None:
+            try:
+                raw = (asked.query or {}).get("token", "").strip()
+                secret = self.secret(asked.authorization or "", raw or None)
+                item = memoized(memo, build, self.gate.context.follower.state, asked.param)
+            except TryvogaError:
+                return None
+            if secret and self.gate.context.tokens.cached(secret) is None:
+                asked.lookup = secret  # the front looks it up, off the loop, and asks again
+                return None
+            if not self.gate.admit_fast(asked.address, secret):
+                return None
+            # The same request again in this second: counted again before it is answered.
+            asked.recheck = partial(self.gate.admit_fast, secret=secret)
+            return item
+
+        return read
 
     def region(self, raw: str) -> Region:
         number = whole_number(raw)
@@ -120,13 +154,14 @@ class AlertsInUa:
                       "disclaimer": DISCLAIMER})
 
     async def active(self, request: web.Request) -> web.Response:
-        state = await self.admit(request)
+        return cached_response(request, self.active_item(await self.admit(request)))
 
+    def active_item(self, state: State, _: str = "") -> Rendered:
         def render() -> Rendered:
             alerts = [e for a in state.active_alerts() if actual(a) for e in self.entries(a)]
             return rendered(self.envelope(state, alerts), state)
 
-        return cached_response(request, self.cache.get(state.seq, "active", render))
+        return self.cache.get(state.seq, "active", render)
 
     async def history(self, request: web.Request) -> web.Response:
         state = await self.admit(request)
@@ -171,18 +206,22 @@ class AlertsInUa:
             return effective
         return "Y" if state.effective_level(region.code) is ThreatLevel.YELLOW else "R"
 
-    async def iot(self, request: web.Request, key: str, levels: bool,
-                  text: Text) -> web.Response:
+    async def iot(self, request: web.Request, key: str, levels: bool, text: Text) -> web.Response:
         state = await self.admit(request)
+        return cached_response(request, self.iot_item(state, key, levels, text,
+                                                      request.match_info.get("uid")))
+
+    def iot_item(self, state: State, key: str, levels: bool, text: Text,
+                 uid: str | None) -> Rendered:
         region = None
-        if "uid" in request.match_info:
-            region = self.region(request.match_info["uid"])
+        if uid is not None:
+            region = self.region(uid)
             key = f"{key}|{region.code}"
 
         def render() -> Rendered:
             return rendered(dumps(text(state, levels, region)), state)
 
-        return cached_response(request, self.cache.get(state.seq, f"iot|{key}|{levels}", render))
+        return self.cache.get(state.seq, f"iot|{key}|{levels}", render)
 
     def by_oblast(self, state: State, levels: bool, _: Region | None) -> str:
         regions = self.ids.catalogue.by_api_id
@@ -200,6 +239,17 @@ class AlertsInUa:
 
     def routes(self, app: web.Application) -> None:
         r = app.router
+        # The polled reads, answered by the read front too (api/front.py).
+        reads = fast_reads(app)
+        reads["/v1/alerts/active.json"] = self.fast(self.active_item)
+        for version, levels in (("v1", False), ("v2", True)):
+            for key, text, path in (
+                    ("by_oblast", self.by_oblast, "active_air_raid_alerts_by_oblast.json"),
+                    ("all", self.by_uid, "active_air_raid_alerts.json")):
+                reads[f"/{version}/iot/{path}"] = self.fast(
+                    partial(self._iot_fast, key, levels, text, False))
+            reads[f"/{version}/iot/active_air_raid_alerts/{{}}.json"] = self.fast(
+                partial(self._iot_fast, "one", levels, self.one, True))
         r.add_get("/v1/alerts/active.json", compat_errors(self.active))
         r.add_get("/v1/regions/{uid}/alerts/{period}.json", compat_errors(self.history))
         for version, levels in (("v1", False), ("v2", True)):
@@ -212,6 +262,10 @@ class AlertsInUa:
         for version in ("v1", "v2"):
             r.add_route("*", f"/{version}/{{tail:.*}}",
                         compat_errors(not_found_handler("alerts.in.ua")))
+
+    def _iot_fast(self, key: str, levels: bool, text: Text, by_uid: bool, state: State,
+                  param: str) -> Rendered:
+        return self.iot_item(state, key, levels, text, param if by_uid else None)
 
     def _iot_handler(self, key: str, levels: bool, text: Text) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:

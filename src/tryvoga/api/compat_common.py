@@ -28,7 +28,7 @@ from aiohttp import web
 
 from tryvoga.api import limits
 from tryvoga.api.context import CONTEXT, Context
-from tryvoga.api.http import JSON, dumps, rendered
+from tryvoga.api.http import JSON, Rendered, dumps, rendered
 from tryvoga.api.limits import LIMITS as NATIVE_LIMITS
 from tryvoga.api.limits import RateLimiter, TooManyRequests
 from tryvoga.domain.model import Alert, AlertStatus
@@ -155,7 +155,11 @@ class Gate:
         self.by_address = limits.by_address
         # Who the client is: the peer, or as a trusted proxy says (api/limits.py).
         self.client_of: Callable[[web.Request], str] = lambda r: r.remote or "unknown"
+        # Is this peer a trusted proxy (whose X-Forwarded-For names the client)? The read
+        # front then leaves the request to aiohttp, which reads that header.
+        self.proxied: Callable[[str], bool] = lambda peer: False
         self.clock: Callable[[], float] = time.monotonic
+        self._allowed: dict[str, bool] = {}  # address → within the networks, remembered
 
     @classmethod
     def of(cls, app: web.Application, api_name: str) -> Gate:
@@ -166,19 +170,63 @@ class Gate:
             app[LIMITS] = Limits(settings)
         gate = cls(context, settings, api_name, app[LIMITS])
         if NATIVE_LIMITS in app:
-            gate.client_of = app[NATIVE_LIMITS].client_of
+            native = app[NATIVE_LIMITS]
+            gate.client_of = native.client_of
+            if native.client.proxies:
+                gate.proxied = native.client.trusted
         return gate
 
-    def _check_network(self, address: str) -> None:
+    def _within(self, address: str) -> bool:
         if not self.networks:
-            return
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            ip = None
-        if ip is None or not any(ip in network for network in self.networks):
+            return True
+        known = self._allowed.get(address)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(address.split("%", 1)[0])
+            except ValueError:
+                ip = None
+            known = ip is not None and any(ip in network for network in self.networks)
+            if len(self._allowed) >= 10_000:
+                self._allowed.clear()
+            self._allowed[address] = known
+        return known
+
+    def _check_network(self, address: str) -> None:
+        if not self._within(address):
             raise Forbidden(f"the {self.api_name} API of this server is not available from "
                             f"your network ({address})")
+
+    def admit_fast(self, address: str, secret: str | None) -> bool:
+        """The read front's admission (``api/front.py``): True, and the request counted
+        against its limits, only if :meth:`admit` would let it through and its token was found
+        seconds ago (``Tokens.cached``: no database). False changes nothing: aiohttp then
+        answers the request, through :meth:`admit`, as if the front had never seen it."""
+        if (self.networks and not self._within(address)) or self.proxied(address):
+            return False
+        if not secret:
+            if not self.settings.public_reads:
+                return False
+            actor = None
+        else:
+            actor = self.context.tokens.cached(secret)
+            if actor is None:
+                return False
+        # Each budget's level looked at once; both taken only if both have room.
+        now = self.clock()
+        by_address, by_token = self.by_address, self.by_token
+        address_key = "ip:" + limits.address_key(address)
+        address_left = by_address.level(address_key, now) if by_address.enabled else 1.0
+        if address_left < 1:
+            return False
+        if actor is not None and by_token.enabled:
+            token_key = "token:" + actor.name
+            token_left = by_token.level(token_key, now)
+            if token_left < 1:
+                return False
+            by_token.put(token_key, token_left - 1, now)
+        if by_address.enabled:
+            by_address.put(address_key, address_left - 1, now)
+        return True
 
     async def admit(self, request: web.Request, secret: str | None, *,
                     token_required: bool = False) -> Actor | None:
@@ -198,7 +246,10 @@ class Gate:
                                    "(tryvoga token create)")
             return None
         try:
-            actor = await self.context.tokens.authenticate(secret)
+            # A read may take a token found seconds ago (api/tokens.py); what needs a token
+            # (the webhook registrations) asks the database.
+            tokens = self.context.tokens
+            actor = await (tokens.fresh(secret) if token_required else tokens.lookup(secret))
         except Unauthorized:
             self.by_address.take(address_key, now)
             raise Unauthorized("unknown or revoked token") from None
@@ -304,6 +355,25 @@ def iso_seconds(log_time: str) -> str:
     return log_time[:19] + "Z"
 
 
+# A read front's renderings by path segment, with the state version each was made for.
+Memo = dict[str, tuple[int, Rendered]]
+
+
+def memoized(memo: Memo, build: Callable[[State, str], Rendered], state: State,
+             param: str) -> Rendered:
+    """``build(state, param)``, kept for the state's version: a polled read's second and later
+    requests of a version skip the look-ups that find the rendering (a few microseconds each,
+    at tens of thousands a second). Errors are not kept; at most 4,096 segments are."""
+    hit = memo.get(param)
+    if hit is not None and hit[0] == state.seq:
+        return hit[1]
+    item = build(state, param)
+    if len(memo) >= 4096:
+        memo.clear()
+    memo[param] = (state.seq, item)
+    return item
+
+
 def query_secret(request: web.Request) -> str | None:
     token = request.query.get("token", "").strip()
     return token or None
@@ -315,12 +385,14 @@ __all__ = [
     "Gate",
     "GateSettings",
     "Handler",
+    "Memo",
     "RateLimiter",
     "TooManyRequests",
     "actual",
     "compat_errors",
     "covering",
     "iso_seconds",
+    "memoized",
     "message_response",
     "not_found_handler",
     "query_secret",

@@ -11,6 +11,7 @@ change is sent as is :func:`webhook_payloads`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -19,14 +20,17 @@ from tryvoga.api.compat_common import (
     UA_TYPE,
     CompatIds,
     Gate,
+    Memo,
     actual,
     compat_errors,
     covering,
     iso_seconds,
+    memoized,
     not_found_handler,
     rendered,
 )
 from tryvoga.api.context import CONTEXT, Context
+from tryvoga.api.front import Asked, Read, fast_reads
 from tryvoga.api.http import RenderCache, Rendered, cached_response, dumps, json_response
 from tryvoga.domain.events import (
     AlertDeclared,
@@ -39,7 +43,7 @@ from tryvoga.domain.events import (
 from tryvoga.domain.model import Alert, AlertType, ThreatLevel
 from tryvoga.domain.regions import COUNTRY, Region
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound
+from tryvoga.errors import BadRequest, NotFound, TryvogaError
 from tryvoga.service import Actor
 
 PREFIX = "/api/v3"
@@ -152,13 +156,41 @@ class UkraineAlarm:
 
     async def admit(self, request: web.Request, *,
                     token_required: bool = False) -> Actor | None:
+        return await self.gate.admit(request, self.key(request.headers.get("Authorization", "")),
+                               token_required=token_required)
+
+    @staticmethod
+    def key(authorization: str) -> str | None:
         # The raw key is the API's way; "Bearer <key>" is accepted too. A bare "Bearer" (a
         # client made with an empty key) is no key at all, as on the alerts.in.ua façade.
-        key = request.headers.get("Authorization", "").strip()
+        key = authorization.strip()
         scheme, _, rest = key.partition(" ")
         if scheme.lower() == "bearer":
             key = rest.strip()
-        return await self.gate.admit(request, key or None, token_required=token_required)
+        return key or None
+
+    def fast(self, build: Callable[[State, str], Rendered]) -> Read:
+        """The read front's read of ``build``'s rendering (``api/front.py``): the same bytes,
+        key and limits as the handler's; None (aiohttp's answer) for any error."""
+
+        memo: Memo = {}
+
+        def read(asked: Asked) -> Rendered | None:
+            try:
+                item = memoized(memo, build, self.context.follower.state, asked.param)
+            except TryvogaError:
+                return None
+            secret = self.key(asked.authorization or "")
+            if secret and self.gate.context.tokens.cached(secret) is None:
+                asked.lookup = secret  # the front looks it up, off the loop, and asks again
+                return None
+            if not self.gate.admit_fast(asked.address, secret):
+                return None
+            # The same request again in this second: counted again before it is answered.
+            asked.recheck = partial(self.gate.admit_fast, secret=secret)
+            return item
+
+        return read
 
     def region(self, raw: str | None, name: str = "regionId") -> Region:
         if raw is None or not raw.strip():
@@ -172,15 +204,19 @@ class UkraineAlarm:
 
     def cached(self, request: web.Request, state: State, key: str,
                build: Callable[[], Any]) -> web.Response:
+        return cached_response(request, self.item(state, key, build))
+
+    def item(self, state: State, key: str, build: Callable[[], Any]) -> Rendered:
         def render() -> Rendered:
             return rendered(dumps(build()), state)
 
-        return cached_response(request, self.cache.get(state.seq, key, render))
+        return self.cache.get(state.seq, key, render)
 
     async def alerts(self, request: web.Request) -> web.Response:
         await self.admit(request)
-        state = self.context.follower.state
+        return cached_response(request, self.alerts_item(self.context.follower.state))
 
+    def alerts_item(self, state: State, _: str = "") -> Rendered:
         def build() -> list[dict[str, Any]]:
             by_region: dict[str, list[dict[str, Any]]] = {}
             regions: dict[str, Region] = {}
@@ -198,19 +234,24 @@ class UkraineAlarm:
             models.sort(key=lambda m: int(m["regionId"]))
             return models
 
-        return self.cached(request, state, "alerts", build)
+        return self.item(state, "alerts", build)
 
     async def region_alerts(self, request: web.Request) -> web.Response:
         await self.admit(request)
-        region = self.region(request.match_info["regionId"])
-        state = self.context.follower.state
-        return self.cached(request, state, f"region|{region.code}",
-                           lambda: [self.models.model_of(state, region)])
+        return cached_response(request, self.region_item(self.context.follower.state,
+                                                         request.match_info["regionId"]))
+
+    def region_item(self, state: State, raw: str) -> Rendered:
+        region = self.region(raw)
+        return self.item(state, f"region|{region.code}",
+                         lambda: [self.models.model_of(state, region)])
 
     async def status(self, request: web.Request) -> web.Response:
         await self.admit(request)
-        state = self.context.follower.state
-        return self.cached(request, state, "status", lambda: {"lastActionIndex": state.seq})
+        return cached_response(request, self.status_item(self.context.follower.state))
+
+    def status_item(self, state: State, _: str = "") -> Rendered:
+        return self.item(state, "status", lambda: {"lastActionIndex": state.seq})
 
     async def regions(self, request: web.Request) -> web.Response:
         await self.admit(request)
@@ -247,6 +288,12 @@ class UkraineAlarm:
 
     def routes(self, app: web.Application, webhooks: WebhookRoutes) -> None:
         r = app.router
+        # The polled reads, answered by the read front too (api/front.py); "status" is found
+        # before the "{}" (as aiohttp's literal route), "regionHistory" is no region id.
+        reads = fast_reads(app)
+        reads[f"{PREFIX}/alerts"] = self.fast(self.alerts_item)
+        reads[f"{PREFIX}/alerts/status"] = self.fast(self.status_item)
+        reads[f"{PREFIX}/alerts/{{}}"] = self.fast(self.region_item)
         r.add_get(f"{PREFIX}/alerts", compat_errors(self.alerts))
         r.add_get(f"{PREFIX}/alerts/status", compat_errors(self.status))
         r.add_get(f"{PREFIX}/alerts/regionHistory", compat_errors(self.region_history))

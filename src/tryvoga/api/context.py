@@ -31,7 +31,7 @@ class Context:
         self.write = node.write  # any other write to the database, on the writer thread
         self.read = node.read  # a read of the database, off the event loop
         self.cache = RenderCache()
-        # Bearer tokens, looked up on threads of their own, never on the event loop.
+        # Bearer tokens, looked up on threads of their own; reads' remembered a few seconds.
         self.tokens = Tokens(node.service)
 
     async def actor(self, request: web.Request, *, required: bool) -> Actor | None:
@@ -45,7 +45,10 @@ class Context:
             raise Unauthorized("Authorization must be 'Bearer <token>'", code="token_invalid")
         if secret is None and not required and self.settings.public_reads:
             return None
-        return await self.tokens.authenticate(secret)
+        # A write always asks the database; a read may take a token found seconds ago.
+        if required:
+            return await self.tokens.fresh(secret)
+        return await self.tokens.lookup(secret)
 
 
 CONTEXT = web.AppKey("context", Context)

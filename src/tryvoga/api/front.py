@@ -7,11 +7,15 @@ request, and aiohttp's is about twice nginx's (``bench/RESULTS.md``). So every c
 starts with a :class:`ReadFront`, a plain asyncio protocol that answers those reads itself,
 and only the requests it understands completely:
 
-* ``GET`` of exactly one of the ``FAST_READS`` paths (no query), HTTP/1.1 or 1.0, every line
-  ending in CRLF, header names that are tokens and values without control characters;
-* a read whose rendering is available (none while the node's state is stale: aiohttp then
-  answers it, adding ``X-State-Age``);
-* no ``Authorization``, body (``Content-Length``, ``Transfer-Encoding``), ``Expect``,
+* ``GET`` of one of the ``FAST_READS`` paths (a path may have one segment of letters, digits,
+  ``-`` and ``_``; a query of such names and values, no name twice), HTTP/1.1 or 1.0, every
+  line ending in CRLF, header names that are tokens and values without control characters;
+* whose read (``Read``: the native polled reads, the façades' polled reads) gives a rendering:
+  a read gives none for a bad value, a token not looked up in the last seconds, a limit
+  reached, or anything else it leaves to aiohttp's handler; none at all while the node's
+  state is stale (``READS_STALE``): aiohttp then answers, adding ``X-State-Age``;
+* an ``Authorization`` of printable ASCII only, and no body (``Content-Length``,
+  ``Transfer-Encoding``), ``Expect``,
   ``Upgrade`` or ``X-Request-Id``; a ``Connection`` of only ``close`` or ``keep-alive``; a
   ``Host`` in HTTP/1.1; each header it looks at at most once, and nothing aiohttp's parser
   refuses (too many or too long headers, a duplicated ``Host`` or ``User-Agent``, ...).
@@ -26,7 +30,10 @@ aiohttp's in the socket, so pipelined requests are answered in order.
 An answer is the one aiohttp gives for the same request, to the byte (status line, headers in
 aiohttp's order, ``Date`` and ``Server``), built from the same ``Rendered`` item with the same
 304 rules (``http.not_modified``); ``tests/api/test_front.py`` compares the two servers'
-answers request by request. ``--fast-reads false`` leaves every request to aiohttp.
+answers request by request. A head answered once is answered again from memory for the rest of
+that second while the state version stays (``Front.recall``; a read that counted the request
+against a limit counts it again first); every answer is written by ``ReadFront._send``.
+``--fast-reads false`` leaves every request to aiohttp.
 
 Limits (issue 15): a request head must arrive whole within ``header_timeout`` seconds of its
 first byte (a head trickled a byte at a time does not keep the connection open: the idle timer
@@ -43,7 +50,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, cast
 
@@ -55,10 +63,84 @@ from tryvoga.api.http import Rendered, not_modified
 
 log = logging.getLogger(__name__)
 
-# Path → the current rendering of that read, or None when aiohttp must answer it for now (the
-# node's state is stale, ``api/ops.py``); set by the routes that have one (native.py).
-Reads = dict[str, Callable[[], Rendered | None]]
+@dataclass(slots=True)
+class Asked:
+    """What one request asks of a read the front may answer."""
+
+    param: str  # the path's variable segment, for a path with one ("" otherwise)
+    query: dict[str, str] | None  # the query's parameters; None when the target has no "?"
+    authorization: str | None  # the Authorization header's value; None when absent
+    address: str  # the client's address, as aiohttp's ``request.remote``
+    # Set by a read that counted the request against a limit: what to ask again (with the
+    # client's address) before the front answers the same request from what it remembers.
+    recheck: Callable[[str], bool] | None = None
+    # Set by a read that gave no rendering only because this token is not known yet: the
+    # front looks it up (``READS_LOOKUP``, off the event loop) and asks the read again.
+    lookup: str | None = None
+
+
+# The rendering a request is answered with, or None when aiohttp is to answer it (an error, a
+# limit reached, a token not known yet, anything the read does not handle itself). A read
+# returns a rendering only if aiohttp's handler would answer the request with it, and only then
+# counts the request against any limit (``Gate.admit_fast``).
+Read = Callable[[Asked], Rendered | None]
+# Path → its read; set by the routes that have one (native.py, the façades). A path may hold
+# one "{}": a segment of letters, digits, "-" and "_" (aiohttp's ``{name}``, never decoded).
+Reads = dict[str, Read]
 FAST_READS: web.AppKey[Reads] = web.AppKey("fast_reads")
+# The state version every read's rendering follows (the follower's sequence): while it and the
+# second stay the same, a request head the front has answered gets the same answer.
+READS_VERSION: web.AppKey[Callable[[], int]] = web.AppKey("reads_version")
+# True while the node's state is stale (``Follower.state_age``): every read is aiohttp's, which
+# adds ``X-State-Age`` (api/ops.py); nothing remembered is answered meanwhile.
+READS_STALE: web.AppKey[Callable[[], bool]] = web.AppKey("reads_stale")
+# Looks a token up and remembers it (``Tokens.fetch``), for a read that set ``Asked.lookup``.
+READS_LOOKUP: web.AppKey[Callable[[str], Awaitable[None]]] = web.AppKey("reads_lookup")
+
+
+def plain(render: Callable[[], Rendered]) -> Read:
+    """A read of one rendering, for a request without a query or a token (those, aiohttp's)."""
+
+    def read(asked: Asked) -> Rendered | None:
+        return render() if asked.query is None and asked.authorization is None else None
+
+    return read
+
+
+def fast_reads(app: web.Application) -> Reads:
+    """The application's reads for the front, to add to (made empty at the first call)."""
+    reads = app.get(FAST_READS)
+    if reads is None:
+        reads = app[FAST_READS] = {}
+    return reads
+
+
+class Routes:
+    """The paths of ``Reads`` as the front looks them up: exact ones in a dict, those with a
+    segment by prefix and suffix."""
+
+    def __init__(self, reads: Reads) -> None:
+        self.exact: dict[bytes, Read] = {}
+        self.patterns: list[tuple[bytes, bytes, Read]] = []
+        for path, read in reads.items():
+            head, brace, tail = path.encode("ascii").partition(b"{}")
+            if brace:
+                self.patterns.append((head, tail, read))
+            else:
+                self.exact[head] = read
+
+    def find(self, path: bytes) -> tuple[Read, str] | None:
+        read = self.exact.get(path)
+        if read is not None:
+            return read, ""
+        for head, tail, read in self.patterns:
+            if path.startswith(head) and path.endswith(tail):
+                segment = path[len(head):len(path) - len(tail)]
+                if _SEGMENT.fullmatch(segment):
+                    return read, segment.decode("ascii")
+        return None
+
+
 # Where a FrontSite of the application puts its Front, for its counts (``api/ops.py``).
 FRONTS: web.AppKey[list[Front]] = web.AppKey("fronts")
 # May this peer (``peername``, the head's header lines) be answered a read now? Set by
@@ -83,13 +165,24 @@ _NOTED = re.compile(
     rb"content-type|etag|max-forwards|server|user-agent|x-request-id):([^\r]*)\r$",
     re.IGNORECASE | re.MULTILINE)
 # A request that brings its own X-Request-Id gets it back (``api/ops.py``): aiohttp's to answer.
-_REFUSED = frozenset((b"authorization", b"content-length", b"transfer-encoding", b"expect",
+_REFUSED = frozenset((b"content-length", b"transfer-encoding", b"expect",
                       b"upgrade", b"sec-websocket-key1", b"x-request-id"))
+# A path segment a read's "{}" matches, and a query the front parses itself: names and values
+# of characters that URL decoding leaves as they are (anything else is aiohttp's to decode).
+_SEGMENT = re.compile(rb"[A-Za-z0-9_-]{1,64}")
+_PAIR = rb"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*"
+_QUERY = re.compile(rb"(?:" + _PAIR + rb"(?:&" + _PAIR + rb")*)?")
+# An Authorization value the reads may take as it is: printable ASCII and spaces.
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*")
 # aiohttp refuses a request with more headers than this (``max_headers``) or a header name or
 # value longer than 8190 bytes; a head within both limits is never refused for its size.
 MAX_HEADERS = 128
 MAX_HEAD = 8190
+# At most this many request heads' answers are remembered in a second, each at most this long.
+MEMO_HEADS = 256
+MEMO_ANSWER = 32768
 _SERVER = SERVER_SOFTWARE.encode("latin-1")
+_LOOKING: set[asyncio.Task[None]] = set()  # token look-ups in progress (kept referenced)
 
 
 class Front:
@@ -99,8 +192,17 @@ class Front:
 
     def __init__(self, reads: Reads, server: Server,
                  keepalive_timeout: float = KEEPALIVE_TIMEOUT, *,
-                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0) -> None:
-        self.reads = {path.encode("ascii"): read for path, read in reads.items()}
+                 header_timeout: float = HEADER_TIMEOUT, per_address: int = 0,
+                 version: Callable[[], int] | None = None,
+                 lookup: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self.reads = reads
+        self.routes = Routes(reads)
+        self.version = version
+        self.lookup = lookup
+        # Request head → (state version, answer, close after it, what to ask again): the
+        # answers of the current second, for heads that come again (a poller's are the same
+        # every time); without ``version``, nothing is remembered.
+        self._memo: dict[bytes, tuple[int, bytes, bool, Callable[[str], bool] | None]] = {}
         self.server = server
         self.keepalive_timeout = keepalive_timeout
         self.header_timeout = header_timeout
@@ -109,6 +211,7 @@ class Front:
         self.refused = 0
         self.connections: set[ReadFront] = set()
         self.limit: FrontLimit | None = None  # api/limits.py
+        self.stale: Callable[[], bool] | None = None  # READS_STALE
         self.answered = 0  # requests the front answered itself (aiohttp answered the rest)
         self._second = -1
         self._date = b""
@@ -128,6 +231,7 @@ class Front:
             self._second = second
             self._date = formatdate(second, usegmt=True).encode("ascii")
             self._answers = {}
+            self._memo = {}
         settled = now >= item.modified + 1  # as http.cached_response
         inm_text = None if inm is None else inm.decode("utf-8", "surrogateescape")
         unchanged = inm_text == item.etag or (
@@ -146,6 +250,20 @@ class Front:
         data = _build(item, unchanged, settled, http10, keep, self._date)
         self._answers[key] = (item, data)
         return data, not keep
+
+    def recall(self, head: bytes) -> tuple[int, bytes, bool, Callable[[str], bool] | None] | None:
+        """The answer given to ``head`` in this second, if the state has not changed since."""
+        entry = self._memo.get(head)
+        if entry is None or self.version is None or entry[0] != self.version() or int(
+                time.time()) != self._second:
+            return None
+        return entry
+
+    def remember(self, head: bytes, version: int, answer: bytes, close: bool,
+                 recheck: Callable[[str], bool] | None) -> None:
+        if len(answer) > MEMO_ANSWER or len(self._memo) >= MEMO_HEADS:
+            return
+        self._memo[head] = (version, answer, close, recheck)
 
     def close_all(self) -> None:
         for connection in list(self.connections):
@@ -220,8 +338,8 @@ class _Counted(asyncio.Protocol):
 class ReadFront(asyncio.Protocol):
     """One connection, until it is closed or handed to aiohttp."""
 
-    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_paused", "_timer",
-                 "_transport")
+    __slots__ = ("_address", "_buffer", "_front", "_head_since", "_last", "_looked", "_paused",
+                 "_peer", "_timer", "_transport")
 
     def __init__(self, front: Front) -> None:
         self._front = front
@@ -232,6 +350,8 @@ class ReadFront(asyncio.Protocol):
         self._head_since: float | None = None  # when the unanswered head's first byte came
         self._timer: asyncio.TimerHandle | None = None
         self._address: str | None = None  # counted in front.by_address while set
+        self._peer: str | None = None  # the client's address, once a read asked for it
+        self._looked: str | None = None  # the token last looked up for this connection
 
     @property
     def pending(self) -> bytes:
@@ -307,15 +427,33 @@ class ReadFront(asyncio.Protocol):
     # ---- the requests ------------------------------------------------------------------
 
     def _serve(self, data: bytes) -> None:
-        """Answer the requests at the start of ``data`` for as long as the front may."""
-        transport = self._transport
-        assert transport is not None
+        """Answer the requests at the start of ``data`` for as long as the front may.
+
+        A request is answered in one of two ways, and both end in ``_send``: from what the
+        front remembers of the same head in this second (``Front.recall``), or by parsing it
+        (``_answer``). Anything not answered is handed to aiohttp with the rest of ``data``."""
         pos = 0
         end = len(data)
+        front = self._front
         while pos < end:
             if self._paused:
                 self._buffer = data[pos:]
                 return
+            if front.stale is not None and front.stale():
+                self._hand_over(data[pos:])  # aiohttp answers, saying how old the state is
+                return
+            if front.version is not None:
+                # A head answered in this second, the state unchanged: the same answer, if
+                # the client is still within its limits (api/limits.py, the read's own).
+                stop = data.find(b"\r\n\r\n", pos)
+                head = data[pos:stop + 4]
+                entry = None if stop < 0 else front.recall(head)
+                if entry is not None and self._within(head) and (
+                        entry[3] is None or entry[3](self._peer_address())):
+                    if self._send(entry[1], entry[2]):
+                        return
+                    pos = stop + 4
+                    continue
             match = _HEAD.match(data, pos)
             if match is None:
                 if _incomplete(data, pos):
@@ -324,30 +462,87 @@ class ReadFront(asyncio.Protocol):
                     self._hand_over(data[pos:])
                 return
             try:
+                version = -1 if front.version is None else front.version()
                 answer = self._answer(match)
             except Exception:  # a bug here must cost the front, not the request
                 log.exception("the read front failed; aiohttp answers instead")
                 answer = None
+            if isinstance(answer, str):  # a token to look up first, once
+                if answer != self._looked and front.lookup is not None:
+                    self._looked = answer
+                    self._buffer = data[pos:]
+                    self._look_up(answer)
+                    return
+                answer = None
             if answer is None:
                 self._hand_over(data[pos:])
                 return
-            transport.write(answer[0])
-            self._front.answered += 1
-            if answer[1]:
-                transport.close()
-                self._detach()
+            if front.version is not None:
+                front.remember(match.group(0), version, answer[0], answer[1], answer[2])
+            if self._send(answer[0], answer[1]):
                 return
             pos = match.end()
 
-    def _answer(self, match: re.Match[bytes]) -> tuple[bytes, bool] | None:
-        """The answer to a request head that ``_HEAD`` matched, or None for aiohttp's."""
-        read = self._front.reads.get(match.group(1))
-        if read is None:
+    def _look_up(self, secret: str) -> None:
+        """Read nothing more until the token is looked up, then serve what is pending again
+        (answered by the front if the token is one, else handed to aiohttp)."""
+        transport = self._transport
+        assert transport is not None and self._front.lookup is not None
+        transport.pause_reading()
+        lookup = self._front.lookup
+
+        async def look() -> None:
+            try:
+                await lookup(secret)
+            except Exception:
+                log.exception("could not look a token up; aiohttp answers instead")
+            if transport.is_closing() or self._transport is None:
+                return
+            if not self._paused:
+                transport.resume_reading()
+            data, self._buffer = self._buffer, b""
+            if data:
+                self._serve(data)
+
+        task = asyncio.get_running_loop().create_task(look())
+        _LOOKING.add(task)
+        task.add_done_callback(_LOOKING.discard)
+
+    def _send(self, answer: bytes, close: bool) -> bool:
+        """Write an answer the front gives (every one passes here); True if the connection
+        closed after it."""
+        transport = self._transport
+        assert transport is not None
+        transport.write(answer)
+        self._front.answered += 1
+        if close:
+            transport.close()
+            self._detach()
+        return close
+
+    def _answer(self, match: re.Match[bytes]
+                ) -> tuple[bytes, bool, Callable[[str], bool] | None] | str | None:
+        """The answer to a request head that ``_HEAD`` matched (its bytes, whether the
+        connection closes after it, what a read asks to recheck), a token to look up before
+        asking again, or None for aiohttp's."""
+        path, question, raw_query = match.group(1).partition(b"?")
+        found = self._front.routes.find(path)
+        if found is None:
             return None
         block = match.group(3)
         if match.end() - match.start() > MAX_HEAD or block.count(b"\n") > MAX_HEADERS:
             return None
-        inm = ims = connection = None
+        query: dict[str, str] | None = None
+        if question:
+            if not _QUERY.fullmatch(raw_query):
+                return None
+            query = {}
+            for pair in raw_query.decode("ascii").split("&") if raw_query else ():
+                name, _, value = pair.partition("=")
+                if name in query:
+                    return None  # which one counts is aiohttp's to say
+                query[name] = value
+        inm = ims = connection = authorization = None
         seen: set[bytes] = set()
         for name, value in _NOTED.findall(block):
             name = name.lower()
@@ -364,16 +559,38 @@ class ReadFront(asyncio.Protocol):
                 if value not in (b"close", b"keep-alive"):
                     return None
                 connection = value
+            elif name == b"authorization":
+                if not _PRINTABLE.fullmatch(value):
+                    return None
+                authorization = value.decode("ascii")
         if b"host" not in seen and match.group(2) == b"1":
             return None  # HTTP/1.1 requires Host: aiohttp answers 400
-        limit = self._front.limit
-        if limit is not None and not limit(cast(asyncio.Transport, self._transport)
-                                           .get_extra_info("peername"), block):
+        read, param = found
+        if not self._within(block):
             return None  # over its limit (api/limits.py): aiohttp answers 429
-        item = read()
+        asked = Asked(param, query, authorization, self._peer_address())
+        item = read(asked)
         if item is None:
-            return None  # not the shared bytes for now: aiohttp's, with X-State-Age
-        return self._front.answer(item, match.group(2), inm, ims, connection)
+            return asked.lookup
+        data, close = self._front.answer(item, match.group(2), inm, ims, connection)
+        return data, close, asked.recheck
+
+    def _within(self, head: bytes) -> bool:
+        """Is the client within its per-address read limit (``FRONT_LIMIT``; counted if so)?
+        ``head``: the request's header lines, for a trusted proxy's X-Forwarded-For."""
+        limit = self._front.limit
+        return limit is None or limit(cast(asyncio.Transport, self._transport)
+                                      .get_extra_info("peername"), head)
+
+    def _peer_address(self) -> str:
+        """The client's address as aiohttp's ``request.remote`` gives it."""
+        if self._peer is None:
+            assert self._transport is not None
+            peer = self._transport.get_extra_info("peername")
+            remote = None if peer is None else str(
+                peer[0]) if isinstance(peer, (tuple, list)) else str(peer)
+            self._peer = remote or "unknown"
+        return self._peer
 
     def _hand_over(self, pending: bytes) -> None:
         """Give the connection to aiohttp, with the bytes it has not been answered for."""
@@ -452,13 +669,17 @@ class FrontSite(web.SockSite):
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
+        app = self._runner.app if isinstance(self._runner, web.AppRunner) else None
         self.front = Front(self._reads, server, self._keepalive_timeout,
-                           header_timeout=self._header_timeout, per_address=self._per_address)
-        fronts = self._runner.app.get(FRONTS) if isinstance(self._runner, web.AppRunner) else None
+                           header_timeout=self._header_timeout, per_address=self._per_address,
+                           version=None if app is None else app.get(READS_VERSION),
+                           lookup=None if app is None else app.get(READS_LOOKUP))
+        fronts = None if app is None else app.get(FRONTS)
         if fronts is not None:
             fronts.append(self.front)
         if isinstance(self._runner, web.AppRunner):
             self.front.limit = self._runner.app.get(FRONT_LIMIT)
+            self.front.stale = self._runner.app.get(READS_STALE)
         self._server = await asyncio.get_running_loop().create_server(
             self.front, sock=self._sock, backlog=self._backlog)
 
@@ -470,5 +691,6 @@ class FrontSite(web.SockSite):
             self.front.close_all()
 
 
-__all__ = ["FAST_READS", "FRONTS", "FRONT_LIMIT", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "Front",
-           "FrontSite", "ReadFront"]
+__all__ = ["FAST_READS", "FRONTS", "FRONT_LIMIT", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT",
+           "READS_LOOKUP", "READS_STALE", "READS_VERSION", "Asked", "Front", "FrontSite", "Read",
+           "ReadFront", "Reads", "Routes", "fast_reads", "plain"]

@@ -103,8 +103,13 @@ class RateLimiter:
     def take(self, key: str, now: float) -> None:
         if not self.enabled:
             return
+        self.put(key, self.level(key, now) - 1, now)
+
+    def put(self, key: str, tokens: float, now: float) -> None:
+        """Set ``key``'s bucket to ``tokens`` (its level at ``now``, less what is taken): for a
+        caller that looked at the level already (the read front's façade reads)."""
         buckets = self._buckets
-        buckets[key] = (self.level(key, now) - 1, now)
+        buckets[key] = (tokens, now)
         buckets.move_to_end(key)
         while len(buckets) > self.max_keys:
             buckets.popitem(last=False)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from tryvoga.api.context import CONTEXT, Context, context_of
-from tryvoga.api.front import FAST_READS
+from tryvoga.api.front import READS_LOOKUP, READS_STALE, READS_VERSION, Asked, Read, fast_reads
 from tryvoga.api.history import history_reader, query_period_bound
 from tryvoga.api.http import (
     Rendered,
@@ -38,7 +39,7 @@ from tryvoga.domain.model import Alert, AlertStatus, AlertType, IncidentKind, In
 from tryvoga.domain.regions import COUNTRY, Level
 from tryvoga.domain.render import alert_json, incident_json, public_event_json, region_brief
 from tryvoga.domain.state import State
-from tryvoga.errors import BadRequest, NotFound
+from tryvoga.errors import BadRequest, NotFound, TryvogaError
 from tryvoga.parsing import whole_number
 from tryvoga.query.records import decode_cursor, history_page, imported_filter
 
@@ -53,7 +54,10 @@ def _ascii_id(raw: str) -> bool:
 
 
 def _region_param(ctx: Context, request: web.Request, name: str = "region") -> str | None:
-    raw = request.query.get(name)
+    return _region_value(ctx, request.query.get(name), name)
+
+
+def _region_value(ctx: Context, raw: str | None, name: str = "region") -> str | None:
     if not raw:
         return None
     code = raw.strip().upper()
@@ -63,7 +67,10 @@ def _region_param(ctx: Context, request: web.Request, name: str = "region") -> s
 
 
 def _enum_param(request: web.Request, name: str, cls: Any) -> Any:
-    raw = request.query.get(name)
+    return _enum_value(request.query.get(name), name, cls)
+
+
+def _enum_value(raw: str | None, name: str, cls: Any) -> Any:
     if not raw:
         return None
     try:
@@ -79,7 +86,10 @@ _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no"
 
 def _flag(request: web.Request, name: str) -> bool:
     """A yes/no query parameter: absent is no; anything but the words listed is a 400."""
-    raw = request.query.get(name)
+    return _flag_value(request.query.get(name), name)
+
+
+def _flag_value(raw: str | None, name: str) -> bool:
     if raw is None:
         return False
     if raw not in _FLAGS:
@@ -89,7 +99,10 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 def _levels_param(request: web.Request) -> tuple[Level, ...] | None:
-    raw = request.query.get("level")
+    return _levels_value(request.query.get("level"))
+
+
+def _levels_value(raw: str | None) -> tuple[Level, ...] | None:
     if not raw:
         return None
     levels = []
@@ -200,16 +213,40 @@ async def configure_region(request: web.Request) -> web.Response:
 async def active_alerts(request: web.Request) -> web.Response:
     ctx = context_of(request)
     await ctx.actor(request, required=False)
-    region = type_ = None
-    neighbours = False
-    if "?" in request.raw_path:  # a poller's plain read skips parsing an empty query
-        region = _region_param(ctx, request)
-        type_ = _enum_param(request, "type", AlertType)
-        neighbours = _flag(request, "neighbours")
+    if "?" not in request.raw_path:  # a poller's plain read skips parsing an empty query
+        return cached_response(request, _active_rendering(ctx, [], None))
+    return cached_response(request, _active_asked(ctx, request.query.get))
+
+
+def _active_asked(ctx: Context, query: Callable[[str], str | None]) -> Rendered:
+    """The active alerts as the query (``region``, ``type``, ``neighbours``) asks for them; a
+    4xx error for a bad value."""
+    region = _region_value(ctx, query("region"))
+    type_ = _enum_value(query("type"), "type", AlertType)
+    neighbours = _flag_value(query("neighbours"), "neighbours")
     state = ctx.follower.state
     roots = [] if region is None else [region, *(state.neighbours(region) if neighbours
                                                  else ())]
-    return cached_response(request, _active_rendering(ctx, roots, type_))
+    return _active_rendering(ctx, roots, type_)
+
+
+def _asked_read(ctx: Context, plain_read: Callable[[], Rendered],
+                asked_read: Callable[[Context, Callable[[str], str | None]], Rendered]
+                ) -> Read:
+    """The read front's read of a public polled read: the rendering, with or without a query
+    (a bad value, or a token, is aiohttp's to answer)."""
+
+    def read(asked: Asked) -> Rendered | None:
+        if asked.authorization is not None:
+            return None
+        if asked.query is None:
+            return plain_read()
+        try:
+            return asked_read(ctx, asked.query.get)
+        except TryvogaError:
+            return None
+
+    return read
 
 
 def _active_rendering(ctx: Context, roots: list[str], type_: AlertType | None) -> Rendered:
@@ -249,6 +286,10 @@ async def status(request: web.Request) -> web.Response:
     await ctx.actor(request, required=False)
     chosen = _levels_param(request) if "?" in request.raw_path else None
     return cached_response(request, _status_rendering(ctx, chosen))
+
+
+def _status_asked(ctx: Context, query: Callable[[str], str | None]) -> Rendered:
+    return _status_rendering(ctx, _levels_value(query("level")))
 
 
 def _status_rendering(ctx: Context, chosen: tuple[Level, ...] | None) -> Rendered:
@@ -429,17 +470,16 @@ def add_routes(app: web.Application) -> None:
     r.add_patch(f"{PREFIX}/incidents/{{id}}", update_incident)
     r.add_get(f"{PREFIX}/events", events)
     ctx = app[CONTEXT]
+    app[READS_VERSION] = lambda: ctx.follower.state.seq  # what the front's reads follow
+    app[READS_LOOKUP] = ctx.tokens.fetch  # how it learns a token it does not know yet
+    app[READS_STALE] = lambda: ctx.follower.state_age() is not None  # then aiohttp answers
     if ctx.settings.public_reads:
         # The plain polled reads, for the read front (api/front.py) to answer from the same
         # renderings without aiohttp. With a token required, aiohttp's handlers check it.
-        # While the state is stale they give none: aiohttp answers, with X-State-Age (ops.py).
-        state_age = ctx.follower.state_age
-
-        def status_read() -> Rendered | None:
-            return _status_rendering(ctx, None) if state_age() is None else None
-
-        def active_read() -> Rendered | None:
-            return _active_rendering(ctx, [], None) if state_age() is None else None
-
-        app[FAST_READS] = {f"{PREFIX}/status": status_read,
-                           f"{PREFIX}/alerts/active": active_read}
+        # A query (?region=, ?level=) is answered there too; a token is aiohttp's. While the
+        # state is stale the front answers none: aiohttp does, with X-State-Age (ops.py).
+        reads = fast_reads(app)
+        reads[f"{PREFIX}/status"] = _asked_read(
+            ctx, partial(_status_rendering, ctx, None), _status_asked)
+        reads[f"{PREFIX}/alerts/active"] = _asked_read(
+            ctx, partial(_active_rendering, ctx, [], None), _active_asked)

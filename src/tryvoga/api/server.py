@@ -15,6 +15,7 @@ import socket
 from aiohttp import web
 
 from tryvoga.api.front import FAST_READS, HEADER_TIMEOUT, KEEPALIVE_TIMEOUT, FrontSite
+from tryvoga.collector import Collector
 
 
 async def start(app: web.Application, sock: socket.socket, *, backlog: int,
@@ -55,9 +56,12 @@ def run(app: web.Application, sock: socket.socket, loop: asyncio.AbstractEventLo
         runner = await start(app, sock, backlog=backlog, fast_reads=fast_reads,
                              handle_signals=True, header_timeout=header_timeout,
                              per_address=per_address)
+        collector = Collector()  # no full collection rescans start-up's or a storm's objects
+        collector.start()
         try:
             await asyncio.Event().wait()  # until a signal raises GracefulExit here
         finally:
+            await collector.stop()
             await runner.cleanup()
 
     asyncio.set_event_loop(loop)
