@@ -104,7 +104,9 @@ def test_writes_per_token(server: Server) -> None:
 
     for n in range(TOKEN_WRITES):
         assert declare(writer, KYIV, n)[0] in (200, 201)
-    assert_429(*declare(writer, KYIV, 99))
+    refused = declare(writer, KYIV, 99)
+    assert_429(*refused)
+    assert "x-request-id" in {name.lower() for name in refused[1]}  # inside the id middleware
     assert declare(other, LVIV_OBLAST, 100)[0] in (200, 201)
     notes = [e["payload"].get("note") for e in server.get(
         "/api/v1/events?limit=1000", token=None,

@@ -125,13 +125,13 @@ FANOUT_BATCH = 500  # delivery rows written per fan-out transaction
 # pending rows of one subscription below a sequence: this index answers them without reading
 # the delivered rows that are kept for a week.
 ORDERED: list[str] = [
-    "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook, event_seq) "
-    "WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_pending "
+    "ON webhook_deliveries (webhook, event_seq) WHERE state = 'pending'",
     # Claims walk the pending rows oldest event first and stop at their limit; the due time
     # in the index lets them pass rows not due (a queue held behind a retry) without reading
     # the rows themselves.
-    "CREATE INDEX webhook_deliveries_pending_seq ON webhook_deliveries (event_seq, due) "
-    "WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_pending_seq "
+    "ON webhook_deliveries (event_seq, due) WHERE state = 'pending'",
 ]
 RUN = 8  # rows of one subscription claimed at once (sent one after the other)
 # pg_advisory_xact_lock key that orders claims on PostgreSQL: "claims" in ASCII.
