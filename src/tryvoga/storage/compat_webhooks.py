@@ -61,6 +61,12 @@ BY_REGISTRATION: list[str] = [
 
 FAMILY = "ukrainealarm:"  # the formats of the registrations' subscriptions
 KINDS = ("alert.*",)  # a registration hears of alerts only
+# A registration's subscriptions that are not deleted: (description, FAMILY, the end of the
+# FAMILY range). ``description`` equality and a range on ``format`` (not LIKE, which SQLite
+# matches without regard to case, row by row): ``webhooks_by_description`` answers it from the
+# registration's own rows, however many others there are.
+SUBSCRIPTIONS = (f"SELECT {webhooks.COLUMNS} FROM webhooks WHERE description = ? "
+                 "AND format >= ? AND format < ? AND status != 'deleted' ORDER BY format, id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +149,8 @@ class Registrations:
 
     def subscriptions(self, registration_id: int) -> list[WebhookRecord]:
         """The registration's subscriptions that are not deleted (active or disabled)."""
-        # ``description`` equality and a range on ``format`` (not LIKE, which SQLite matches
-        # without regard to case and so row by row): the index ``webhooks_by_description``
-        # answers it from the registration's own rows, however many others there are.
-        rows = self.conn.execute(
-            f"SELECT {webhooks.COLUMNS} FROM webhooks WHERE description = ? AND format >= ? "
-            "AND format < ? AND status != 'deleted' ORDER BY format, id",
-            (description(registration_id), FAMILY, FAMILY[:-1] + ";")).fetchall()
+        rows = self.conn.execute(SUBSCRIPTIONS, (description(registration_id), FAMILY,
+                                                 FAMILY[:-1] + ";")).fetchall()
         return [webhooks.record_of(row) for row in rows]
 
     def put(self, owner: str, url: str, region_ids: tuple[str, ...] | None, time: str,
