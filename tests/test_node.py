@@ -3,6 +3,8 @@ follower's listeners in their declared order, checked by what each of them sees.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +178,40 @@ def test_no_route_module_registers_a_listener_or_runs_anything() -> None:
                       for node in ast.walk(tree)
                       if isinstance(node, ast.Attribute) and node.attr in hooks]
     assert not found, found
+
+
+async def test_a_command_goes_to_the_writer_before_other_writes(
+        tmp_path: Path, catalogue: Catalogue) -> None:
+    # Issue 15, defect 1: registrations flooding the one writer made a declaration wait behind
+    # every one of them. Other writes reach the writer one at a time; a command goes first.
+    node = build_node(Settings(db=str(tmp_path / "n.db")), formats=webhook_formats(),
+                      catalogue=catalogue)
+    order: list[str] = []
+    started, gate = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        started.set()
+        gate.wait(30)
+        order.append("held")
+
+    def other(n: int) -> None:
+        order.append(f"other {n}")
+
+    def declare(*args: Any) -> Any:
+        order.append("command")
+        return node.service.handle(*args)
+
+    try:
+        first = asyncio.create_task(node.write(hold))
+        await asyncio.to_thread(started.wait, 30)
+        others = [asyncio.create_task(node.write(other, n)) for n in range(3)]
+        command = asyncio.create_task(node.command(
+            declare, OPERATOR, Declare.of(regions=[KYIV_OBLAST], type="air_raid")))
+        for _ in range(10):  # every task has run up to its first wait
+            await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, command, *others)
+        assert order == ["held", "command", "other 0", "other 1", "other 2"]
+    finally:
+        gate.set()
+        node.close()

@@ -143,6 +143,11 @@ class Node:
         self.service.listeners.append(self._wake_others)
         self._tasks: list[asyncio.Task[Any]] = []
         self.waiting = 0  # commands handed to the writer and not yet answered
+        # Commands first (issue 15, defect 1): every other write (webhook and ukrainealarm
+        # registrations, console sessions, audits) is handed to the writer thread one at a
+        # time, so a command waits behind at most one of them, however many clients send
+        # them at once; commands themselves go straight to the writer's queue.
+        self._others = asyncio.Lock()
 
     # ---- the listeners -----------------------------------------------------------------
 
@@ -172,7 +177,7 @@ class Node:
                              "this server queues; try again in a second")
         self.waiting += 1
         try:
-            result = await self.write(call, *args, **kwargs)
+            result = await self._on_writer(call, *args, **kwargs)
         finally:
             self.waiting -= 1
         self.follower.advance(result.events)
@@ -185,7 +190,12 @@ class Node:
         return result
 
     async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Anything that writes to the database, on the writer thread."""
+        """Anything but a command that writes to the database, on the writer thread, one at
+        a time (commands go first: see ``_others``)."""
+        async with self._others:
+            return await self._on_writer(call, *args, **kwargs)
+
+    async def _on_writer(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.writer, partial(call, *args, **kwargs))
 

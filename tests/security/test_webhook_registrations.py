@@ -59,6 +59,20 @@ def test_a_declaration_writes_one_row_per_body_not_per_registration(
         27 * registrations)
 
 
+def test_a_registration_finds_its_subscriptions_through_an_index(
+        storage: SQLiteStorage) -> None:
+    # Issue 15, defect 1: the lookup ran twice per registration inside the write transaction
+    # and scanned every subscription, so each registration cost more than the one before and
+    # declarations queued behind them. The plan must search the index, not scan the table.
+    from tryvoga.storage.compat_webhooks import FAMILY, SUBSCRIPTIONS
+
+    plan = " | ".join(str(row[-1]) for row in storage.query(
+        "EXPLAIN QUERY PLAN " + SUBSCRIPTIONS,
+        ("ukrainealarm registration 1", FAMILY, FAMILY[:-1] + ";")))
+    assert "webhooks_by_description" in plan, plan
+    assert "SCAN webhooks" not in plan, plan
+
+
 def test_a_subscription_made_after_the_event_does_not_get_it(
         service: Service, storage: SQLiteStorage, catalogue: Catalogue, db_path: Path) -> None:
     ids = CompatIds.of(catalogue)

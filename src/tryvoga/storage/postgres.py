@@ -195,7 +195,7 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
     # Webhooks and registrations owned by the token's id (storage/compat_webhooks.py).
     11: compat_webhooks.OWNER_BY_TOKEN,  # the same statements on both engines
     # Deliveries in sequence order per subscription (storage/webhooks.py ORDERED).
-    15: webhooks.ORDERED,  # the same statement on both engines
+    15: webhooks.ORDERED + compat_webhooks.BY_REGISTRATION,  # the same on both engines
 }
 
 SCHEMA_VERSION = max(POSTGRES_MIGRATIONS)

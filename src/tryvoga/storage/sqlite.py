@@ -79,7 +79,7 @@ MIGRATIONS[10] = webhooks.FANOUT
 MIGRATIONS[11] = compat_webhooks.OWNER_BY_TOKEN
 # Deliveries in sequence order per subscription: the pending rows of a subscription by
 # sequence (issue 15; storage/webhooks.py ORDERED).
-MIGRATIONS[15] = webhooks.ORDERED
+MIGRATIONS[15] = webhooks.ORDERED + compat_webhooks.BY_REGISTRATION
 
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -137,8 +137,13 @@ RUN = 8  # rows of one subscription claimed at once (sent one after the other)
 # pg_advisory_xact_lock key that orders claims on PostgreSQL: "claims" in ASCII.
 CLAIM_LOCK = 0x636C61696D73
 
-_COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
+COLUMNS = _COLUMNS = ("id, url, regions, types, kinds, format, description, owner, status, "
             "status_reason, created, updated, failing_since")
+
+
+def record_of(row: Sequence[Any]) -> WebhookRecord:
+    """A subscription from a row of ``COLUMNS``."""
+    return _record(row)
 
 
 def _record(row: Sequence[Any]) -> WebhookRecord:
