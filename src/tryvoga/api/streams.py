@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from tryvoga.api.context import Context, context_of
+from tryvoga.api.limits import release_stream
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import StreamFilter
 from tryvoga.errors import BadRequest
@@ -144,22 +145,25 @@ async def checked_resume_point(ctx: Context, request: web.Request) -> int:
 
 
 async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
-    ctx = context_of(request)
-    await ctx.actor(request, required=False)
-    chosen = stream_filter(ctx, request)
-    since = await checked_resume_point(ctx, request)
-    response = web.StreamResponse(headers={
-        "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        "X-Tryvoga-Worker": str(os.getpid())})
-    response.content_type = CONTENT_TYPES[fmt]
-    response.charset = "utf-8"
-    chunked = request.version >= HttpVersion11
-    if chunked:
-        response.enable_chunked_encoding()
-    else:
-        response.force_close()  # HTTP/1.0: the body ends when the connection does
-    await response.prepare(request)
-    return await _serve(request, response, fmt, chunked, chosen, since)
+    try:
+        ctx = context_of(request)
+        await ctx.actor(request, required=False)
+        chosen = stream_filter(ctx, request)
+        since = await checked_resume_point(ctx, request)
+        response = web.StreamResponse(headers={
+            "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+            "X-Tryvoga-Worker": str(os.getpid())})
+        response.content_type = CONTENT_TYPES[fmt]
+        response.charset = "utf-8"
+        chunked = request.version >= HttpVersion11
+        if chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.force_close()  # HTTP/1.0: the body ends when the connection does
+        await response.prepare(request)
+        return await _serve(request, response, fmt, chunked, chosen, since)
+    finally:
+        release_stream(request)  # the open-stream slots the limits middleware took
 
 
 async def sse(request: web.Request) -> web.StreamResponse:
@@ -171,16 +175,19 @@ async def ndjson(request: web.Request) -> web.StreamResponse:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    await ctx.actor(request, required=False)
-    chosen = stream_filter(ctx, request)
-    since = await checked_resume_point(ctx, request)
-    accept = accept_key(request.headers)
-    response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
-        "X-Tryvoga-Worker": str(os.getpid())})
-    await response.prepare(request)
-    return await _serve(request, response, Format.WS, False, chosen, since)
+    try:
+        ctx = context_of(request)
+        await ctx.actor(request, required=False)
+        chosen = stream_filter(ctx, request)
+        since = await checked_resume_point(ctx, request)
+        accept = accept_key(request.headers)
+        response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+            "X-Tryvoga-Worker": str(os.getpid())})
+        await response.prepare(request)
+        return await _serve(request, response, Format.WS, False, chosen, since)
+    finally:
+        release_stream(request)  # the open-stream slots the limits middleware took
 
 
 def add_routes(app: web.Application) -> None:
