@@ -62,8 +62,27 @@ def resume_point(request: web.Request) -> int:
     return -1
 
 
+_REPLAYS: dict[tuple[int, int, int], asyncio.Future[list[Event]]] = {}
+
+
 async def _read(ctx: Context, since: int, limit: int) -> list[Event]:
-    return await ctx.read(ctx.storage.read_events, since, limit)
+    """A replay's batch: one read of the log for every stream that asks for the same batch
+    at the same time (a reconnect storm resumes thousands from one point; read each on its
+    own, they queue on the read threads and the last goes live seconds late)."""
+    key = (id(ctx), since, limit)
+    shared = _REPLAYS.get(key)
+    if shared is None:
+        shared = asyncio.ensure_future(ctx.read(ctx.storage.read_events, since, limit))
+        _REPLAYS[key] = shared
+        shared.add_done_callback(lambda done: _forget_replay(key, done))
+    # One stream that ends (is cancelled) while it waits does not cancel the others' read.
+    return await asyncio.shield(shared)
+
+
+def _forget_replay(key: tuple[int, int, int], done: asyncio.Future[list[Event]]) -> None:
+    _REPLAYS.pop(key, None)
+    if not done.cancelled():
+        done.exception()  # retrieved: each waiting stream gets it (none may be left)
 
 
 def _drainer(request: web.Request) -> Any:
