@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
 REPLAY_FRAMES = 1024  # replayed events whose frames are kept for the next replays
+REPLAY_FRAMES_SECONDS = 1.0  # and for how long
 REPLAY_BATCH = 25  # events read at a time: a replay holds one batch, whatever its length
 
 
@@ -109,6 +111,7 @@ class Hub:
         # Replays' frames, shared by every subscriber replaying the same event under the same
         # state (a reconnect storm: thousands resume from one point); bounded, see _replayed.
         self._replay_state: State | None = None
+        self._replay_until = 0.0  # monotonic: frames are kept REPLAY_FRAMES_SECONDS at most
         self._replay_frames: dict[int, Frames] = {}
         self.closed = False
 
@@ -193,9 +196,13 @@ class Hub:
 
     def _replayed(self, event: Event, state: State) -> Frames:
         """``event``'s frames for a replay: encoded once for every subscriber replaying it
-        while the state is the same one (at most REPLAY_FRAMES kept)."""
-        if state is not self._replay_state or len(self._replay_frames) >= REPLAY_FRAMES:
+        while the state is the same one, for a second at most (an embargoed incident's
+        content is withheld by the time the frame is made; at most REPLAY_FRAMES kept)."""
+        now = time.monotonic()
+        if (state is not self._replay_state or now > self._replay_until
+                or len(self._replay_frames) >= REPLAY_FRAMES):
             self._replay_state = state
+            self._replay_until = now + REPLAY_FRAMES_SECONDS
             self._replay_frames = {}
         found = self._replay_frames.get(event.seq)
         if found is None or found.event is not event:
