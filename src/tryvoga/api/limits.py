@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tryvoga.api.front import FRONT_LIMIT
-from tryvoga.api.http import error_response
 from tryvoga.errors import TryvogaError
 from tryvoga.settings import Settings
 
@@ -277,48 +276,69 @@ class Limits:
         limiter.take(address, now)
         return True
 
-    async def stream(self, request: web.Request, handler: Handler, address: str,
-                     token: str | None) -> web.StreamResponse:
-        """Run a stream's handler while it holds a slot of its address and of its token."""
+    def open_stream(self, request: web.Request, address: str, token: str | None) -> None:
+        """Take a slot of the stream's address and of its token, or raise 429 (taking none).
+
+        The slots are held in the request (``STREAM_SLOTS``) until the stream's handler
+        gives them back with :func:`release_stream` when it ends, however it ends: no frame
+        waits for the stream's whole life to give them back (each would cost every open
+        stream its memory; docs/performance.md)."""
         if not self.streams_by_address.acquire(address):
             self.refused += 1
             raise TooManyRequests(f"too many open streams from your address: at most "
                                   f"{self.streams_by_address.most}", STREAM_RETRY_AFTER,
                                   code="too_many_streams")
-        try:
-            if token is not None and not self.streams_by_token.acquire(token):
-                self.refused += 1
-                raise TooManyRequests(f"too many open streams with this token: at most "
-                                      f"{self.streams_by_token.most}", STREAM_RETRY_AFTER,
-                                      code="too_many_streams")
-            try:
-                return await handler(request)
-            finally:
-                if token is not None:
-                    self.streams_by_token.release(token)
-        finally:
+        if token is not None and not self.streams_by_token.acquire(token):
             self.streams_by_address.release(address)
+            self.refused += 1
+            raise TooManyRequests(f"too many open streams with this token: at most "
+                                  f"{self.streams_by_token.most}", STREAM_RETRY_AFTER,
+                                  code="too_many_streams")
+        request[STREAM_SLOTS] = (self, address, token)
+
+    def close_stream(self, address: str, token: str | None) -> None:
+        if token is not None:
+            self.streams_by_token.release(token)
+        self.streams_by_address.release(address)
+
+
+STREAM_SLOTS = "tryvoga.limits.stream_slots"  # a request's key: (Limits, address, token)
+
+
+def release_stream(request: web.Request) -> None:
+    """Give back the stream slots ``request`` holds, if any (once: a second call does
+    nothing). Every stream handler calls it when it ends, in a ``finally``."""
+    held = request.pop(STREAM_SLOTS, None)
+    if held is not None:
+        limits, address, token = held
+        limits.close_stream(address, token)
 
 
 LIMITS = web.AppKey("limits", Limits)
 
 
 @web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Count the request, or raise 429 (``errors`` in api/app.py answers it in the one shape,
+    ``ops.instrumented`` counts it). A plain function that returns the handler's coroutine
+    for aiohttp to await: it keeps no frame of its own while a request (a stream: for its
+    whole life) runs."""
     path = request.path
     if path in UNLIMITED or path.startswith(FACADES):
-        return await handler(request)
+        return handler(request)
     limits = request.app[LIMITS]
     address = limits.address_of(request)
     token = token_key(request)
-    try:
-        limits.admit(limits.reads if request.method in READ_METHODS else limits.writes,
-                     address, token)
-        if path in STREAMS:
-            return await limits.stream(request, handler, address, token)
-    except TooManyRequests as exc:
-        return error_response(exc)
-    return await handler(request)
+    limits.admit(limits.reads if request.method in READ_METHODS else limits.writes,
+                 address, token)
+    if path in STREAMS:
+        limits.open_stream(request, address, token)
+        try:
+            return handler(request)
+        except BaseException:
+            release_stream(request)
+            raise
+    return handler(request)
 
 
 def install(app: web.Application, settings: Settings) -> Limits:
@@ -333,5 +353,6 @@ def install(app: web.Application, settings: Settings) -> Limits:
     return limits
 
 
-__all__ = ["LIMITS", "ClientAddress", "Limits", "RateLimiter", "Slots", "TooManyRequests",
-           "address_key", "install", "middleware", "token_key"]
+__all__ = ["LIMITS", "STREAM_SLOTS", "ClientAddress", "Limits", "RateLimiter", "Slots",
+           "TooManyRequests", "address_key", "install", "middleware", "release_stream",
+           "token_key"]

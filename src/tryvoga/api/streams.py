@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from tryvoga.api.context import Context, context_of
+from tryvoga.api.limits import release_stream
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import StreamFilter
 from tryvoga.errors import BadRequest
@@ -61,8 +62,27 @@ def resume_point(request: web.Request) -> int:
     return -1
 
 
+_REPLAYS: dict[tuple[int, int, int], asyncio.Future[list[Event]]] = {}
+
+
 async def _read(ctx: Context, since: int, limit: int) -> list[Event]:
-    return await ctx.read(ctx.storage.read_events, since, limit)
+    """A replay's batch: one read of the log for every stream that asks for the same batch
+    at the same time (a reconnect storm resumes thousands from one point; read each on its
+    own, they queue on the read threads and the last goes live seconds late)."""
+    key = (id(ctx), since, limit)
+    shared = _REPLAYS.get(key)
+    if shared is None:
+        shared = asyncio.ensure_future(ctx.read(ctx.storage.read_events, since, limit))
+        _REPLAYS[key] = shared
+        shared.add_done_callback(lambda done: _forget_replay(key, done))
+    # One stream that ends (is cancelled) while it waits does not cancel the others' read.
+    return await asyncio.shield(shared)
+
+
+def _forget_replay(key: tuple[int, int, int], done: asyncio.Future[list[Event]]) -> None:
+    _REPLAYS.pop(key, None)
+    if not done.cancelled():
+        done.exception()  # retrieved: each waiting stream gets it (none may be left)
 
 
 def _drainer(request: web.Request) -> Any:
@@ -144,22 +164,25 @@ async def checked_resume_point(ctx: Context, request: web.Request) -> int:
 
 
 async def _http_stream(request: web.Request, fmt: Format) -> web.StreamResponse:
-    ctx = context_of(request)
-    await ctx.actor(request, required=False)
-    chosen = stream_filter(ctx, request)
-    since = await checked_resume_point(ctx, request)
-    response = web.StreamResponse(headers={
-        "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        "X-Tryvoga-Worker": str(os.getpid())})
-    response.content_type = CONTENT_TYPES[fmt]
-    response.charset = "utf-8"
-    chunked = request.version >= HttpVersion11
-    if chunked:
-        response.enable_chunked_encoding()
-    else:
-        response.force_close()  # HTTP/1.0: the body ends when the connection does
-    await response.prepare(request)
-    return await _serve(request, response, fmt, chunked, chosen, since)
+    try:
+        ctx = context_of(request)
+        await ctx.actor(request, required=False)
+        chosen = stream_filter(ctx, request)
+        since = await checked_resume_point(ctx, request)
+        response = web.StreamResponse(headers={
+            "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+            "X-Tryvoga-Worker": str(os.getpid())})
+        response.content_type = CONTENT_TYPES[fmt]
+        response.charset = "utf-8"
+        chunked = request.version >= HttpVersion11
+        if chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.force_close()  # HTTP/1.0: the body ends when the connection does
+        await response.prepare(request)
+        return await _serve(request, response, fmt, chunked, chosen, since)
+    finally:
+        release_stream(request)  # the open-stream slots the limits middleware took
 
 
 async def sse(request: web.Request) -> web.StreamResponse:
@@ -171,16 +194,19 @@ async def ndjson(request: web.Request) -> web.StreamResponse:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    await ctx.actor(request, required=False)
-    chosen = stream_filter(ctx, request)
-    since = await checked_resume_point(ctx, request)
-    accept = accept_key(request.headers)
-    response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
-        "X-Tryvoga-Worker": str(os.getpid())})
-    await response.prepare(request)
-    return await _serve(request, response, Format.WS, False, chosen, since)
+    try:
+        ctx = context_of(request)
+        await ctx.actor(request, required=False)
+        chosen = stream_filter(ctx, request)
+        since = await checked_resume_point(ctx, request)
+        accept = accept_key(request.headers)
+        response = web.StreamResponse(status=101, reason="Switching Protocols", headers={
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+            "X-Tryvoga-Worker": str(os.getpid())})
+        await response.prepare(request)
+        return await _serve(request, response, Format.WS, False, chosen, since)
+    finally:
+        release_stream(request)  # the open-stream slots the limits middleware took
 
 
 def add_routes(app: web.Application) -> None:

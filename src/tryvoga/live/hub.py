@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import Router, StreamFilter
+from tryvoga.domain.state import State
 from tryvoga.live import frames
 from tryvoga.live.follower import Follower
 from tryvoga.live.frames import Format, Frames
@@ -36,6 +38,8 @@ from tryvoga.live.websocket import ClientFrames
 log = logging.getLogger(__name__)
 
 ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
+REPLAY_FRAMES = 1024  # replayed events whose frames are kept for the next replays
+REPLAY_FRAMES_SECONDS = 1.0  # and for how long
 REPLAY_BATCH = 25  # events read at a time: a replay holds one batch, whatever its length
 
 
@@ -104,6 +108,11 @@ class Hub:
         self._count = 0
         self.dropped = 0  # subscribers ended for reading too slowly (a frame not written)
         self.published = follower.state.seq  # every event up to here went to every stream
+        # Replays' frames, shared by every subscriber replaying the same event under the same
+        # state (a reconnect storm: thousands resume from one point); bounded, see _replayed.
+        self._replay_state: State | None = None
+        self._replay_until = 0.0  # monotonic: frames are kept REPLAY_FRAMES_SECONDS at most
+        self._replay_frames: dict[int, Frames] = {}
         self.closed = False
 
     def __len__(self) -> int:
@@ -157,7 +166,8 @@ class Hub:
                     if sub.filter.matches(self.router.route(event, state)):
                         if sub.transport.is_closing():
                             raise ConnectionResetError("the client went away")
-                        sub.transport.write(Frames(event, state).get(sub.fmt, sub.chunked))
+                        sub.transport.write(self._replayed(event, state).get(sub.fmt,
+                                                                             sub.chunked))
                     sub.position = event.seq
         except TimeoutError:  # the client stopped reading during the replay
             self._end(sub, "too_slow", sub.position)
@@ -183,6 +193,21 @@ class Hub:
             transport.write(frame)
             last = seq
         sub.after = max(sub.after, head)
+
+    def _replayed(self, event: Event, state: State) -> Frames:
+        """``event``'s frames for a replay: encoded once for every subscriber replaying it
+        while the state is the same one, for a second at most (an embargoed incident's
+        content is withheld by the time the frame is made; at most REPLAY_FRAMES kept)."""
+        now = time.monotonic()
+        if (state is not self._replay_state or now > self._replay_until
+                or len(self._replay_frames) >= REPLAY_FRAMES):
+            self._replay_state = state
+            self._replay_until = now + REPLAY_FRAMES_SECONDS
+            self._replay_frames = {}
+        found = self._replay_frames.get(event.seq)
+        if found is None or found.event is not event:
+            found = self._replay_frames[event.seq] = Frames(event, state)
+        return found
 
     def remove(self, sub: Subscriber, reason: str) -> None:
         """Forget a subscriber without writing to it (the client went away)."""
