@@ -89,14 +89,7 @@ class AlertsInUa:
                 item = memoized(memo, build, self.gate.context.follower.state, asked.param)
             except TryvogaError:
                 return None
-            if secret and self.gate.context.tokens.cached(secret) is None:
-                asked.lookup = secret  # the front looks it up, off the loop, and asks again
-                return None
-            if not self.gate.admit_fast(asked.address, secret):
-                return None
-            # The same request again in this second: counted again before it is answered.
-            asked.recheck = partial(self.gate.admit_fast, secret=secret)
-            return item
+            return self.gate.admit_read(asked, secret, item)
 
         return read
 

@@ -22,12 +22,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from aiohttp import web
 
 from tryvoga.api import limits
 from tryvoga.api.context import CONTEXT, Context
+from tryvoga.api.front import Asked
 from tryvoga.api.http import JSON, Rendered, dumps, rendered
 from tryvoga.api.limits import LIMITS as NATIVE_LIMITS
 from tryvoga.api.limits import RateLimiter, TooManyRequests
@@ -227,6 +229,19 @@ class Gate:
         if by_address.enabled:
             by_address.put(address_key, address_left - 1, now)
         return True
+
+    def admit_read(self, asked: Asked, secret: str | None, item: Rendered) -> Rendered | None:
+        """A façade read of the read front: ``item`` if :meth:`admit_fast` lets the request
+        through; None (aiohttp's answer) otherwise, having asked the front to look up a token
+        it does not know yet (``Asked.lookup``)."""
+        if secret and self.context.tokens.cached(secret) is None:
+            asked.lookup = secret  # the front looks it up, off the loop, and asks again
+            return None
+        if not self.admit_fast(asked.address, secret):
+            return None
+        # The same request again in this second: counted again before it is answered.
+        asked.recheck = partial(self.admit_fast, secret=secret)
+        return item
 
     async def admit(self, request: web.Request, secret: str | None, *,
                     token_required: bool = False) -> Actor | None:

@@ -11,7 +11,6 @@ change is sent as is :func:`webhook_payloads`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -181,14 +180,7 @@ class UkraineAlarm:
             except TryvogaError:
                 return None
             secret = self.key(asked.authorization or "")
-            if secret and self.gate.context.tokens.cached(secret) is None:
-                asked.lookup = secret  # the front looks it up, off the loop, and asks again
-                return None
-            if not self.gate.admit_fast(asked.address, secret):
-                return None
-            # The same request again in this second: counted again before it is answered.
-            asked.recheck = partial(self.gate.admit_fast, secret=secret)
-            return item
+            return self.gate.admit_read(asked, secret, item)
 
         return read
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from tryvoga.errors import StorageError
 
@@ -87,6 +87,17 @@ def _rollback(raw: sqlite3.Connection) -> None:
             raw.execute("ROLLBACK")
         except sqlite3.Error as exc:  # the failure that brought us here is the one to report
             log.warning("rollback after a failed write failed too: %s", exc)
+
+
+def _failed(raw: sqlite3.Connection, exc: sqlite3.OperationalError) -> NoReturn:
+    """Roll back after a write (or its COMMIT) failed, and raise what the caller is to see:
+    the 503 for a full disk or an I/O error (logged), else the failure itself."""
+    _rollback(raw)
+    failure = _write_failure(exc)
+    if failure is None:
+        raise exc
+    log.error("%s", failure.message)
+    raise failure from exc
 
 
 class Cursor(Protocol):
@@ -183,24 +194,14 @@ class SQLiteSession:
             try:
                 yield self.conn
             except sqlite3.OperationalError as exc:
-                _rollback(raw)
-                failure = _write_failure(exc)
-                if failure is None:
-                    raise
-                log.error("%s", failure.message)
-                raise failure from exc
+                _failed(raw, exc)
             except BaseException:
                 _rollback(raw)
                 raise
             try:
                 raw.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                _rollback(raw)
-                failure = _write_failure(exc)
-                if failure is None:
-                    raise
-                log.error("%s", failure.message)
-                raise failure from exc
+                _failed(raw, exc)
 
     @contextmanager
     def read(self) -> Iterator[SQLiteConn]:
