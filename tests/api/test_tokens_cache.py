@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +21,22 @@ from tryvoga.service import Service
 from tryvoga.storage.sqlite import SQLiteStorage
 
 
-def service_of(storage: SQLiteStorage) -> Service:
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    storage = SQLiteStorage(tmp_path / "t.db")
     catalogue = load_catalogue()
-    return Service(storage, catalogue, outbox=outbox(catalogue))
+    try:
+        yield Service(storage, catalogue, outbox=outbox(catalogue))
+    finally:
+        storage.close()
+
+
+def run(tokens: Tokens, scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``scenario`` on a loop of its own, then stop the tokens' lookup threads."""
+    try:
+        asyncio.run(scenario())
+    finally:
+        tokens.close()
 
 
 class Clock:
@@ -32,98 +47,74 @@ class Clock:
         return self.now
 
 
-def test_a_found_token_is_remembered_for_the_ttl_only(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "t.db")
-    try:
-        service = service_of(storage)
-        record, secret = service.create_token("poller", ["UA"], False)
-        clock = Clock()
-        # A refresh far beyond the TTL: no lookup ahead, only what the TTL gives.
-        tokens = Tokens(service, ttl=5.0, refresh=60.0, max_tokens=3, clock=clock)
+def test_a_found_token_is_remembered_for_the_ttl_only(service: Service) -> None:
+    record, secret = service.create_token("poller", ["UA"], False)
+    clock = Clock()
+    # A refresh far beyond the TTL: no lookup ahead, only what the TTL gives.
+    tokens = Tokens(service, ttl=5.0, refresh=60.0, max_tokens=3, clock=clock)
 
-        async def scenario() -> None:
-            assert tokens.cached(secret) is None  # never looked up: not known, not refused
-            assert (await tokens.lookup(secret)).name == "poller"
-            assert tokens.cached(secret) is not None
-            service.revoke_token(record.id)
-            clock.now += 4.9
-            assert (await tokens.lookup(secret)).name == "poller"  # within the bound
-            clock.now += 0.1
-            assert tokens.cached(secret) is None
-            with pytest.raises(Unauthorized):
-                await tokens.lookup(secret)
-            with pytest.raises(Unauthorized):
-                await tokens.fresh(None)
-            # Unknown tokens are not remembered; known ones at most max_tokens.
-            with pytest.raises(Unauthorized):
-                await tokens.lookup("tv_nothing")
-            secrets = [service.create_token(f"p{i}", ["UA"], False)[1] for i in range(5)]
-            for each in secrets:
-                await tokens.lookup(each)
-            assert sum(tokens.cached(each) is not None for each in secrets) <= 3
-            assert tokens.cached(secrets[-1]) is not None
+    async def scenario() -> None:
+        assert tokens.cached(secret) is None  # never looked up: not known, not refused
+        assert (await tokens.lookup(secret)).name == "poller"
+        assert tokens.cached(secret) is not None
+        service.revoke_token(record.id)
+        clock.now += 4.9
+        assert (await tokens.lookup(secret)).name == "poller"  # within the bound
+        clock.now += 0.1
+        assert tokens.cached(secret) is None
+        with pytest.raises(Unauthorized):
+            await tokens.lookup(secret)
+        with pytest.raises(Unauthorized):
+            await tokens.fresh(None)
+        # Unknown tokens are not remembered; known ones at most max_tokens.
+        with pytest.raises(Unauthorized):
+            await tokens.lookup("tv_nothing")
+        secrets = [service.create_token(f"p{i}", ["UA"], False)[1] for i in range(5)]
+        for each in secrets:
+            await tokens.lookup(each)
+        assert sum(tokens.cached(each) is not None for each in secrets) <= 3
+        assert tokens.cached(secrets[-1]) is not None
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            tokens.close()
-    finally:
-        storage.close()
+    run(tokens, scenario)
 
 
-def test_a_token_in_use_is_looked_up_again_before_it_expires(tmp_path: Path) -> None:
+def test_a_token_in_use_is_looked_up_again_before_it_expires(service: Service) -> None:
     """Half the TTL on, a use looks the token up again off the loop: a poller's token stays
     known (the front never hands its connection to aiohttp for it), a revoked one is dropped."""
-    storage = SQLiteStorage(tmp_path / "t.db")
-    try:
-        service = service_of(storage)
-        record, secret = service.create_token("poller", ["UA"], False)
-        clock = Clock()
+    record, secret = service.create_token("poller", ["UA"], False)
+    clock = Clock()
 
-        tokens = Tokens(service, ttl=5.0, clock=clock, refresh=2.5)
+    tokens = Tokens(service, ttl=5.0, clock=clock, refresh=2.5)
 
-        async def scenario() -> None:
-            await tokens.lookup(secret)
-            clock.now += 3.0
-            assert tokens.cached(secret) is not None  # and a look-up is under way
-            await until(lambda: not tokens._refreshing, "the look-up to end")
-            clock.now += 3.0  # 6 s after the first look-up, 3 s after the second
-            assert tokens.cached(secret) is not None
-            await until(lambda: not tokens._refreshing, "the look-up to end")
-            service.revoke_token(record.id)
-            clock.now += 3.0
-            assert tokens.cached(secret) is not None  # still within the bound
-            await until(lambda: not tokens._refreshing, "the look-up to end")
-            assert tokens.cached(secret) is None  # dropped at the look-up
+    async def scenario() -> None:
+        await tokens.lookup(secret)
+        clock.now += 3.0
+        assert tokens.cached(secret) is not None  # and a look-up is under way
+        await until(lambda: not tokens._refreshing, "the look-up to end")
+        clock.now += 3.0  # 6 s after the first look-up, 3 s after the second
+        assert tokens.cached(secret) is not None
+        await until(lambda: not tokens._refreshing, "the look-up to end")
+        service.revoke_token(record.id)
+        clock.now += 3.0
+        assert tokens.cached(secret) is not None  # still within the bound
+        await until(lambda: not tokens._refreshing, "the look-up to end")
+        assert tokens.cached(secret) is None  # dropped at the look-up
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            tokens.close()
-    finally:
-        storage.close()
+    run(tokens, scenario)
 
 
-def test_writes_ask_the_database(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "t.db")
-    try:
-        service = service_of(storage)
-        record, secret = service.create_token("writer", ["UA"], True)
-        tokens = Tokens(service)
+def test_writes_ask_the_database(service: Service) -> None:
+    record, secret = service.create_token("writer", ["UA"], True)
+    tokens = Tokens(service)
 
-        async def scenario() -> None:
-            assert (await tokens.lookup(secret)).write
-            service.revoke_token(record.id)
-            assert tokens.cached(secret) is not None  # a read would still take it
-            with pytest.raises(Unauthorized):
-                await tokens.fresh(secret)  # what Context.actor(required=True) calls
+    async def scenario() -> None:
+        assert (await tokens.lookup(secret)).write
+        service.revoke_token(record.id)
+        assert tokens.cached(secret) is not None  # a read would still take it
+        with pytest.raises(Unauthorized):
+            await tokens.fresh(secret)  # what Context.actor(required=True) calls
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            tokens.close()
-    finally:
-        storage.close()
+    run(tokens, scenario)
 
 
 def test_the_collector_freezes_the_survivors_of_full_collections() -> None:
