@@ -37,6 +37,7 @@ ROOMS = {
     "tryvoga.ingest": "ingest",
     "tryvoga.query": "query",
     "tryvoga.node": "node",
+    "tryvoga.turns": "node",  # the turns in which the node's commands reach its writer
     "tryvoga.api": "api",
     "tryvoga.web": "web",
     "tryvoga.cli": "cli",

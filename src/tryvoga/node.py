@@ -58,12 +58,13 @@ from tryvoga.live.anchor import anchoring
 from tryvoga.live.follower import STALE_AFTER, Follower, Listener
 from tryvoga.live.hub import Hub
 from tryvoga.live.wake import Waker
-from tryvoga.service import Result, Service
+from tryvoga.service import Actor, Result, Service
 from tryvoga.settings import Settings
 from tryvoga.storage.history import HistoryReader
 from tryvoga.storage.migrations import open_storage
 from tryvoga.storage.operators import OperatorReader
 from tryvoga.storage.proposals import ProposalReader
+from tryvoga.turns import Turns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -142,7 +143,9 @@ class Node:
         self.follower.listeners.extend(listener for _, listener in self.listeners)
         self.service.listeners.append(self._wake_others)
         self._tasks: list[asyncio.Task[Any]] = []
-        self.waiting = 0  # commands handed to the writer and not yet answered
+        # Commands reach the writer in turns by sender (turns.py): a flood from one token
+        # waits behind everyone else's, not the other way round.
+        self.turns = Turns(settings.write_queue)
         # Commands first (issue 15, defect 1): every other write (webhook and ukrainealarm
         # registrations, console sessions, audits) is handed to the writer thread one at a
         # time, so a command waits behind at most one of them, however many clients send
@@ -170,16 +173,17 @@ class Node:
     async def command(self, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
         """A service command on the writer thread; the answer comes once the read side has
         the change, so the next read sees it."""
-        # Backpressure (issue 15): a command that would wait behind --write-queue others is
+        # Backpressure (issue 15): a command beyond its sender's share of --write-queue is
         # refused at once, with nothing of it applied, rather than answered seconds later.
-        if self.waiting >= self.settings.write_queue:
-            raise Overloaded(f"{self.waiting} commands are waiting to be written, the most "
-                             "this server queues; try again in a second")
-        self.waiting += 1
+        sender = next((arg.principal for arg in args if isinstance(arg, Actor)), "")
+        refusal = self.turns.refusal(sender)
+        if refusal is not None:
+            raise Overloaded(refusal)
+        await self.turns.take(sender)
         try:
             result = await self._on_writer(call, *args, **kwargs)
         finally:
-            self.waiting -= 1
+            self.turns.give(sender)
         self.follower.advance(result.events)
         if result.replayed or not result.events:
             since = self.follower.state.seq

@@ -167,8 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
             "closed at once; 0 (the default): no limit, since behind a reverse proxy or a "
             "carrier's NAT thousands of people share one address"),
     Setting("write_queue", "--write-queue", 256, _positive_int,
-            "commands a server process lets wait for its writer; one more is answered 503 "
-            "with Retry-After at once"),
+            "commands a server process lets wait for its writer (one sender: an eighth of "
+            "them); one more is answered 503 with Retry-After at once"),
     # Per-address and per-token limits (api/limits.py); each server process counts its own.
     Setting("trusted_proxies", "--trusted-proxies", "", _networks,
             "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the "
