@@ -58,7 +58,7 @@ def test_a_flood_from_one_token_refuses_no_one_else(tmp_path: Path) -> None:
 
     async def scenario() -> tuple[list[Answer], list[int]]:
         flood = asyncio.create_task(burst(server.base, server.token, 300))
-        statuses = []
+        statuses: list[int] = []
         async with aiohttp.ClientSession(
                 headers={"Authorization": f"Bearer {authority}"}) as session:
             while not flood.done() or not statuses:
