@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 from tests.regions import KYIV
-from tryvoga.api.compat_common import CompatIds, RateLimiter
+from tryvoga.api.compat_common import CompatIds, Gate, GateSettings, RateLimiter
 from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
 from tryvoga.api.formats import outbox
+from tryvoga.api.limits import pair
 from tryvoga.commands import Declare
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.service import Actor, Service
@@ -94,3 +97,74 @@ def test_webhook_payloads_are_the_region_models(tmp_path: Path, catalogue: Catal
         assert webhook_payloads(exercise.events[0], service.state, ids, None) == []
     finally:
         storage.close()
+
+
+class _Tokens:
+    """``Tokens.cached`` for one known token."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, Actor] = {"s3cret": Actor("led-map", token="1")}
+
+    def cached(self, secret: str) -> Actor | None:
+        return self.known.get(secret)
+
+
+def _gate(per_token: int, per_address: int) -> tuple[Gate, list[float]]:
+    now = [1000.0]
+    gate = Gate(cast(Any, SimpleNamespace(tokens=_Tokens())),
+                GateSettings(True, per_token, per_address, ()), "test")
+    gate.clock = lambda: now[0]
+    return gate, now
+
+
+def test_pair_counts_ahead_only_with_room_to_spare() -> None:
+    tight, roomy = RateLimiter(per_minute=120), RateLimiter(per_minute=60_000)
+    take, give = pair(roomy, tight)
+    assert take("ip:a", "token:t", 0.0, 16) == 1  # 120 left: no room to lend
+    assert take("ip:a", None, 0.0, 16) == 16  # the address budget alone has room
+    assert roomy.level("ip:a", 0.0) == 60_000 - 17 and tight.level("token:t", 0.0) == 119
+    give("ip:a", None, 0.0, 15)
+    assert roomy.level("ip:a", 0.0) == 60_000 - 2
+    give("ip:a", None, 0.0, 100)  # never above the capacity
+    assert roomy.level("ip:a", 0.0) == 60_000
+    empty = RateLimiter(per_minute=1)
+    take, _ = pair(empty, tight)
+    assert take("ip:b", "token:t", 0.0, 16) == 1 and take("ip:b", "token:t", 0.0, 16) == 0
+    assert tight.level("token:t", 0.0) == 118  # refused: nothing taken from either
+
+
+def test_answers_again_never_exceed_the_limit() -> None:
+    """Requests the front answers again from memory: exactly as many as the budgets allow,
+    counted ahead or not, and what was counted ahead and not used is handed back."""
+    for per_token in (120, 6_000, 100_000):
+        gate, now = _gate(per_token, 0)
+        admit, again, release = gate.fast("s3cret")
+        answered = int(admit("10.0.0.1"))
+        while again("10.0.0.1"):
+            answered += 1
+            assert answered <= per_token
+        assert answered == per_token, per_token
+        release()
+        assert gate.by_token.level("token:led-map", now[0]) < 1
+        # Used less than was counted ahead: handed back when the front forgets the answer.
+        gate, now = _gate(per_token, 0)
+        admit, again, release = gate.fast("s3cret")
+        assert admit("10.0.0.1") and again("10.0.0.1") and again("10.0.0.1")
+        release()
+        assert gate.by_token.level("token:led-map", now[0]) == per_token - 3
+        # An address's own budget holds too, whatever the token's.
+        gate, now = _gate(per_token, 600)
+        admit, again, _ = gate.fast("s3cret")
+        answered = int(admit("10.0.0.2"))
+        while again("10.0.0.2"):
+            answered += 1
+        assert answered == min(per_token, 600)
+
+
+def test_an_unknown_or_forgotten_token_is_not_admitted() -> None:
+    gate, _ = _gate(6_000, 600)
+    assert not gate.admit_fast("10.0.0.1", "wrong")
+    admit, _, _ = gate.fast("s3cret")
+    assert admit("10.0.0.1")
+    cast(_Tokens, gate.context.tokens).known.clear()  # expired from the cache
+    assert not admit("10.0.0.1")

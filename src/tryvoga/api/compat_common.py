@@ -22,8 +22,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -32,7 +31,7 @@ from tryvoga.api.context import CONTEXT, Context
 from tryvoga.api.front import Asked
 from tryvoga.api.http import JSON, Rendered, dumps, rendered
 from tryvoga.api.limits import LIMITS as NATIVE_LIMITS
-from tryvoga.api.limits import RateLimiter, TooManyRequests
+from tryvoga.api.limits import RateLimiter, TooManyRequests, pair
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.domain.state import State
@@ -141,6 +140,9 @@ class Limits:
 
 
 LIMITS = web.AppKey("compat_limits", Limits)
+# Requests of one address that the read front's answer again from memory (``Gate.fast``)
+# counts at once, at most.
+LEND = 16
 
 
 class Gate:
@@ -162,6 +164,8 @@ class Gate:
         self.proxied: Callable[[str], bool] = lambda peer: False
         self.clock: Callable[[], float] = time.monotonic
         self._allowed: dict[str, bool] = {}  # address → within the networks, remembered
+        self._address_keys: dict[str, str] = {}  # address → its key in by_address
+        self._pair = pair(self.by_address, self.by_token)
 
     @classmethod
     def of(cls, app: web.Application, api_name: str) -> Gate:
@@ -203,32 +207,65 @@ class Gate:
         against its limits, only if :meth:`admit` would let it through and its token was found
         seconds ago (``Tokens.cached``: no database). False changes nothing: aiohttp then
         answers the request, through :meth:`admit`, as if the front had never seen it."""
-        if (self.networks and not self._within(address)) or self.proxied(address):
-            return False
-        if not secret:
-            if not self.settings.public_reads:
-                return False
-            actor = None
-        else:
-            actor = self.context.tokens.cached(secret)
-            if actor is None:
-                return False
-        # Each budget's level looked at once; both taken only if both have room.
-        now = self.clock()
-        by_address, by_token = self.by_address, self.by_token
-        address_key = "ip:" + limits.address_key(address)
-        address_left = by_address.level(address_key, now) if by_address.enabled else 1.0
-        if address_left < 1:
-            return False
-        if actor is not None and by_token.enabled:
-            token_key = "token:" + actor.name
-            token_left = by_token.level(token_key, now)
-            if token_left < 1:
-                return False
-            by_token.put(token_key, token_left - 1, now)
-        if by_address.enabled:
-            by_address.put(address_key, address_left - 1, now)
-        return True
+        return self.fast(secret)[0](address)
+
+    def fast(self, secret: str | None) -> tuple[
+            Callable[[str], bool], Callable[[str], bool], Callable[[], None]]:
+        """For the requests with ``secret`` that the front answers: ``admit(address)`` as
+        :meth:`admit_fast`; ``again(address)``, the same for a request the front answers again
+        from what it remembers (``Front.recall``), which counts up to ``LEND`` such requests
+        of the address at once while both budgets have plenty of room (``limits.pair``); and
+        ``release()``, which hands back what ``again`` counted and no request used, once the
+        front forgets the answer (at the end of its second, or when the state changes). The
+        token is looked at when a request is counted, not for each one counted ahead: those
+        are answered within the same second and state version."""
+        networks, proxied, cached, clock = (self.networks, self.proxied,
+                                            self.context.tokens.cached, self.clock)
+        public = self.settings.public_reads
+        take, give = self._pair
+        keys = self._address_keys
+        lent: dict[str, list[Any]] = {}  # address → [counted ahead, its key, the token's]
+
+        def count(address: str, most: int) -> int:
+            if (networks and not self._within(address)) or proxied(address):
+                return 0
+            if not secret:
+                if not public:
+                    return 0
+                token_key = None
+            else:
+                actor = cached(secret)
+                if actor is None:
+                    return 0
+                token_key = "token:" + actor.name
+            address_key = keys.get(address)
+            if address_key is None:
+                if len(keys) >= 10_000:
+                    keys.clear()
+                address_key = keys[address] = "ip:" + limits.address_key(address)
+            got = take(address_key, token_key, clock(), most)
+            if got > 1:
+                lent[address] = [got - 1, address_key, token_key]
+            return got
+
+        def admit(address: str) -> bool:
+            return count(address, 1) > 0
+
+        def again(address: str) -> bool:
+            ahead = lent.get(address)
+            if ahead is not None and ahead[0]:
+                ahead[0] -= 1
+                return True
+            return count(address, LEND) > 0
+
+        def release() -> None:
+            now = clock()
+            for left, address_key, token_key in lent.values():
+                if left:
+                    give(address_key, token_key, now, left)
+            lent.clear()
+
+        return admit, again, release
 
     def admit_read(self, asked: Asked, secret: str | None, item: Rendered) -> Rendered | None:
         """A façade read of the read front: ``item`` if :meth:`admit_fast` lets the request
@@ -237,10 +274,11 @@ class Gate:
         if secret and self.context.tokens.cached(secret) is None:
             asked.lookup = secret  # the front looks it up, off the loop, and asks again
             return None
-        if not self.admit_fast(asked.address, secret):
+        admit, again, release = self.fast(secret)
+        if not admit(asked.address):
             return None
         # The same request again in this second: counted again before it is answered.
-        asked.recheck = partial(self.admit_fast, secret=secret)
+        asked.recheck, asked.release = again, release
         return item
 
     async def admit(self, request: web.Request, secret: str | None, *,

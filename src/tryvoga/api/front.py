@@ -72,12 +72,19 @@ class Asked:
     authorization: str | None  # the Authorization header's value; None when absent
     address: str  # the client's address, as aiohttp's ``request.remote``
     # Set by a read that counted the request against a limit: what to ask again (with the
-    # client's address) before the front answers the same request from what it remembers.
+    # client's address) before the front answers the same request from what it remembers,
+    # and what to call once the front forgets that answer (to hand back what ``recheck``
+    # counted ahead and no request used: ``Gate.fast``).
     recheck: Callable[[str], bool] | None = None
+    release: Callable[[], None] | None = None
     # Set by a read that gave no rendering only because this token is not known yet: the
     # front looks it up (``READS_LOOKUP``, off the event loop) and asks the read again.
     lookup: str | None = None
 
+
+# A remembered answer: (state version, the answer's bytes, close after it, what to ask again
+# before answering it again, what to call when it is forgotten).
+Memo = tuple[int, bytes, bool, Callable[[str], bool] | None, Callable[[], None] | None]
 
 # The rendering a request is answered with, or None when aiohttp is to answer it (an error, a
 # limit reached, a token not known yet, anything the read does not handle itself). A read
@@ -202,7 +209,7 @@ class Front:
         # Request head → (state version, answer, close after it, what to ask again): the
         # answers of the current second, for heads that come again (a poller's are the same
         # every time); without ``version``, nothing is remembered.
-        self._memo: dict[bytes, tuple[int, bytes, bool, Callable[[str], bool] | None]] = {}
+        self._memo: dict[bytes, Memo] = {}
         self.server = server
         self.keepalive_timeout = keepalive_timeout
         self.header_timeout = header_timeout
@@ -231,7 +238,7 @@ class Front:
             self._second = second
             self._date = formatdate(second, usegmt=True).encode("ascii")
             self._answers = {}
-            self._memo = {}
+            self.forget()
         settled = now >= item.modified + 1  # as http.cached_response
         inm_text = None if inm is None else inm.decode("utf-8", "surrogateescape")
         unchanged = inm_text == item.etag or (
@@ -251,7 +258,7 @@ class Front:
         self._answers[key] = (item, data)
         return data, not keep
 
-    def recall(self, head: bytes) -> tuple[int, bytes, bool, Callable[[str], bool] | None] | None:
+    def recall(self, head: bytes) -> Memo | None:
         """The answer given to ``head`` in this second, if the state has not changed since."""
         entry = self._memo.get(head)
         if entry is None or self.version is None or entry[0] != self.version() or int(
@@ -260,10 +267,23 @@ class Front:
         return entry
 
     def remember(self, head: bytes, version: int, answer: bytes, close: bool,
-                 recheck: Callable[[str], bool] | None) -> None:
-        if len(answer) > MEMO_ANSWER or len(self._memo) >= MEMO_HEADS:
+                 recheck: Callable[[str], bool] | None,
+                 release: Callable[[], None] | None) -> None:
+        memo = self._memo
+        old = memo.get(head)
+        if len(answer) > MEMO_ANSWER or (old is None and len(memo) >= MEMO_HEADS):
             return
-        self._memo[head] = (version, answer, close, recheck)
+        if old is not None and old[4] is not None:
+            old[4]()  # the answer it replaces may have counted requests ahead
+        memo[head] = (version, answer, close, recheck, release)
+
+    def forget(self) -> None:
+        """Forget every remembered answer (a new second), handing back what their reads
+        counted ahead."""
+        memo, self._memo = self._memo, {}
+        for entry in memo.values():
+            if entry[4] is not None:
+                entry[4]()
 
     def close_all(self) -> None:
         for connection in list(self.connections):
@@ -478,7 +498,7 @@ class ReadFront(asyncio.Protocol):
                 self._hand_over(data[pos:])
                 return
             if front.version is not None:
-                front.remember(match.group(0), version, answer[0], answer[1], answer[2])
+                front.remember(match.group(0), version, *answer)
             if self._send(answer[0], answer[1]):
                 return
             pos = match.end()
@@ -521,7 +541,8 @@ class ReadFront(asyncio.Protocol):
         return close
 
     def _answer(self, match: re.Match[bytes]
-                ) -> tuple[bytes, bool, Callable[[str], bool] | None] | str | None:
+                ) -> tuple[bytes, bool, Callable[[str], bool] | None,
+                           Callable[[], None] | None] | str | None:
         """The answer to a request head that ``_HEAD`` matched (its bytes, whether the
         connection closes after it, what a read asks to recheck), a token to look up before
         asking again, or None for aiohttp's."""
@@ -573,7 +594,7 @@ class ReadFront(asyncio.Protocol):
         if item is None:
             return asked.lookup
         data, close = self._front.answer(item, match.group(2), inm, ims, connection)
-        return data, close, asked.recheck
+        return data, close, asked.recheck, asked.release
 
     def _within(self, head: bytes) -> bool:
         """Is the client within its per-address read limit (``FRONT_LIMIT``; counted if so)?
