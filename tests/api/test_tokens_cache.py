@@ -134,3 +134,51 @@ def test_the_collector_freezes_the_survivors_of_full_collections() -> None:
     finally:
         gc.callbacks.remove(collector._callback)
         gc.unfreeze()
+
+
+class Gated:
+    """A service whose token lookups read the database, then are counted and wait for
+    ``go``."""
+
+    def __init__(self, service: Service) -> None:
+        import threading
+
+        self.service = service
+        self.go = threading.Event()
+        self.calls = 0
+
+    def authenticate(self, secret: str) -> Any:
+        try:
+            found: Any = self.service.authenticate(secret)  # the database read, first
+        except Unauthorized as refused:
+            found = refused
+        self.calls += 1
+        self.go.wait(10)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def test_a_flood_with_one_token_shares_lookups_that_have_not_started(
+        service: Service) -> None:
+    """Many writes with one token queue one lookup, not one each (another token's lookup is
+    not stuck behind them), and a request never shares a lookup that began before it came:
+    a revocation committed before a request arrives refuses it."""
+    record, secret = service.create_token("flood", ["UA"], True)
+    gated = Gated(service)
+    tokens = Tokens(gated, threads=1)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        first = asyncio.create_task(tokens.fresh(secret))
+        await until(lambda: gated.calls == 1)  # started, waiting on the pool's thread
+        service.revoke_token(record.id)  # committed after the first began, before the rest
+        rest = [asyncio.create_task(tokens.fresh(secret)) for _ in range(200)]
+        await asyncio.sleep(0.05)
+        gated.go.set()
+        assert (await first).name == "flood"  # read before the revocation
+        for task in rest:
+            with pytest.raises(Unauthorized):
+                await task
+        assert gated.calls == 2  # the first lookup, and one shared by the other 200
+
+    run(tokens, scenario)

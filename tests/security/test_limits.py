@@ -229,3 +229,24 @@ def test_limiter_units() -> None:
     assert proxies.of("192.0.2.1", "1.2.3.4") == "192.0.2.1"  # not a trusted peer
     assert address_key("2001:db8::1") == address_key("2001:db8::ffff:1") == "2001:db8::/64"
     assert address_key("::ffff:1.2.3.4") == "1.2.3.4"
+
+
+def test_an_address_over_its_limit_is_answered_after_a_pause(server: Server) -> None:
+    """Its 429 comes only after ``REFUSAL_PAUSE`` (so a client that sends again at once costs
+    a request a second per connection), while everyone else is answered meanwhile."""
+    for _ in range(READS):
+        assert get(server, "/api/v1/status", "198.51.100.77")[0] == 200
+    host, port = server.base.removeprefix("http://").split(":")
+    refused = socket.create_connection((host, int(port)), timeout=DEADLINE)
+    try:
+        refused.sendall(b"GET /api/v1/events?limit=1 HTTP/1.1\r\nHost: x\r\n"
+                        b"X-Forwarded-For: 198.51.100.77\r\n\r\n")
+        # Another client's read is answered while the refused one still waits.
+        assert get(server, "/api/v1/events?limit=1", "198.51.100.78")[0] == 200
+        assert select.select([refused], [], [], 0)[0] == []
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += refused.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 429 ") and b"Retry-After: " in answer
+    finally:
+        refused.close()

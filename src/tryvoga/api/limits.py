@@ -9,8 +9,11 @@ One :class:`Limits` per application (``install``), built from the settings:
   token, counted while they are open (:class:`Slots`).
 
 Over a limit: 429 in the one error shape with ``Retry-After`` (``rate_limited``,
-``too_many_streams``). The façades (``/v1``, ``/v2``, ``/api/v3``) are not counted here: their
-own gate (``api/compat_common.py``) limits them with the same buckets, in their own shape, and
+``too_many_streams``). A request over its address's own limit is answered after a pause of
+``REFUSAL_PAUSE`` (1 s, or its Retry-After if sooner): a client that sends again as soon as
+it is answered then costs one request a second per connection, not a core. The façades
+(``/v1``, ``/v2``, ``/api/v3``) are not counted here: their own gate
+(``api/compat_common.py``) limits them with the same buckets, in their own shape, and
 ``/healthz``, ``/readyz`` and ``/metrics`` are never limited.
 
 The client address is the TCP peer's, unless the peer is in ``--trusted-proxies``: then it is
@@ -33,6 +36,7 @@ counts hold only keys with a stream open. Each server process counts its own req
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import math
@@ -55,15 +59,18 @@ STREAMS = frozenset(("/api/v1/stream", "/api/v1/stream.ndjson", "/api/v1/ws"))
 UNLIMITED = frozenset(("/healthz", "/readyz", "/metrics"))
 FACADES = ("/v1/", "/v2/", "/api/v3/")  # limited by their own gate (compat_common.py)
 STREAM_RETRY_AFTER = 10  # seconds: when a stream of the same client may have ended
+REFUSAL_PAUSE = 1.0  # seconds before an address over its own limit is answered its 429
 
 
 class TooManyRequests(TryvogaError):
     status = 429
     default_code = "rate_limited"
 
-    def __init__(self, message: str, retry_after: float, *, code: str | None = None) -> None:
+    def __init__(self, message: str, retry_after: float, *, code: str | None = None,
+                 from_address: bool = False) -> None:
         super().__init__(message, code=code)
         self.retry_after = max(1, math.ceil(retry_after))
+        self.from_address = from_address  # an address's own limit (answered after a pause)
 
 
 class RateLimiter:
@@ -316,7 +323,8 @@ class Limits:
         if wait > 0:
             self.refused += 1
             raise TooManyRequests(f"too many {kind.name} from your address: at most "
-                                  f"{kind.by_address.per_minute} a minute", wait)
+                                  f"{kind.by_address.per_minute} a minute", wait,
+                                  from_address=True)
         if token is not None:
             wait = kind.by_token.wait(token, now)
             if wait > 0:
@@ -396,8 +404,13 @@ def middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamRe
     limits = request.app[LIMITS]
     address = limits.address_of(request)
     token = token_key(request)
-    limits.admit(limits.reads if request.method in READ_METHODS else limits.writes,
-                 address, token)
+    try:
+        limits.admit(limits.reads if request.method in READ_METHODS else limits.writes,
+                     address, token)
+    except TooManyRequests as refused:
+        if refused.from_address:
+            return _after_a_pause(refused)
+        raise
     if path in STREAMS:
         limits.open_stream(request, address, token)
         try:
@@ -406,6 +419,15 @@ def middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamRe
             release_stream(request)
             raise
     return handler(request)
+
+
+async def _after_a_pause(refused: TooManyRequests) -> web.StreamResponse:
+    """An address over its limit is answered its 429 after ``REFUSAL_PAUSE`` seconds (or its
+    Retry-After, if sooner): a client that sends again as soon as it is answered then costs a
+    request a second per connection, not a core (``--connections-per-address`` bounds the
+    connections). Its connection is idle meanwhile; nothing else waits."""
+    await asyncio.sleep(min(REFUSAL_PAUSE, refused.retry_after))
+    raise refused
 
 
 def install(app: web.Application, settings: Settings) -> Limits:

@@ -48,6 +48,21 @@ REFRESH = 2.5  # seconds after a lookup from which a use of the token looks it u
 MAX_TOKENS = 10_000
 
 
+class _Lookup:
+    """One lookup of a token on the pool; ``started`` is set on the pool's thread before it
+    reads the database, so a request that saw it unset arrived before that read."""
+
+    __slots__ = ("future", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.future: asyncio.Future[Actor]
+
+    def run(self, authenticate: Callable[[str], Actor], secret: str) -> Actor:
+        self.started = True
+        return authenticate(secret)
+
+
 class Tokens:
     """The token checks of one server process."""
 
@@ -63,6 +78,7 @@ class Tokens:
                                         thread_name_prefix="tryvoga-tokens")
         self._found: dict[str, tuple[Actor, float]] = {}  # secret → (actor, when found)
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._queued: dict[str, _Lookup] = {}  # secret → its newest lookup
 
     def cached(self, secret: str) -> Actor | None:
         """The token's actor if it was found less than ``ttl`` seconds ago; None otherwise
@@ -109,16 +125,27 @@ class Tokens:
             return  # aiohttp answers the request: 401, or 503
 
     async def _authenticate(self, secret: str) -> Actor:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool,
-                                      functools.partial(self.service.authenticate, secret))
+        # Requests with the same token share a lookup that has not started yet, and only
+        # such a one: each is then answered from a read of the database made after it
+        # arrived, and a flood with one token queues one lookup, not one per request, so
+        # that another token's lookup waits behind a lookup per token, not per request.
+        lookup = self._queued.get(secret)
+        if lookup is None or lookup.started:
+            lookup = self._queued[secret] = _Lookup()
+            lookup.future = asyncio.get_running_loop().run_in_executor(
+                self._pool, functools.partial(lookup.run, self.service.authenticate, secret))
+            lookup.future.add_done_callback(functools.partial(self._done, secret, lookup))
         try:
             async with asyncio.timeout(LOOKUP_TIMEOUT):
-                return await future
+                return await asyncio.shield(lookup.future)  # one waiter's timeout is its own
         except TimeoutError:
             raise DatabaseUnavailable(
                 f"the token could not be checked within {LOOKUP_TIMEOUT:g} s (the database "
                 "does not answer)") from None
+
+    def _done(self, secret: str, lookup: _Lookup, _: object) -> None:
+        if self._queued.get(secret) is lookup:
+            del self._queued[secret]
 
     async def _refresh(self, secret: str) -> None:
         try:
