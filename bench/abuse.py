@@ -24,6 +24,9 @@ not the one spent):
 - ``header_trickle``: 200 connections each send a request head a byte a second;
 - ``idempotency_keys``: 4 loops of incident reports, each with a new 200-character key, and
   keys of 300 characters (refused);
+- ``bad_input``: 8 loops of the inputs of defect 9, in turn: a JSON body nested 100,000
+  deep, a 5,000-digit integer in a body, an id of a non-ASCII digit, a history-stats range
+  of ten thousand years (each refused with a 4xx);
 - ``concurrent_writes``: bursts of 2,000 concurrent incident reports from 4 tokens;
 - ``read_flood``: 64 keep-alive connections from one address reading ``/api/v1/status`` and
   ``/api/v1/events?limit=100`` as fast as they are answered;
@@ -71,7 +74,7 @@ from common import PYTHON, free_port, raise_open_files, stop, wait_http, write_s
 START = "<!-- abuse -->"
 END = "<!-- /abuse -->"
 ABUSES = ("webhook_registrations", "big_statements", "cap_drip", "replay_never_reading",
-          "header_trickle", "idempotency_keys", "concurrent_writes", "read_flood",
+          "header_trickle", "idempotency_keys", "bad_input", "concurrent_writes", "read_flood",
           "concurrent_writes_limited", "read_flood_limited")
 # The second server's per-address limits, for the ``_limited`` abuses: above what a normal
 # client sends (a resident's read a second; the authority's 8 writes a second), far below what
@@ -352,6 +355,22 @@ def abuser(kind: str, port: int, tokens: dict[str, list[str]], seconds: float) -
                 "headers": {**auth(writers[2 + n % 2]), "Idempotency-Key": key},
                 "json": {"kind": "debris", "region": KYIV, "source": "bench"}}
         asyncio.run(_flood(port, seconds, 4, make, counts))
+    elif kind == "bad_input":
+        deep = "[" * 100_000 + "]" * 100_000
+        huge = ('{"region": "' + KYIV + '", "kind": "debris", "source": "bench", "count": '
+                + "9" * 5000 + "}")
+
+        def make(n: int, i: int) -> tuple[str, str, dict[str, Any]]:
+            body = {"headers": {**auth(writers[n % 2]), "Content-Type": "application/json"}}
+            match i % 4:
+                case 0:
+                    return "POST", "/api/v1/alerts", {**body, "data": deep}
+                case 1:
+                    return "POST", "/api/v1/incidents", {**body, "data": huge}
+                case 2:
+                    return "GET", "/api/v1/alerts/%C2%B2", {}
+            return "GET", "/api/v1/history/stats?from=0001-01-01&to=9999-12-31", {}
+        asyncio.run(_flood(port, seconds, 8, make, counts))
     elif kind == "concurrent_writes":
         end = time.monotonic() + seconds
         while time.monotonic() < end:
