@@ -11,7 +11,7 @@ from tests.regions import KYIV
 from tryvoga.api.compat_common import CompatIds, Gate, GateSettings, RateLimiter
 from tryvoga.api.compat_ukrainealarm import duration_text, webhook_payloads
 from tryvoga.api.formats import outbox
-from tryvoga.api.limits import pair
+from tryvoga.api.limits import give_both, take_both
 from tryvoga.commands import Declare
 from tryvoga.domain.regions import COUNTRY, Catalogue, Level
 from tryvoga.service import Actor, Service
@@ -117,19 +117,19 @@ def _gate(per_token: int, per_address: int) -> tuple[Gate, list[float]]:
     return gate, now
 
 
-def test_pair_counts_ahead_only_with_room_to_spare() -> None:
+def test_counting_ahead_only_with_room_to_spare() -> None:
     tight, roomy = RateLimiter(per_minute=120), RateLimiter(per_minute=60_000)
-    take, give = pair(roomy, tight)
-    assert take("ip:a", "token:t", 0.0, 16) == 1  # 120 left: no room to lend
-    assert take("ip:a", None, 0.0, 16) == 16  # the address budget alone has room
+    both = ((roomy, "ip:a"), (tight, "token:t"))
+    assert take_both(both, 0.0, 16) == 1  # 120 left: no room to count ahead
+    assert take_both(((roomy, "ip:a"),), 0.0, 16) == 16  # the address budget alone has room
     assert roomy.level("ip:a", 0.0) == 60_000 - 17 and tight.level("token:t", 0.0) == 119
-    give("ip:a", None, 0.0, 15)
+    give_both(((roomy, "ip:a"),), 0.0, 15)
     assert roomy.level("ip:a", 0.0) == 60_000 - 2
-    give("ip:a", None, 0.0, 100)  # never above the capacity
+    give_both(((roomy, "ip:a"),), 0.0, 100)  # never above the capacity
     assert roomy.level("ip:a", 0.0) == 60_000
     empty = RateLimiter(per_minute=1)
-    take, _ = pair(empty, tight)
-    assert take("ip:b", "token:t", 0.0, 16) == 1 and take("ip:b", "token:t", 0.0, 16) == 0
+    assert take_both(((empty, "ip:b"), (tight, "token:t")), 0.0, 16) == 1
+    assert take_both(((empty, "ip:b"), (tight, "token:t")), 0.0, 16) == 0
     assert tight.level("token:t", 0.0) == 118  # refused: nothing taken from either
 
 

@@ -31,7 +31,7 @@ from tryvoga.api.context import CONTEXT, Context
 from tryvoga.api.front import Asked
 from tryvoga.api.http import JSON, Rendered, dumps, rendered
 from tryvoga.api.limits import LIMITS as NATIVE_LIMITS
-from tryvoga.api.limits import RateLimiter, TooManyRequests, pair
+from tryvoga.api.limits import RateLimiter, TooManyRequests, give_both, take_both
 from tryvoga.domain.model import Alert, AlertStatus
 from tryvoga.domain.regions import Catalogue, Level, Region
 from tryvoga.domain.state import State
@@ -165,7 +165,6 @@ class Gate:
         self.clock: Callable[[], float] = time.monotonic
         self._allowed: dict[str, bool] = {}  # address → within the networks, remembered
         self._address_keys: dict[str, str] = {}  # address → its key in by_address
-        self._pair = pair(self.by_address, self.by_token)
 
     @classmethod
     def of(cls, app: web.Application, api_name: str) -> Gate:
@@ -214,7 +213,7 @@ class Gate:
         """For the requests with ``secret`` that the front answers: ``admit(address)`` as
         :meth:`admit_fast`; ``again(address)``, the same for a request the front answers again
         from what it remembers (``Front.recall``), which counts up to ``LEND`` such requests
-        of the address at once while both budgets have plenty of room (``limits.pair``); and
+        of the address at once while both budgets have plenty of room (``limits.take_both``); and
         ``release()``, which hands back what ``again`` counted and no request used, once the
         front forgets the answer (at the end of its second, or when the state changes). The
         token is looked at when a request is counted, not for each one counted ahead: those
@@ -222,9 +221,10 @@ class Gate:
         networks, proxied, cached, clock = (self.networks, self.proxied,
                                             self.context.tokens.cached, self.clock)
         public = self.settings.public_reads
-        take, give = self._pair
+        by_address, by_token = self.by_address, self.by_token
         keys = self._address_keys
-        lent: dict[str, list[Any]] = {}  # address → [counted ahead, its key, the token's]
+        # address → [counted ahead and not used, the buckets they were counted in]
+        lent: dict[str, list[Any]] = {}
 
         def count(address: str, most: int) -> int:
             if (networks and not self._within(address)) or proxied(address):
@@ -243,9 +243,11 @@ class Gate:
                 if len(keys) >= 10_000:
                     keys.clear()
                 address_key = keys[address] = "ip:" + limits.address_key(address)
-            got = take(address_key, token_key, clock(), most)
+            buckets = ((by_address, address_key),) if token_key is None else (
+                (by_address, address_key), (by_token, token_key))
+            got = take_both(buckets, clock(), most)
             if got > 1:
-                lent[address] = [got - 1, address_key, token_key]
+                lent[address] = [got - 1, buckets]
             return got
 
         def admit(address: str) -> bool:
@@ -260,9 +262,9 @@ class Gate:
 
         def release() -> None:
             now = clock()
-            for left, address_key, token_key in lent.values():
+            for left, buckets in lent.values():
                 if left:
-                    give(address_key, token_key, now, left)
+                    give_both(buckets, now, left)
             lent.clear()
 
         return admit, again, release
