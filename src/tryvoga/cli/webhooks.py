@@ -23,6 +23,7 @@ from tryvoga.delivery.store import DeliveryStore
 from tryvoga.delivery.subscriptions import Webhooks
 from tryvoga.delivery.worker import DeliveryWorker
 from tryvoga.domain.regions import load_catalogue
+from tryvoga.eventloop import new_event_loop
 from tryvoga.service import OPERATOR
 from tryvoga.settings import SETTINGS, Settings
 
@@ -179,6 +180,8 @@ def worker(**flags: str | None) -> None:
                    "attempts", err=True)
 
     try:
-        asyncio.run(run())
+        # The loop the server runs its in-process worker on (uvloop where installed).
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
+            runner.run(run())
     finally:
         store.close()
