@@ -129,14 +129,15 @@ class Publisher:
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def post(self, path: str, body: Any, headers: dict[str, str]
-             ) -> tuple[int, bytes, float, float, float]:
+    def post(self, path: str, body: Any, headers: dict[str, str],
+             content_type: str = "application/json") -> tuple[int, bytes, float, float, float]:
         """(status, body, sent, answered, read): Unix times of the request's sending, of the
-        response's arrival (kernel) and of this process having read all of it."""
-        data = json.dumps(body).encode()
+        response's arrival (kernel) and of this process having read all of it. ``body`` is
+        sent as JSON, or as it is when it is bytes already (a form, say)."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                   f"application/json\r\nContent-Length: {len(data)}\r\n{head}\r\n"
+                   f"{content_type}\r\nContent-Length: {len(data)}\r\n{head}\r\n"
                    ).encode() + data
         sent = time.time()
         self.sock.sendall(request)
