@@ -340,7 +340,11 @@ class Limits:
         self.streams_by_address.release(address)
 
 
-STREAM_SLOTS = "tryvoga.limits.stream_slots"  # a request's key: (Limits, address, token)
+
+
+Held = tuple[Limits, str, str | None]  # a stream's slots: its limits, address and token
+# A request's key: the stream slots it holds.
+STREAM_SLOTS: web.RequestKey[Held] = web.RequestKey("tryvoga.limits.stream_slots")
 
 
 def release_stream(request: web.Request) -> None:
@@ -352,7 +356,6 @@ def release_stream(request: web.Request) -> None:
         limits.close_stream(address, token)
 
 
-Held = tuple[Limits, str, str | None]  # a stream's slots: its limits, address and token
 
 
 def take_stream_slots(request: web.Request) -> Held | None:
