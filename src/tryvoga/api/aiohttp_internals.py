@@ -13,11 +13,14 @@ The read front (``api/front.py``):
   - ``aiohttp.http.SERVER_SOFTWARE``: the ``Server`` header aiohttp sends, which the front's
     answers repeat to the byte.
 
-The streams and the WebSocket writer (``api/streams.py``, ``live/hub.py``):
-  - ``RequestHandler.set_parser``: after the handshake aiohttp feeds what the client sends to
-    the subscriber (``feed_data(data) -> (bool, bytes)``, ``feed_eof()``);
-  - ``RequestHandler.writing_paused``, ``.transport`` and the coroutine
-    ``RequestHandler._drain_helper``: a replay waits for a slow client's socket to drain.
+The streams (``api/streams.py``, ``live/hub.py``): once a stream's response head is written,
+its connection is taken from aiohttp (``transport.set_protocol``: the subscriber is its
+protocol) and aiohttp is told to forget it:
+  - ``RequestHandler.transport`` set to None, then ``RequestHandler.connection_lost(None)``:
+    aiohttp neither writes to nor closes the connection, drops it from its server's
+    connections, and its request, parser and tasks end when the stream's handler returns;
+  - ``RequestHandler._message_tail``: what a WebSocket client sent after its handshake, before
+    the hand-over; ``RequestHandler.writing_paused``: whether the socket's buffer is full then.
 
 The parser's refusals (``api/protocol_errors.py``; every route's errors and the request ids
 go through two ordinary middlewares, ``api/app.py`` ``errors`` and ``api/ops.py``
@@ -41,10 +44,10 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 HANDLE_ERROR_PARAMETERS = ["self", "request", "status", "exc", "message"]
-HANDLER_METHODS = ("set_parser", "_drain_helper", "connection_made", "data_received",
-                   "pause_writing", "handle_error")
+HANDLER_METHODS = ("connection_made", "connection_lost", "data_received", "pause_writing",
+                   "handle_error")
 HANDLER_ATTRIBUTES = ("logger", "max_line_size", "max_field_size", "writing_paused",
-                      "transport")
+                      "transport", "_message_tail")
 SITE_ATTRIBUTES = ("_runner", "_server", "_sock", "_backlog")
 
 
@@ -58,8 +61,6 @@ async def changes() -> list[str]:
     if not isinstance(getattr(http, "SERVER_SOFTWARE", None), str):
         found.append("aiohttp.http.SERVER_SOFTWARE is gone")
     found += _missing(RequestHandler, HANDLER_METHODS, "RequestHandler")
-    if not inspect.iscoroutinefunction(getattr(RequestHandler, "_drain_helper", None)):
-        found.append("RequestHandler._drain_helper is no longer a coroutine function")
     parameters = list(inspect.signature(RequestHandler.handle_error).parameters)
     if parameters != HANDLE_ERROR_PARAMETERS:
         found.append(f"RequestHandler.handle_error takes {parameters}, not "

@@ -47,6 +47,7 @@ handed to aiohttp before any byte is read.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -353,6 +354,18 @@ class _Counted(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._front.release(self._address)
         self._inner.connection_lost(exc)
+
+
+def take_over(transport: asyncio.Transport, protocol: asyncio.BaseProtocol
+              ) -> Callable[[], None] | None:
+    """Give a connection aiohttp's handler has to ``protocol`` (a stream, once its response
+    head is written: ``api/streams.py``). Returns what to call when the connection is lost
+    if the front counts it per address (None if not): the handler is no longer told."""
+    counted = transport.get_protocol()
+    transport.set_protocol(protocol)
+    if isinstance(counted, _Counted):
+        return functools.partial(counted._front.release, counted._address)
+    return None
 
 
 class ReadFront(asyncio.Protocol):
@@ -714,4 +727,4 @@ class FrontSite(web.SockSite):
 
 __all__ = ["FAST_READS", "FRONTS", "FRONT_LIMIT", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT",
            "READS_LOOKUP", "READS_STALE", "READS_VERSION", "Asked", "Front", "FrontSite", "Read",
-           "ReadFront", "Reads", "Routes", "fast_reads", "plain"]
+           "ReadFront", "Reads", "Routes", "fast_reads", "plain", "take_over"]

@@ -340,7 +340,11 @@ class Limits:
         self.streams_by_address.release(address)
 
 
-STREAM_SLOTS = "tryvoga.limits.stream_slots"  # a request's key: (Limits, address, token)
+
+
+Held = tuple[Limits, str, str | None]  # a stream's slots: its limits, address and token
+# A request's key: the stream slots it holds.
+STREAM_SLOTS: web.RequestKey[Held] = web.RequestKey("tryvoga.limits.stream_slots")
 
 
 def release_stream(request: web.Request) -> None:
@@ -350,6 +354,22 @@ def release_stream(request: web.Request) -> None:
     if held is not None:
         limits, address, token = held
         limits.close_stream(address, token)
+
+
+
+
+def take_stream_slots(request: web.Request) -> Held | None:
+    """The stream slots ``request`` holds, taken from it, for ``give_back``. For a stream
+    whose handler returns before the stream ends (it hands its connection over,
+    ``api/streams.py``); ``release_stream`` then does nothing."""
+    held: Held | None = request.pop(STREAM_SLOTS, None)
+    return held
+
+
+def give_back(held: Held) -> None:
+    """Give back the stream slots ``take_stream_slots`` took."""
+    limits, address, token = held
+    limits.close_stream(address, token)
 
 
 LIMITS = web.AppKey("limits", Limits)
@@ -405,6 +425,19 @@ def install(app: web.Application, settings: Settings) -> Limits:
     return limits
 
 
-__all__ = ["LIMITS", "STREAM_SLOTS", "ClientAddress", "Limits", "RateLimiter", "Slots",
-           "TooManyRequests", "address_key", "install", "middleware", "release_stream",
-           "token_key"]
+__all__ = [
+    "LIMITS",
+    "STREAM_SLOTS",
+    "ClientAddress",
+    "Limits",
+    "RateLimiter",
+    "Slots",
+    "TooManyRequests",
+    "address_key",
+    "give_back",
+    "install",
+    "middleware",
+    "release_stream",
+    "take_stream_slots",
+    "token_key",
+]

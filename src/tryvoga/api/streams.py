@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from tryvoga.api.context import Context, context_of
-from tryvoga.api.limits import release_stream
+from tryvoga.api.front import take_over
+from tryvoga.api.limits import Held, give_back, release_stream, take_stream_slots
 from tryvoga.domain.events import Event
 from tryvoga.domain.filters import StreamFilter
 from tryvoga.errors import BadRequest
@@ -85,65 +87,94 @@ def _forget_replay(key: tuple[int, int, int], done: asyncio.Future[list[Event]])
         done.exception()  # retrieved: each waiting stream gets it (none may be left)
 
 
-def _drainer(request: web.Request) -> Any:
-    protocol = request.protocol
-
+def _drainer(sub: Subscriber) -> Callable[[], Awaitable[None]]:
     async def drain() -> None:
-        if protocol.transport is None:
+        if sub.transport.is_closing():
             raise ConnectionResetError("the client went away")
-        if protocol.writing_paused:
+        if sub.paused:
+            waiter = sub.waiter
+            if waiter is None:
+                waiter = sub.waiter = asyncio.get_running_loop().create_future()
             async with asyncio.timeout(DRAIN_TIMEOUT):
-                await protocol._drain_helper()
+                await waiter
 
     return drain
 
 
-def _subscribe(request: web.Request, fmt: Format, chunked: bool, chosen: StreamFilter,
-               since: int) -> Subscriber:
-    ctx = context_of(request)
-    hub = ctx.node.hub
-    transport = request.transport
-    if transport is None:
-        raise ConnectionResetError("the client went away")
-    # No resume point: start from what this process has now.
-    after = since if since >= 0 else ctx.follower.state.seq
-    return hub.subscribe(cast(Any, transport), fmt, chunked, chosen, after)
+class _Connection:
+    """What a stream's connection holds once aiohttp has handed it over (the subscriber is
+    its protocol): the limits' stream slots, given back when the stream ends, and the read
+    front's count of its address, given back when the connection is gone."""
+
+    __slots__ = ("counted", "slots")
+
+    def __init__(self, slots: Held | None, counted: Callable[[], None] | None) -> None:
+        self.slots = slots
+        self.counted = counted
+
+    def ended(self, sub: Subscriber) -> None:
+        """Close the connection as the stream's end says: a client gone is cut at once; a
+        stream the server ends (its final frame already written) gets its last chunk and is
+        closed once its buffer is flushed, or cut after CLOSE_GRACE."""
+        slots, self.slots = self.slots, None
+        if slots is not None:
+            give_back(slots)
+        transport = cast(asyncio.Transport, sub.transport)
+        if transport.is_closing():
+            return
+        if sub.reason == "gone":
+            transport.abort()
+            return
+        if sub.chunked and sub.reason != "closed":
+            transport.write(b"0\r\n\r\n")  # the last chunk
+        transport.close()
+        # A client that never reads again must not hold its socket and buffer for ever.
+        asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+
+    def lost(self, sub: Subscriber) -> None:
+        counted, self.counted = self.counted, None
+        if counted is not None:
+            counted()
+
+
+def _hand_over(request: web.Request, sub: Subscriber) -> None:
+    """Take the stream's connection from aiohttp, its response head written: from here the
+    subscriber is the connection's protocol, and aiohttp forgets it (its handler, request,
+    parser and tasks end when this handler returns, instead of living as long as the
+    stream). ``aiohttp_internals.py`` lists what of aiohttp this relies on."""
+    handler = request.protocol
+    transport = cast(asyncio.Transport, sub.transport)
+    tail = handler._message_tail  # a WebSocket client's bytes after its handshake
+    sub.paused = handler.writing_paused
+    counted = take_over(transport, sub)
+    sub.owner = _Connection(take_stream_slots(request), counted)
+    handler.transport = None  # so that aiohttp neither writes to it nor closes it
+    handler.connection_lost(None)
+    if not transport.is_reading():  # aiohttp may have paused it for its own buffers
+        transport.resume_reading()
+    if tail:
+        sub.data_received(tail)
 
 
 async def _serve(request: web.Request, response: web.StreamResponse, fmt: Format,
                  chunked: bool, chosen: StreamFilter, since: int) -> web.StreamResponse:
-    """Run one prepared stream until it ends; the hub writes to it meanwhile."""
+    """Subscribe the prepared stream, take its connection from aiohttp, and replay what
+    the client missed; the hub writes to it from then on, and ends it."""
     ctx = context_of(request)
     hub = ctx.node.hub
-    try:
-        sub = _subscribe(request, fmt, chunked, chosen, since)
-    except ConnectionResetError:
-        return response
-    # From here on aiohttp hands whatever the client sends to the subscriber, and tells it
-    # when the connection is lost.
-    request.protocol.set_parser(cast(Any, sub))
-    try:
-        await hub.start(sub, lambda s, n: _read(ctx, s, n), _drainer(request))
-        reason = await sub.done
-    finally:
-        hub.remove(sub, "gone")
     response.force_close()
     transport = request.transport
     if transport is None or transport.is_closing():
         return response
-    if reason == "gone":
-        transport.abort()
+    # No resume point: start from what this process has now.
+    after = since if since >= 0 else ctx.follower.state.seq
+    sub = hub.subscribe(cast(Any, transport), fmt, chunked, chosen, after)
+    _hand_over(request, sub)
+    if sub.reason is not None:  # the server is shutting down
+        assert sub.owner is not None
+        sub.owner.ended(sub)
         return response
-    if chunked and reason != "closed":
-        try:
-            async with asyncio.timeout(CLOSE_GRACE):
-                await response.write_eof()  # the last chunk
-        except (TimeoutError, ConnectionError):
-            transport.abort()
-            return response
-    transport.close()
-    # A client that never reads again must not hold its socket and buffer for ever.
-    asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+    await hub.start(sub, lambda s, n: _read(ctx, s, n), _drainer(sub))
     return response
 
 

@@ -24,6 +24,7 @@ from tryvoga.errors import BadRequest, NotFound
 # Kinds whose effect reaches down to the regions below the one they name.
 INHERITED_FAMILIES = ("alert.",)
 INHERITED_KINDS = frozenset({Kind.REGION_CONFIGURED.value})
+_KINDS = frozenset(k.value for k in Kind)  # built once, not at every stream's handshake
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class StreamFilter:
                                  status=400) from None
         exact: set[str] = set()
         families: set[str] = set()
-        known = {k.value for k in Kind}
+        known = _KINDS
         for raw in kinds:
             name = raw.strip()
             if name.endswith(".*") and any(k.startswith(name[:-1]) for k in known):

@@ -51,13 +51,26 @@ class Transport(Protocol):
     def is_closing(self) -> bool: ...
 
 
-class Subscriber:
-    """One open stream. Also the payload parser aiohttp feeds after the request: an HTTP
-    stream expects nothing from its client, so bytes are dropped; a WebSocket's client frames
-    go to ``ClientFrames`` (ping, close). End-of-file ends the stream."""
+class Owner(Protocol):
+    """Who holds a subscriber's connection (``api/streams.py``): told once when the stream
+    ends (to close the connection as its reason says) and when the connection is gone."""
 
-    __slots__ = ("after", "chunked", "client", "done", "fmt", "hub", "key", "live",
-                 "pending", "position", "reason", "transport")
+    def ended(self, sub: Subscriber) -> None: ...
+
+    def lost(self, sub: Subscriber) -> None: ...
+
+
+class Subscriber(asyncio.Protocol):
+    """One open stream; once its response head is written, also its connection's protocol.
+
+    The stream's handler takes the connection from aiohttp then (``api/streams.py``), so
+    an idle stream holds this object and its transport, and no request, task, coroutine
+    frame or parser. An HTTP stream expects nothing from its client, so bytes are dropped;
+    a WebSocket's client frames go to ``ClientFrames`` (ping, close). End-of-file ends the
+    stream. ``reason`` is None while the stream is open."""
+
+    __slots__ = ("after", "chunked", "client", "fmt", "hub", "key", "live", "owner",
+                 "paused", "pending", "position", "reason", "transport", "waiter")
 
     def __init__(self, hub: Hub, transport: Transport, fmt: Format, chunked: bool,
                  stream_filter: StreamFilter, after: int) -> None:
@@ -70,8 +83,10 @@ class Subscriber:
         self.position = after  # replayed up to here (while pending)
         self.live = False
         self.pending: list[tuple[int, bytes]] | None = []
-        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.reason: str | None = None
+        self.owner: Owner | None = None
+        self.paused = False  # the transport's buffer is over its high-water mark
+        self.waiter: asyncio.Future[None] | None = None  # a replay waiting for it to drain
         self.client = ClientFrames(self._reply, self._client_closed) if fmt is Format.WS else (
             None)
 
@@ -86,14 +101,36 @@ class Subscriber:
     def _client_closed(self) -> None:
         self.hub.remove(self, "closed")
 
-    # aiohttp payload-parser interface (RequestHandler.set_parser)
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+    # ---- the connection's protocol (asyncio) -----------------------------------------
+
+    def data_received(self, data: bytes) -> None:
         if self.client is not None:
             self.client.feed(data)
-        return False, b""
 
-    def feed_eof(self) -> None:
+    def eof_received(self) -> bool | None:
+        self.hub.remove(self, "gone")  # the client went away: nothing more is sent
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
         self.hub.remove(self, "gone")
+        self._wake(ConnectionResetError("the client went away"))
+        if self.owner is not None:
+            self.owner.lost(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._wake(None)
+
+    def _wake(self, error: Exception | None) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
 
 class Hub:
@@ -105,6 +142,8 @@ class Hub:
         self.keepalive_interval = keepalive
         self.max_pending = max_pending
         self._groups: dict[tuple[StreamFilter, Format, bool], set[Subscriber]] = {}
+        self._keys: dict[tuple[StreamFilter, Format, bool],
+                         tuple[StreamFilter, Format, bool]] = {}  # each group's key
         self._count = 0
         self.dropped = 0  # subscribers ended for reading too slowly (a frame not written)
         self.published = follower.state.seq  # every event up to here went to every stream
@@ -133,9 +172,14 @@ class Hub:
         sub = Subscriber(self, transport, fmt, chunked, stream_filter, after)
         if self.closed:
             sub.reason = "shutdown"
-            sub.done.set_result("shutdown")
             return sub
-        self._groups.setdefault(sub.key, set()).add(sub)
+        group = self._groups.get(sub.key)
+        if group is None:
+            group = self._groups[sub.key] = set()
+            self._keys[sub.key] = sub.key
+        else:  # the group's own key: equal filters are one object, not one per stream
+            sub.key = self._keys[sub.key]
+        group.add(sub)
         self._count += 1
         return sub
 
@@ -144,11 +188,11 @@ class Hub:
         """Replay what the client missed (up to the head at subscription), then go live."""
         head = self.published
         try:
-            while sub.position < head and not sub.done.done():
+            while sub.position < head and not sub.reason is not None:
                 if sub.transport.is_closing():
                     raise ConnectionResetError("the client went away")
                 batch = await read(sub.position, min(REPLAY_BATCH, head - sub.position))
-                if sub.done.done():
+                if sub.reason is not None:
                     return
                 if not batch:
                     log.error("replay found no events after %d (head %d)", sub.position, head)
@@ -160,7 +204,7 @@ class Hub:
                     # over it until the client has read (or the drain times out).
                     while sub.transport.get_write_buffer_size() > self.buffer_limit:
                         await drain()
-                        if sub.done.done():
+                        if sub.reason is not None:
                             return
                     state = self.follower.state
                     if sub.filter.matches(self.router.route(event, state)):
@@ -175,7 +219,7 @@ class Hub:
         except ConnectionError:
             self.remove(sub, "gone")
             return
-        if sub.done.done():
+        if sub.reason is not None:
             return
         pending, sub.pending = sub.pending or [], None
         sub.live = True
@@ -217,17 +261,19 @@ class Hub:
             self._count -= 1
             if not group:
                 del self._groups[sub.key]
-        if not sub.done.done():
+                self._keys.pop(sub.key, None)
+        if sub.reason is None:
             sub.reason = reason
-            sub.done.set_result(reason)
+            if sub.owner is not None:
+                sub.owner.ended(sub)
 
     def _end(self, sub: Subscriber, reason: str, last_id: int) -> None:
         """End a stream on the server's side: one final frame, then the handler closes it."""
         if reason == "too_slow":
             self.dropped += 1
-        self.remove(sub, reason)
-        if not sub.transport.is_closing():
+        if sub.reason is None and not sub.transport.is_closing():
             sub.transport.write(frames.reconnect(sub.fmt, sub.chunked, max(last_id, 0), reason))
+        self.remove(sub, reason)
 
     def _last_id(self, sub: Subscriber) -> int:
         return max(sub.after, self.published) if sub.live else sub.position
@@ -323,4 +369,4 @@ class Hub:
                     self._end(sub, "shutdown", self._last_id(sub))
 
 
-__all__ = ["Hub", "Subscriber"]
+__all__ = ["Hub", "Owner", "Subscriber"]
