@@ -340,8 +340,6 @@ class Limits:
         self.streams_by_address.release(address)
 
 
-
-
 Held = tuple[Limits, str, str | None]  # a stream's slots: its limits, address and token
 # A request's key: the stream slots it holds.
 STREAM_SLOTS: web.RequestKey[Held] = web.RequestKey("tryvoga.limits.stream_slots")
@@ -350,12 +348,9 @@ STREAM_SLOTS: web.RequestKey[Held] = web.RequestKey("tryvoga.limits.stream_slots
 def release_stream(request: web.Request) -> None:
     """Give back the stream slots ``request`` holds, if any (once: a second call does
     nothing). Every stream handler calls it when it ends, in a ``finally``."""
-    held = request.pop(STREAM_SLOTS, None)
+    held = take_stream_slots(request)
     if held is not None:
-        limits, address, token = held
-        limits.close_stream(address, token)
-
-
+        give_back(held)
 
 
 def take_stream_slots(request: web.Request) -> Held | None:

@@ -90,10 +90,10 @@ class Target:
     tls: bool
     literal: bool
     head: bytes  # the request line and our fixed headers
-    refusal: str | None  # why the URL's IP literal may not be reached
 
 
-def parse_target(url: str, policy: Policy) -> Target:
+def parse_target(url: str, policy: Policy) -> Target | str:
+    """How to send to ``url``, or why not (the attempt's error text)."""
     parsed = URL(url)
     scheme = parsed.scheme
     host = parsed.raw_host or ""
@@ -101,9 +101,8 @@ def parse_target(url: str, policy: Policy) -> Target:
         raise ValueError(f"not an absolute http(s) URL: {url[:200]!r}")
     port = parsed.port or (443 if scheme == "https" else 80)
     literal = literal_ip(host)
-    refusal = None
     if literal is not None and not policy.allows(literal):
-        refusal = f"refused: {policy.why_refused(str(literal))}"
+        return f"refused: {policy.why_refused(str(literal))}"
     shown = f"[{host}]" if ":" in host else host
     if port != (443 if scheme == "https" else 80):
         shown += f":{port}"
@@ -113,7 +112,7 @@ def parse_target(url: str, policy: Policy) -> Target:
     head = (f"POST {path} HTTP/1.1\r\nHost: {shown}\r\nUser-Agent: {USER_AGENT}\r\n"
             "Accept: */*\r\n").encode("ascii")
     return Target((scheme, host, port), host, port, scheme == "https", literal is not None,
-                  head, refusal)
+                  head)
 
 
 class Wire(asyncio.Protocol):
@@ -158,6 +157,10 @@ class Wire(asyncio.Protocol):
     def reusable(self) -> bool:
         return (not self.ended and not self.buffer and self.transport is not None
                 and not self.transport.is_closing())
+
+    def kept_at(self, now: float) -> bool:
+        """Whether this idle connection may still be used at ``now`` (time.monotonic)."""
+        return self.reusable() and now - self.idle_since < IDLE_FOR
 
     def close(self) -> None:
         if self.transport is not None:
@@ -340,8 +343,6 @@ class Sender:
         target = self._target(url)
         if isinstance(target, str):
             return Answer(None, 0.0, target)
-        if target.refusal is not None:
-            return Answer(None, 0.0, target.refusal)
         try:
             request = self._request(target, body, headers)
         except ValueError as exc:
@@ -448,7 +449,7 @@ class Sender:
         while wires:
             wire = wires.pop()
             self._idle_count -= 1
-            if wire.reusable() and now - wire.idle_since < IDLE_FOR:
+            if wire.kept_at(now):
                 return wire
             wire.close()
         return None
@@ -458,7 +459,7 @@ class Sender:
         for origin in list(self._idle):
             keep = []
             for wire in self._idle[origin]:
-                if wire.reusable() and now - wire.idle_since < IDLE_FOR:
+                if wire.kept_at(now):
                     keep.append(wire)
                 else:
                     wire.close()

@@ -142,8 +142,6 @@ class Hub:
         self.keepalive_interval = keepalive
         self.max_pending = max_pending
         self._groups: dict[tuple[StreamFilter, Format, bool], set[Subscriber]] = {}
-        self._keys: dict[tuple[StreamFilter, Format, bool],
-                         tuple[StreamFilter, Format, bool]] = {}  # each group's key
         self._count = 0
         self.dropped = 0  # subscribers ended for reading too slowly (a frame not written)
         self.published = follower.state.seq  # every event up to here went to every stream
@@ -176,9 +174,8 @@ class Hub:
         group = self._groups.get(sub.key)
         if group is None:
             group = self._groups[sub.key] = set()
-            self._keys[sub.key] = sub.key
-        else:  # the group's own key: equal filters are one object, not one per stream
-            sub.key = self._keys[sub.key]
+        else:  # a member's key: equal filters are one object, not one per stream
+            sub.key = next(iter(group)).key
         group.add(sub)
         self._count += 1
         return sub
@@ -188,7 +185,7 @@ class Hub:
         """Replay what the client missed (up to the head at subscription), then go live."""
         head = self.published
         try:
-            while sub.position < head and not sub.reason is not None:
+            while sub.position < head and sub.reason is None:
                 if sub.transport.is_closing():
                     raise ConnectionResetError("the client went away")
                 batch = await read(sub.position, min(REPLAY_BATCH, head - sub.position))
@@ -261,7 +258,6 @@ class Hub:
             self._count -= 1
             if not group:
                 del self._groups[sub.key]
-                self._keys.pop(sub.key, None)
         if sub.reason is None:
             sub.reason = reason
             if sub.owner is not None:
