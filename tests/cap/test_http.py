@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.certs import KeyPair
 from tests.polling import wait_for
 from tests.regions import KYIV, LVIV_OBLAST
 
 from ..conftest import TRYVOGA, Server, run_cli, start_server, stop_server
-from .conftest import KeyPair, assert_valid_cap, find, verify_independently
+from .conftest import assert_valid_cap, find, verify_independently
 
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.certs import KeyPair
 from tests.regions import KYIV, LVIV_OBLAST
 from tests.regions import KYIV_DARNYTSKYI as DARNYTSKYI
 from tryvoga.cap import texts
@@ -20,7 +21,7 @@ from tryvoga.service import Actor, Service
 from tryvoga.settings import SettingsError
 from tryvoga.storage.sqlite import SQLiteStorage
 
-from .conftest import NS, KeyPair, assert_valid_cap, find, kyiv_night, verify_independently
+from .conftest import NS, assert_valid_cap, find, kyiv_night, verify_independently
 
 PUBLISHER = Publisher(sender="cap@tryvoga.test", sender_name="Kyiv test authority")
 
